@@ -1,0 +1,60 @@
+using Iced.Intel;
+
+namespace Graft.X86.Internal;
+
+/// <summary>Rules for the instructions that are moved out of the function into the slot.</summary>
+internal static class WindowRules
+{
+    // Far enough that short branches need their near form and RIP-relative displacements change.
+    private const ulong TrialDistance = 0x10000;
+
+    public static Verdict? Check(DecodedFunction function, PatchWindow window)
+    {
+        for (int index = 0; index < window.Instructions.Count; index++)
+        {
+            Instruction instruction = window.Instructions[index];
+            string at = InstructionText.At(function, instruction);
+            if (instruction.Mnemonic == Mnemonic.Call)
+            {
+                return new Verdict(
+                    PrologueRefusal.CallInWindow,
+                    $"{at} is a call inside {window.Description}; moved to the slot, it would push a return address into the slot page");
+            }
+
+            if (instruction.Mnemonic is Mnemonic.Int3 or Mnemonic.Int1)
+            {
+                return new Verdict(
+                    PrologueRefusal.UnsupportedInstructionInWindow,
+                    $"{at} is a breakpoint inside {window.Description}, set by a debugger or a half-written patch; the original bytes are unknown");
+            }
+
+            if (index > 0 && EndsFlow(window.Instructions[index - 1]))
+            {
+                return new Verdict(
+                    PrologueRefusal.UnsupportedInstructionInWindow,
+                    $"{at} follows {InstructionText.Format(window.Instructions[index - 1])} inside {window.Description}; "
+                    + "it can only be reached by a jump from elsewhere, which would land in the middle of the new jump");
+            }
+
+            if (!Relocator.TryRelocate([instruction], TrialAddress(instruction.IP), out _, out _, out string error))
+            {
+                return new Verdict(
+                    PrologueRefusal.UnsupportedInstructionInWindow,
+                    $"{at} inside {window.Description} cannot be re-encoded at another address: {error}");
+            }
+        }
+
+        return null;
+    }
+
+    private static bool EndsFlow(in Instruction instruction)
+    {
+        return instruction.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch
+            or FlowControl.IndirectBranch or FlowControl.Exception;
+    }
+
+    private static ulong TrialAddress(ulong address)
+    {
+        return address >= TrialDistance ? address - TrialDistance : address + TrialDistance;
+    }
+}

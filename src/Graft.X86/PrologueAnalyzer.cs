@@ -1,0 +1,65 @@
+using Graft.X86.Internal;
+
+namespace Graft.X86;
+
+/// <summary>Decides where and whether a function can be redirected with a 5-byte jump.</summary>
+public static class PrologueAnalyzer
+{
+    private static ReadOnlySpan<byte> Endbr64 => [0xF3, 0x0F, 0x1E, 0xFA];
+
+    /// <param name="functionBytes">The whole function (its symbol size) as read from the target.</param>
+    /// <param name="functionAddress">The function's runtime address.</param>
+    public static PrologueAnalysis Analyze(ReadOnlySpan<byte> functionBytes, ulong functionAddress)
+    {
+        if ((UInt128)functionAddress + (ulong)functionBytes.Length > (UInt128)ulong.MaxValue + 1)
+        {
+            throw new ArgumentException(
+                $"a function of {functionBytes.Length} bytes at 0x{functionAddress:x} would run past the end of the address space",
+                nameof(functionBytes));
+        }
+
+        // The endbr64 stays in place so that indirect calls under IBT still land on it.
+        int patchOffset = functionBytes.StartsWith(Endbr64) ? Endbr64.Length : 0;
+        ulong patchAddress = functionAddress + (ulong)patchOffset;
+        if (functionBytes.Length - patchOffset < JumpCode.JmpRel32Length)
+        {
+            return PrologueAnalysis.Refused(PrologueRefusal.TooSmall, TooSmallMessage(functionBytes.Length, patchOffset), patchAddress, []);
+        }
+
+        var function = DecodedFunction.Decode(functionBytes, functionAddress);
+        PatchWindow? window = PatchWindow.Find(function, patchOffset);
+        if (window is null)
+        {
+            int offset = function.UndecodableOffset ?? function.DecodedLength;
+            return PrologueAnalysis.Refused(
+                PrologueRefusal.UndecodableInstruction,
+                $"the bytes at {InstructionText.Offset(offset)} ({InstructionText.Bytes(functionBytes[offset..], 8)}) do not decode "
+                + $"as an x86-64 instruction, and the {JumpCode.JmpRel32Length}-byte jump at {InstructionText.Offset(patchOffset)} "
+                + "must replace whole instructions",
+                patchAddress,
+                []);
+        }
+
+        byte[] windowBytes = functionBytes.Slice(window.StartOffset, window.Length).ToArray();
+        Verdict? verdict = WindowRules.Check(function, window) ?? BranchScan.Check(function, window);
+        if (verdict is not null)
+        {
+            return PrologueAnalysis.Refused(verdict.Refusal, verdict.Message, patchAddress, windowBytes);
+        }
+
+        string moved = string.Join("; ", window.Instructions.Select(instruction => InstructionText.Format(instruction)));
+        return PrologueAnalysis.Patchable(
+            patchAddress,
+            windowBytes,
+            window.Instructions,
+            $"patchable: the jump replaces {window.Description}: {moved}");
+    }
+
+    private static string TooSmallMessage(int length, int patchOffset)
+    {
+        return patchOffset == 0
+            ? $"function is {length} bytes long; the {JumpCode.JmpRel32Length}-byte jump does not fit"
+            : $"function is {length} bytes long and starts with endbr64; the {length - patchOffset} bytes after it "
+              + $"cannot hold the {JumpCode.JmpRel32Length}-byte jump";
+    }
+}
