@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * graft.h - what a Graft patch is made of.
+ *
+ * A patch is a shared object built from C, e.g.
+ *
+ *	cc -shared -fPIC -O2 -g -Wl,-z,now -Wl,--build-id \
+ *	   -I<graft>/include -L<graft>/lib -Wl,-rpath,<graft>/lib -lgraft \
+ *	   -o fix.so fix.c
+ *
+ * It describes itself with one struct graft_patch, published with
+ * GRAFT_PATCH().  Graft reads that descriptor twice: statically from the
+ * file (symbol table plus relocations) to check the patch against the
+ * target before anything in the target changes, and from memory after
+ * the target's own dlopen() has loaded it.
+ *
+ *	static const char *describe_new(unsigned long n) { return "new"; }
+ *
+ *	static struct graft_func funcs[] = {
+ *		{ .old_name = "describe", .new_func = describe_new },
+ *		{ }
+ *	};
+ *	static struct graft_object objs[] = {
+ *		{ .name = NULL, .funcs = funcs },
+ *		{ }
+ *	};
+ *	static struct graft_patch patch = { .name = "describe-new", .objs = objs };
+ *	GRAFT_PATCH(patch);
+ *
+ * Patch code may keep extra state beside the target's data structures
+ * with the shadow variables below (the kernel's klp_shadow_* API), and may
+ * use the target's local functions and variables through GRAFT_LOCAL().
+ */
+#ifndef GRAFT_H
+#define GRAFT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever the layout of the structures below changes. */
+#define GRAFT_ABI_VERSION 1
+
+/* One function of the target replaced by one function of the patch. */
+struct graft_func {
+	/* function of the target to replace */
+	const char *old_name;
+	/* its replacement in the patch */
+	void *new_func;
+	/*
+	 * 0: old_name must be unique in the object; N >= 1: the Nth local
+	 * symbol of that name in the symbol table (as the kernel counts).
+	 */
+	unsigned long old_sympos;
+};
+
+/* The main executable or one shared library of the target. */
+struct graft_object {
+	/*
+	 * NULL: the main executable; otherwise a library by file name or
+	 * soname, e.g. "libfoo.so.1".
+	 */
+	const char *name;
+	/* terminated by an all-zero entry */
+	struct graft_func *funcs;
+	/* optional: lowercase hex GNU build-id the object must have; NULL: any */
+	const char *build_id;
+};
+
+struct graft_patch {
+	const char *name;
+	/* terminated by an all-zero entry */
+	struct graft_object *objs;
+};
+
+/*
+ * A reference from patch code to a local (non-exported) function or
+ * variable of the target: the kernel's klp relocations.  Written by
+ * GRAFT_LOCAL() into the section ".graft.locals"; see there.
+ */
+struct graft_local_sym {
+	const char *name;
+	/* as graft_object.name: NULL is the main executable */
+	const char *object;
+	/* as graft_func.old_sympos */
+	unsigned long sympos;
+};
+
+/* Defined by GRAFT_PATCH(); declared here so they keep C linkage in C++. */
+extern const unsigned int graft_abi_version;
+extern const struct graft_patch *const graft_patch_descriptor;
+
+/*
+ * GRAFT_PATCH(p) - publish p as the patch of this shared object.
+ *
+ * Exactly one use per patch, at file scope.  Both symbols are exported so
+ * that Graft finds them in the file's dynamic symbol table and, after
+ * dlopen(), with dlsym().
+ */
+#define GRAFT_PATCH(p)							\
+	__attribute__((visibility("default"), used))			\
+	const unsigned int graft_abi_version = GRAFT_ABI_VERSION;	\
+	__attribute__((visibility("default"), used))			\
+	const struct graft_patch *const graft_patch_descriptor = &(p)
+
+/*
+ * GRAFT_LOCAL(sym, object, sympos) - use a local symbol of the target.
+ *
+ * First declare the symbol as the target's source does, then name it:
+ *
+ *	extern int request_count;
+ *	extern int checksum(const char *buf, int len);
+ *	GRAFT_LOCAL(request_count, NULL, 0);
+ *	GRAFT_LOCAL(checksum, NULL, 0);
+ *
+ * object and sympos select the symbol as in struct graft_object and
+ * struct graft_func.  The contract:
+ *
+ *  - sym becomes a weak undefined symbol of the patch, so the dynamic
+ *    linker leaves its GOT slot (GLOB_DAT or JUMP_SLOT relocation) at 0
+ *    instead of failing the dlopen().
+ *  - Graft looks sym up in the target object's .symtab (it is not in
+ *    .dynsym, being local) and writes its address into every such GOT
+ *    slot after dlopen() has mapped the patch and before any replacement
+ *    function or callback can run.
+ *  - Hence patch constructors (__attribute__((constructor))) must not
+ *    touch sym: at that time its address is still 0.
+ *  - Patches must be linked with -Wl,-z,now so that no lazy PLT
+ *    resolution later overwrites a slot Graft has written.
+ *  - If the target object has no such symbol, the patch is refused.
+ */
+#define GRAFT_LOCAL(sym, object, sympos)				\
+	extern __typeof__(sym) sym __attribute__((weak));		\
+	static const struct graft_local_sym graft_local_##sym		\
+	__attribute__((used, section(".graft.locals"), aligned(8))) =	\
+		{ #sym, (object), (sympos) }
+
+/*
+ * Shadow variables (the kernel's klp_shadow_*): extra data attached to an
+ * existing object of the target, keyed by the pair <obj, id>.  obj is
+ * only a key and is never dereferenced.  There is one table per process,
+ * shared by every patch, because libgraft.so is loaded once per process.
+ *
+ * graft_shadow_get() is lock-free and async-signal-safe, so replacement
+ * functions called from signal handlers may use it.  The others allocate
+ * memory and are not async-signal-safe.  ctor and dtor run with a table
+ * lock held and signals blocked: they must not call graft_shadow_* and
+ * should be short.
+ */
+
+/* Initialises fresh zeroed shadow data; nonzero fails the allocation. */
+typedef int (*graft_shadow_ctor_t)(void *obj, void *shadow_data,
+				   void *ctor_data);
+/* Releases what the shadow data holds, just before it is freed. */
+typedef void (*graft_shadow_dtor_t)(void *obj, void *shadow_data);
+
+/* The data of <obj, id>, or NULL if there is none. */
+void *graft_shadow_get(void *obj, unsigned long id);
+
+/*
+ * Attach size zeroed bytes to <obj, id>, initialised by ctor(obj, data,
+ * ctor_data) if ctor is not NULL.  NULL (with a warning on stderr) if
+ * <obj, id> already exists, or NULL if out of memory or ctor failed.
+ */
+void *graft_shadow_alloc(void *obj, unsigned long id, size_t size,
+			 graft_shadow_ctor_t ctor, void *ctor_data);
+
+/* As graft_shadow_alloc(), but returns the existing data if there is one. */
+void *graft_shadow_get_or_alloc(void *obj, unsigned long id, size_t size,
+				graft_shadow_ctor_t ctor, void *ctor_data);
+
+/* Detach and free <obj, id>, calling dtor(obj, data) first if not NULL. */
+void graft_shadow_free(void *obj, unsigned long id, graft_shadow_dtor_t dtor);
+
+/* Detach and free every <*, id>, calling dtor for each if not NULL. */
+void graft_shadow_free_all(unsigned long id, graft_shadow_dtor_t dtor);
+
+/* GRAFT_ABI_VERSION of the libgraft.so loaded in this process. */
+extern const unsigned int graft_runtime_abi_version;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRAFT_H */
