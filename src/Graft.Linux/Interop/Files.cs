@@ -1,0 +1,22 @@
+using System.Runtime.InteropServices;
+
+namespace Graft.Linux.Interop;
+
+/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem, whose offsets are addresses.</summary>
+internal static partial class Files
+{
+    public const int O_RDWR = 2;
+    public const int O_CLOEXEC = 0x80000;
+
+    [LibraryImport(LibC.Name, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport(LibC.Name, EntryPoint = "pread64", SetLastError = true)]
+    public static unsafe partial nint pread(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport(LibC.Name, EntryPoint = "pwrite64", SetLastError = true)]
+    public static unsafe partial nint pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport(LibC.Name, EntryPoint = "close", SetLastError = true)]
+    public static partial int close(int fd);
+}

@@ -1,0 +1,21 @@
+using System.Runtime.InteropServices;
+
+namespace Graft.Linux.Interop;
+
+/// <summary>Signal numbers of x86-64 Linux that the tracer tells apart.</summary>
+internal static partial class Signals
+{
+    public const int SIGILL = 4;
+    public const int SIGTRAP = 5;
+    public const int SIGBUS = 7;
+    public const int SIGFPE = 8;
+    public const int SIGKILL = 9;
+    public const int SIGSEGV = 11;
+    public const int SIGSTOP = 19;
+    public const int SIGTSTP = 20;
+    public const int SIGTTIN = 21;
+    public const int SIGTTOU = 22;
+
+    [LibraryImport(LibC.Name, EntryPoint = "kill", SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+}

@@ -1,0 +1,20 @@
+namespace Graft.Linux.Tracing;
+
+/// <summary>The tracer's view of one thread of the tracee.</summary>
+internal sealed class TracedThread(int tid)
+{
+    public int Tid { get; } = tid;
+
+    /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
+    public bool IsStopped { get; set; }
+
+    /// <summary>
+    /// A PTRACE_EVENT_STOP is on its way: we sent PTRACE_INTERRUPT, or the thread is a new clone,
+    /// which the kernel starts in an event-stop. The flag keeps a stale stop from being taken for
+    /// a fresh one, and keeps us from sending a second interrupt.
+    /// </summary>
+    public bool StopEventPending { get; set; }
+
+    /// <summary>The last stop was a group-stop: the process is job-control stopped and resuming uses PTRACE_LISTEN.</summary>
+    public bool GroupStopped { get; set; }
+}

@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>Stopping, resuming and the handling of every event a traced thread can report.</summary>
+public sealed partial class Tracee
+{
+    /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
+    public bool Stop(int tid)
+    {
+        var thread = Get(tid);
+        if (thread.IsStopped)
+        {
+            return true;
+        }
+
+        return RequestStop(thread) && AwaitStop(thread);
+    }
+
+    /// <summary>Stops every thread, including the ones created while stopping.</summary>
+    public void StopAll()
+    {
+        CheckOwner();
+        while (true)
+        {
+            var running = threads.Values.Where(t => !t.IsStopped).ToList();
+            if (running.Count == 0)
+            {
+                return;
+            }
+
+            // Interrupt all first, then collect: the threads stop concurrently, which keeps the
+            // moment when every thread is stopped as short as we can make it.
+            var requested = running.Where(RequestStop).ToList();
+            foreach (var thread in requested)
+            {
+                AwaitStop(thread);
+            }
+        }
+    }
+
+    public void Resume(int tid)
+    {
+        var thread = Get(tid);
+        if (!thread.IsStopped)
+        {
+            return;
+        }
+
+        thread.IsStopped = false;
+        Restart(thread, thread.GroupStopped ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+    }
+
+    public void ResumeAll()
+    {
+        CheckOwner();
+        foreach (var tid in threads.Keys.ToList())
+        {
+            Resume(tid);
+        }
+    }
+
+    /// <summary>
+    /// Serves the running threads for a while: passes their signals on, notes new and exited
+    /// threads. A traced thread that receives a signal waits in signal-delivery-stop until the
+    /// tracer acts, so any time Graft waits while attached must be spent here.
+    /// </summary>
+    public void Pump(TimeSpan duration)
+    {
+        CheckOwner();
+        var clock = Stopwatch.StartNew();
+        do
+        {
+            if (!PollRunning())
+            {
+                Thread.Sleep(1);
+            }
+        }
+        while (clock.Elapsed < duration);
+    }
+
+    /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
+    private bool PollRunning()
+    {
+        var any = false;
+        foreach (var thread in threads.Values.Where(t => !t.IsStopped).ToList())
+        {
+            if (WaitFor(thread, block: false) is { } status)
+            {
+                any = true;
+                KeepRunning(thread, status);
+            }
+        }
+
+        return any;
+    }
+
+    private bool RequestStop(TracedThread thread)
+    {
+        if (thread.StopEventPending)
+        {
+            return true;
+        }
+
+        if (Ptrace.ptrace(Ptrace.PTRACE_INTERRUPT, thread.Tid, 0, 0) != 0)
+        {
+            var error = ErrnoException.FromLastError($"ptrace(PTRACE_INTERRUPT, {thread.Tid})");
+            if (error.Errno != Errno.ESRCH)
+            {
+                throw error;
+            }
+
+            // The thread is exiting; collect its exit status so it leaves the table.
+            AwaitExit(thread);
+            return false;
+        }
+
+        thread.StopEventPending = true;
+        return true;
+    }
+
+    private bool AwaitStop(TracedThread thread)
+    {
+        while (WaitFor(thread, block: true) is { } status)
+        {
+            if (status.IsEventStop)
+            {
+                thread.StopEventPending = false;
+                thread.GroupStopped = status.IsGroupStop;
+                thread.IsStopped = true;
+                return true;
+            }
+
+            if (!KeepRunning(thread, status))
+            {
+                return false;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Handles an event of a thread that should go on running; false if the thread is gone.</summary>
+    private bool KeepRunning(TracedThread thread, WaitStatus status)
+    {
+        if (status.Gone)
+        {
+            threads.Remove(thread.Tid);
+            return false;
+        }
+
+        if (status.IsCloneEvent)
+        {
+            AdoptClone(thread);
+            Restart(thread, Ptrace.PTRACE_CONT, 0);
+        }
+        else if (status.IsEventStop)
+        {
+            thread.StopEventPending = false;
+            thread.GroupStopped = status.IsGroupStop;
+            Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+        }
+        else
+        {
+            // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
+            Restart(thread, Ptrace.PTRACE_CONT, status.IsSignalDeliveryStop ? status.StopSignal : 0);
+        }
+
+        return threads.ContainsKey(thread.Tid);
+    }
+
+    private unsafe void AdoptClone(TracedThread parent)
+    {
+        ulong child;
+        if (Ptrace.ptrace(Ptrace.PTRACE_GETEVENTMSG, parent.Tid, 0, (nint)(&child)) != 0)
+        {
+            throw ErrnoException.FromLastError($"ptrace(PTRACE_GETEVENTMSG, {parent.Tid})");
+        }
+
+        threads.TryAdd((int)child, new TracedThread((int)child) { StopEventPending = true });
+    }
+
+    private void Restart(TracedThread thread, int request, int signal)
+    {
+        if (Ptrace.ptrace(request, thread.Tid, 0, signal) != 0)
+        {
+            var error = ErrnoException.FromLastError($"ptrace({request}, {thread.Tid})");
+            if (error.Errno != Errno.ESRCH)
+            {
+                throw error;
+            }
+
+            AwaitExit(thread);
+        }
+    }
+
+    private void AwaitExit(TracedThread thread)
+    {
+        while (WaitFor(thread, block: true) is { } status && !status.Gone)
+        {
+            // A thread that vanished from ptrace's view may still report stops before its exit;
+            // nothing can be done with them.
+        }
+
+        threads.Remove(thread.Tid);
+    }
+
+    /// <summary>One waitpid on one thread; null when nothing is pending (non-blocking) or the thread is already reaped.</summary>
+    private WaitStatus? WaitFor(TracedThread thread, bool block)
+    {
+        while (true)
+        {
+            var result = Wait.waitpid(thread.Tid, out var raw, Wait.__WALL | (block ? 0 : Wait.WNOHANG));
+            if (result == thread.Tid)
+            {
+                return new WaitStatus(raw);
+            }
+
+            if (result == 0)
+            {
+                return null;
+            }
+
+            var error = ErrnoException.FromLastError($"waitpid({thread.Tid})");
+            if (error.Errno == Errno.EINTR)
+            {
+                continue;
+            }
+
+            if (error.Errno == Errno.ECHILD)
+            {
+                threads.Remove(thread.Tid);
+                return null;
+            }
+
+            throw error;
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>
+/// Running a system call or a function inside the target on one stopped thread, then putting
+/// the thread back exactly as it was (DESIGN §4 "Loading patch code").
+/// </summary>
+public sealed partial class Tracee
+{
+    private const int RedZone = 128;
+
+    // Faults stay unblocked while Graft runs code on a thread: the kernel resets the handler of
+    // a blocked synchronous signal to SIG_DFL when it forces one, which would change the program.
+    private const ulong SynchronousSignals =
+        (1UL << (Signals.SIGILL - 1)) | (1UL << (Signals.SIGTRAP - 1)) | (1UL << (Signals.SIGBUS - 1))
+        | (1UL << (Signals.SIGFPE - 1)) | (1UL << (Signals.SIGSEGV - 1));
+
+    private ulong syscallInstruction;
+
+    /// <summary>
+    /// Executes one system call on a stopped thread and returns its raw result (a negative errno
+    /// on failure). Asynchronous signals are held back meanwhile and arrive afterwards.
+    /// </summary>
+    public long InjectSyscall(int tid, long number, params ulong[] args)
+    {
+        var site = FindSyscallInstruction();
+        return (long)RunOnThread(tid, TimeSpan.FromSeconds(10), singleStep: true, regs =>
+        {
+            regs.rax = (ulong)number;
+            SetArguments(ref regs, args, syscallConvention: true);
+            regs.rip = site;
+            return regs;
+        }, done => done.rip == site + 2);
+    }
+
+    /// <summary>
+    /// Calls a function of the target on a stopped thread (System V ABI, up to six integer
+    /// arguments) and returns its rax. The call returns to address 0, whose fault tells Graft it
+    /// is over; a fault anywhere else is reported as a crash and the thread is put back.
+    /// </summary>
+    public ulong InjectCall(int tid, ulong function, TimeSpan timeout, params ulong[] args)
+    {
+        return RunOnThread(tid, timeout, singleStep: false, regs =>
+        {
+            // Keep clear of the interrupted code's red zone, and enter with rsp+8 16-byte aligned
+            // as if a call instruction had pushed the return address.
+            var stack = ((regs.rsp - RedZone) & ~0xfUL) - 8;
+            Memory.WriteUInt64(stack, 0);
+            regs.rsp = stack;
+            regs.rax = 0;
+            SetArguments(ref regs, args, syscallConvention: false);
+            regs.rip = function;
+            return regs;
+        }, done => done.rip == 0);
+    }
+
+    private ulong RunOnThread(int tid, TimeSpan timeout, bool singleStep, Func<UserRegs, UserRegs> prepare, Func<UserRegs, bool> isFinished)
+    {
+        var thread = Get(tid);
+        RequireStopped(tid);
+        var saved = GetRegisters(tid);
+        var savedState = GetExtendedState(tid);
+        var savedMask = GetSignalMask(tid);
+        try
+        {
+            SetSignalMask(tid, ~SynchronousSignals);
+            var regs = prepare(saved);
+
+            // orig_rax = -1: if the thread was stopped inside a system call, the kernel must not
+            // apply its restart logic to our registers; it applies it to the saved ones later.
+            regs.orig_rax = ulong.MaxValue;
+            SetRegisters(tid, regs);
+            var end = RunUntilTrap(thread, singleStep ? Ptrace.PTRACE_SINGLESTEP : Ptrace.PTRACE_CONT, timeout);
+            var after = GetRegisters(tid);
+            if (!isFinished(after))
+            {
+                throw new InjectionException(end is { } signal
+                    ? $"code run inside process {Pid} by graft stopped with signal {signal} at 0x{after.rip:x}; the thread was restored"
+                    : $"code run inside process {Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
+            }
+
+            return after.rax;
+        }
+        finally
+        {
+            if (threads.ContainsKey(tid))
+            {
+                SetRegisters(tid, saved);
+                SetExtendedState(tid, savedState);
+                SetSignalMask(tid, savedMask);
+            }
+        }
+    }
+
+    /// <summary>Lets the thread run until a fault or trap of its own; other threads are served meanwhile.</summary>
+    private int? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout)
+    {
+        thread.IsStopped = false;
+        Restart(thread, request, 0);
+        var clock = Stopwatch.StartNew();
+        for (var idle = 0; ; idle++)
+        {
+            if (WaitFor(thread, block: false) is { } status)
+            {
+                if (status.Gone || !threads.ContainsKey(thread.Tid))
+                {
+                    threads.Remove(thread.Tid);
+                    throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
+                }
+
+                if (status.IsSignalDeliveryStop && IsFault(thread.Tid, status.StopSignal))
+                {
+                    thread.IsStopped = true;
+                    return status.StopSignal;
+                }
+
+                ContinueInjected(thread, status, request);
+                idle = 0;
+                continue;
+            }
+
+            if (PollRunning())
+            {
+                idle = 0;
+            }
+            else if (clock.Elapsed > timeout)
+            {
+                Stop(thread.Tid);
+                return null;
+            }
+            else if (idle > 200)
+            {
+                Thread.Sleep(1);
+            }
+            else
+            {
+                Thread.Yield();
+            }
+        }
+    }
+
+    private void ContinueInjected(TracedThread thread, WaitStatus status, int request)
+    {
+        if (status.IsCloneEvent)
+        {
+            AdoptClone(thread);
+            Restart(thread, request, 0);
+        }
+        else if (status.IsEventStop)
+        {
+            thread.StopEventPending = false;
+            Restart(thread, request, 0);
+        }
+        else
+        {
+            // Only a signal sent by someone (kill, sigqueue) gets here: pass it on.
+            Restart(thread, request, status.IsSignalDeliveryStop ? status.StopSignal : 0);
+        }
+    }
+
+    /// <summary>A trap or fault raised by the thread's own execution (si_code &gt; 0), not a signal sent to it.</summary>
+    private unsafe bool IsFault(int tid, int signal)
+    {
+        if ((SynchronousSignals & (1UL << (signal - 1))) == 0)
+        {
+            return false;
+        }
+
+        // siginfo_t is 128 bytes; si_code is its third int.
+        var info = stackalloc int[32];
+        return Ptrace.ptrace(Ptrace.PTRACE_GETSIGINFO, tid, 0, (nint)info) == 0 && info[2] > 0;
+    }
+
+    private static void SetArguments(ref UserRegs regs, ulong[] args, bool syscallConvention)
+    {
+        if (args.Length > 6)
+        {
+            throw new ArgumentException("at most six arguments can be passed in registers", nameof(args));
+        }
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (i)
+            {
+                case 0: regs.rdi = args[i]; break;
+                case 1: regs.rsi = args[i]; break;
+                case 2: regs.rdx = args[i]; break;
+                case 3: if (syscallConvention) { regs.r10 = args[i]; } else { regs.rcx = args[i]; } break;
+                case 4: regs.r8 = args[i]; break;
+                case 5: regs.r9 = args[i]; break;
+            }
+        }
+    }
+
+    /// <summary>Any `syscall` instruction (0F 05) in the target's code will do; we execute just that one.</summary>
+    private ulong FindSyscallInstruction()
+    {
+        if (syscallInstruction != 0)
+        {
+            return syscallInstruction;
+        }
+
+        var candidates = ProcessMaps.Read(Pid)
+            .Where(m => m.IsExecutable && m.IsReadable)
+            .OrderByDescending(m => m.Path.Contains("/libc.so", StringComparison.Ordinal) || m.Path == "[vdso]");
+        foreach (var mapping in candidates)
+        {
+            for (var chunk = mapping.Start; chunk < mapping.End; chunk += 0x10000)
+            {
+                var length = (int)Math.Min(0x10001, mapping.End - chunk);
+                byte[] bytes;
+                try
+                {
+                    bytes = Memory.Read(chunk, length);
+                }
+                catch (RemoteMemoryException)
+                {
+                    break;
+                }
+
+                var at = bytes.AsSpan().IndexOf([(byte)0x0f, (byte)0x05]);
+                if (at >= 0)
+                {
+                    return syscallInstruction = chunk + (ulong)at;
+                }
+            }
+        }
+
+        throw new InjectionException($"no syscall instruction found in the code of process {Pid}");
+    }
+}

@@ -1,0 +1,188 @@
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>
+/// A process all of whose threads are attached with PTRACE_SEIZE. Attaching does not stop
+/// anything; threads are stopped and resumed one by one or all together. Every method must be
+/// called from the OS thread that seized the process (<see cref="PtraceThread"/>).
+/// </summary>
+public sealed partial class Tracee : IDisposable
+{
+    private readonly Dictionary<int, TracedThread> threads = [];
+    private readonly int ownerThread = Environment.CurrentManagedThreadId;
+    private bool disposed;
+
+    private Tracee(int pid)
+    {
+        Pid = pid;
+        Memory = new RemoteMemory(pid);
+    }
+
+    public int Pid { get; }
+
+    public RemoteMemory Memory { get; }
+
+    public IReadOnlyCollection<int> ThreadIds => threads.Keys;
+
+    public bool IsStopped(int tid) => Get(tid).IsStopped;
+
+    /// <summary>Attaches to every thread of the process, including threads created while attaching.</summary>
+    public static Tracee Seize(int pid)
+    {
+        if (!Directory.Exists($"/proc/{pid}/task"))
+        {
+            throw new TargetGoneException($"no process with pid {pid}");
+        }
+
+        if (pid == Environment.ProcessId)
+        {
+            throw new InvalidOperationException("graft cannot patch its own process");
+        }
+
+        var tracee = new Tracee(pid);
+        try
+        {
+            tracee.SeizeAllThreads();
+        }
+        catch
+        {
+            tracee.Dispose();
+            throw;
+        }
+
+        return tracee;
+    }
+
+    private void SeizeAllThreads()
+    {
+        // A thread created by a thread we have not seized yet is not attached automatically,
+        // so list the tasks again until a pass finds nothing new.
+        for (var pass = 0; ; pass++)
+        {
+            var added = false;
+            foreach (var tid in ListTasks())
+            {
+                if (!threads.ContainsKey(tid) && TrySeize(tid))
+                {
+                    added = true;
+                }
+            }
+
+            if (!added)
+            {
+                break;
+            }
+
+            if (pass > 10_000)
+            {
+                throw new InvalidOperationException($"process {Pid} creates threads faster than graft can attach to them");
+            }
+        }
+
+        if (threads.Count == 0)
+        {
+            throw new TargetGoneException($"process {Pid} exited while graft attached to it");
+        }
+    }
+
+    private bool TrySeize(int tid)
+    {
+        if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, Ptrace.PTRACE_O_TRACECLONE) == 0)
+        {
+            threads[tid] = new TracedThread(tid);
+            return true;
+        }
+
+        var error = ErrnoException.FromLastError($"ptrace(PTRACE_SEIZE, {tid})");
+        if (error.Errno == Errno.ESRCH)
+        {
+            return false;
+        }
+
+        if (error.Errno == Errno.EPERM && TracerOf(tid) == Environment.ProcessId)
+        {
+            // A clone of a thread we already hold: the kernel attached it for us and will
+            // report its first event-stop.
+            threads[tid] = new TracedThread(tid) { StopEventPending = true };
+            return true;
+        }
+
+        if (error.Errno == Errno.EPERM)
+        {
+            var tracer = TracerOf(tid);
+            throw new UnauthorizedAccessException(tracer > 0
+                ? $"process {Pid} is already being traced by process {tracer} (a debugger?)"
+                : $"not permitted to trace process {Pid}: run graft as root or as the process's owner (see /proc/sys/kernel/yama/ptrace_scope)");
+        }
+
+        throw error;
+    }
+
+    private IEnumerable<int> ListTasks()
+    {
+        string[] entries;
+        try
+        {
+            entries = Directory.GetDirectories($"/proc/{Pid}/task");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+
+        return entries.Select(e => int.TryParse(Path.GetFileName(e), out var tid) ? tid : 0).Where(tid => tid > 0);
+    }
+
+    private int TracerOf(int tid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("TracerPid:", StringComparison.Ordinal));
+            return line is not null && int.TryParse(line["TracerPid:".Length..].Trim(), out var tracer) ? tracer : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private TracedThread Get(int tid)
+    {
+        CheckOwner();
+        return threads.TryGetValue(tid, out var thread)
+            ? thread
+            : throw new TargetGoneException($"thread {tid} of process {Pid} is gone");
+    }
+
+    private void CheckOwner()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (Environment.CurrentManagedThreadId != ownerThread)
+        {
+            throw new InvalidOperationException("ptrace requests must come from the thread that attached (use PtraceThread)");
+        }
+    }
+
+    /// <summary>Detaches from every thread, one at a time, so the process is never stopped as a whole.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        foreach (var thread in threads.Values.ToList())
+        {
+            if (Stop(thread.Tid))
+            {
+                // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
+                Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+            }
+        }
+
+        threads.Clear();
+        Memory.Dispose();
+        disposed = true;
+    }
+}
