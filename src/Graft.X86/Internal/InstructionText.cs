@@ -13,6 +13,8 @@ internal static class InstructionText
         formatter.Options.UppercaseHex = false;
         formatter.Options.SpaceAfterOperandSeparator = false;
         formatter.Options.RipRelativeAddresses = false;
+        formatter.Options.ShowBranchSize = false;
+        formatter.Options.BranchLeadingZeros = false;
         var output = new StringOutput();
         formatter.Format(instruction, output);
         return output.ToStringAndReset();

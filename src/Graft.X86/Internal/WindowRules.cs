@@ -5,9 +5,6 @@ namespace Graft.X86.Internal;
 /// <summary>Rules for the instructions that are moved out of the function into the slot.</summary>
 internal static class WindowRules
 {
-    // Far enough that short branches need their near form and RIP-relative displacements change.
-    private const ulong TrialDistance = 0x10000;
-
     public static Verdict? Check(DecodedFunction function, PatchWindow window)
     {
         for (int index = 0; index < window.Instructions.Count; index++)
@@ -36,11 +33,12 @@ internal static class WindowRules
                     + "it can only be reached by a jump from elsewhere, which would land in the middle of the new jump");
             }
 
-            if (!Relocator.TryRelocate([instruction], TrialAddress(instruction.IP), out _, out _, out string error))
+            // Reach from the slot's address is checked when the slot is built; this catches what Iced cannot re-encode at all.
+            if (!Relocator.TryRelocate([instruction], instruction.IP, out _, out _, out string error))
             {
                 return new Verdict(
                     PrologueRefusal.UnsupportedInstructionInWindow,
-                    $"{at} inside {window.Description} cannot be re-encoded at another address: {error}");
+                    $"{at} inside {window.Description} cannot be re-encoded: {error}");
             }
         }
 
@@ -51,10 +49,5 @@ internal static class WindowRules
     {
         return instruction.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch
             or FlowControl.IndirectBranch or FlowControl.Exception;
-    }
-
-    private static ulong TrialAddress(ulong address)
-    {
-        return address >= TrialDistance ? address - TrialDistance : address + TrialDistance;
     }
 }
