@@ -1,0 +1,147 @@
+using Graft.Elf.Dwarf;
+using Graft.Elf.Parsing;
+
+namespace Graft.Elf;
+
+/// <summary>A 64-bit little-endian x86-64 ELF object. Headers, segments and sections are read by
+/// <see cref="Parse"/>; the tables behind the other properties are read on first use, so a malformed table
+/// throws <see cref="ElfFormatException"/> from the property that needs it (and again on every later use).</summary>
+public sealed class ElfFile
+{
+    private readonly SectionSource _sectionSource;
+    private readonly LoadImage _loadImage;
+    private readonly Lazy<string?> _buildId;
+    private readonly Lazy<IReadOnlyList<ElfDynamicEntry>> _dynamicEntries;
+    private readonly Lazy<string?> _soname;
+    private readonly Lazy<IReadOnlyList<ElfSymbol>> _symbols;
+    private readonly Lazy<IReadOnlyList<ElfSymbol>> _dynamicSymbols;
+    private readonly Lazy<IReadOnlyList<ElfRelocation>> _relocations;
+    private readonly Lazy<EhFrameTable?> _ehFrame;
+
+    private ElfFile(ReadOnlyMemory<byte> image)
+    {
+        Image = image;
+        ElfHeader header = ElfHeader.Read(image.Span);
+        Kind = header.Kind;
+        ElfSection? first = SectionTableReader.ReadFirst(image.Span, header);
+        Segments = SegmentTableReader.Read(image.Span, header, first?.Info);
+        Sections = SectionTableReader.Read(image, header, first);
+        _sectionSource = new SectionSource(image, Sections);
+        _loadImage = new LoadImage(image, Segments);
+        _buildId = new(() => BuildIdReader.Read(this));
+        _dynamicEntries = new(() => DynamicSectionReader.Read(DynamicArea()));
+        _soname = new(() => DynamicSectionReader.ReadSoname(DynamicEntries, _loadImage));
+        _symbols = new(() => ReadSymbols(ElfSectionType.SymTab));
+        _dynamicSymbols = new(() => ReadSymbols(ElfSectionType.DynSym));
+        _relocations = new(() => RelocationReader.Read(_sectionSource, SymbolsOf));
+        _ehFrame = new(() => EhFrameLocator.Locate(this, _loadImage));
+    }
+
+    public ElfKind Kind { get; }
+
+    public IReadOnlyList<ElfSegment> Segments { get; }
+
+    /// <summary>The section headers; empty when the file has none.</summary>
+    public IReadOnlyList<ElfSection> Sections { get; }
+
+    /// <summary>Lowercase hex of the NT_GNU_BUILD_ID note, from PT_NOTE segments or SHT_NOTE sections.</summary>
+    public string? BuildId => _buildId.Value;
+
+    /// <summary>DT_SONAME, read through DT_STRTAB.</summary>
+    public string? Soname => _soname.Value;
+
+    /// <summary>The entries of PT_DYNAMIC (or of the SHT_DYNAMIC section), up to DT_NULL.</summary>
+    public IReadOnlyList<ElfDynamicEntry> DynamicEntries => _dynamicEntries.Value;
+
+    /// <summary>.symtab in table order, the null symbol at index 0 included; empty if stripped.</summary>
+    public IReadOnlyList<ElfSymbol> Symbols => _symbols.Value;
+
+    /// <summary>.dynsym in table order, the null symbol at index 0 included, with symbol versions.</summary>
+    public IReadOnlyList<ElfSymbol> DynamicSymbols => _dynamicSymbols.Value;
+
+    /// <summary>The entries of every SHT_RELA section, section by section.</summary>
+    public IReadOnlyList<ElfRelocation> Relocations => _relocations.Value;
+
+    /// <summary>Lowest p_vaddr of the PT_LOAD segments, rounded down to a page. The load bias of a
+    /// mapped object is the start of its first mapping minus this.</summary>
+    public ulong LowestLoadAddress => _loadImage.LowestAddress;
+
+    /// <summary>The parsed .eh_frame, or null if the object has none.</summary>
+    public EhFrameTable? EhFrame => _ehFrame.Value;
+
+    internal ReadOnlyMemory<byte> Image { get; }
+
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="ElfFormatException">The file is not an ELF object we support.</exception>
+    public static ElfFile Load(string path)
+    {
+        return Parse(File.ReadAllBytes(path));
+    }
+
+    /// <summary>Parses an image: a file's bytes, or an object read from process memory such as [vdso].</summary>
+    public static ElfFile Parse(ReadOnlyMemory<byte> image)
+    {
+        return new ElfFile(image);
+    }
+
+    public ElfSection? FindSection(string name)
+    {
+        return Sections.FirstOrDefault(s => s.Name == name);
+    }
+
+    /// <summary>The section's bytes; empty for SHT_NOBITS.</summary>
+    public ReadOnlyMemory<byte> GetSectionData(ElfSection s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        return _sectionSource.Data(s);
+    }
+
+    /// <summary>Reads the object's memory image as the PT_LOAD segments lay it out (bytes past p_filesz
+    /// up to p_memsz read as zero). False if any byte lies outside every PT_LOAD segment; the destination
+    /// may then be partly written.</summary>
+    public bool TryReadAtAddress(ulong virtualAddress, Span<byte> destination)
+    {
+        return _loadImage.TryRead(virtualAddress, destination);
+    }
+
+    private ReadOnlySpan<byte> DynamicArea()
+    {
+        ElfSegment? segment = Segments.FirstOrDefault(s => s.Type == ElfSegmentType.Dynamic);
+        if (segment is not null)
+        {
+            return FileRange.Slice(Image, segment.Offset, segment.FileSize, "PT_DYNAMIC segment").Span;
+        }
+
+        ElfSection? section = _sectionSource.FirstOfType(ElfSectionType.Dynamic);
+        return section is null ? [] : GetSectionData(section).Span;
+    }
+
+    private IReadOnlyList<ElfSymbol> ReadSymbols(uint type)
+    {
+        ElfSection? table = _sectionSource.FirstOfType(type);
+        if (table is null)
+        {
+            return [];
+        }
+
+        SymbolVersions? versions = type == ElfSectionType.DynSym ? SymbolVersions.Read(_sectionSource, table) : null;
+        return SymbolTableReader.Read(_sectionSource, table, versions);
+    }
+
+    private IReadOnlyList<ElfSymbol> SymbolsOf(ElfSection table)
+    {
+        if (table == _sectionSource.FirstOfType(ElfSectionType.DynSym))
+        {
+            return DynamicSymbols;
+        }
+
+        if (table == _sectionSource.FirstOfType(ElfSectionType.SymTab))
+        {
+            return Symbols;
+        }
+
+        return table.Type is ElfSectionType.SymTab or ElfSectionType.DynSym
+            ? SymbolTableReader.Read(_sectionSource, table, null)
+            : throw new ElfFormatException($"section {table.Index} ({table.Name}) is used as a symbol table but has type 0x{table.Type:x}");
+    }
+}
