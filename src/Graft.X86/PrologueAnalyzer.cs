@@ -52,7 +52,7 @@ public static class PrologueAnalyzer
             patchAddress,
             windowBytes,
             window.Instructions,
-            $"patchable: the jump replaces {window.Description}: {moved}");
+            $"patchable: the jump replaces {window.Length} bytes at {InstructionText.Offset(window.StartOffset)}..{InstructionText.Offset(window.EndOffset)}: {moved}");
     }
 
     private static string TooSmallMessage(int length, int patchOffset)

@@ -24,7 +24,7 @@ public sealed class PrologueAnalyzerTests
         Assert.Equal(FunctionAddress, analysis.PatchAddress);
         Assert.Equal(8, analysis.WindowLength);
         Assert.Equal(function[..8], analysis.WindowBytes.ToArray());
-        Assert.Equal("patchable: the jump replaces the 8 bytes to be rewritten (+0x0..+0x8): push rbp; mov rbp,rsp; sub rsp,0x10", analysis.Message);
+        Assert.Equal("patchable: the jump replaces 8 bytes at +0x0..+0x8: push rbp; mov rbp,rsp; sub rsp,0x10", analysis.Message);
     }
 
     [Fact]
