@@ -1,0 +1,157 @@
+using Graft.Elf;
+
+namespace Graft.Core.Patches;
+
+/// <summary>
+/// Reads a patch's descriptor (GRAFT_PATCH in graft.h) and its local-symbol references
+/// (GRAFT_LOCAL) straight from the file, so a patch can be inspected and checked against a
+/// target before anything is loaded into it.
+/// </summary>
+public static class PatchFile
+{
+    public const uint AbiVersion = 1;
+    public const string DescriptorSymbol = "graft_patch_descriptor";
+    public const string AbiVersionSymbol = "graft_abi_version";
+    public const string LocalsSection = ".graft.locals";
+
+    // Layouts of graft.h's structs on x86-64 (checked against C by the tests).
+    private const int ObjectSize = 24;
+    private const int FunctionSize = 24;
+    private const int LocalSymbolSize = 24;
+    private const int MaxEntries = 100_000;
+
+    public static PatchDefinition Load(string path)
+    {
+        ElfFile elf;
+        try
+        {
+            elf = ElfFile.Load(path);
+        }
+        catch (ElfFormatException e)
+        {
+            throw new PatchFormatException($"{path}: {e.Message}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PatchFormatException($"cannot read {path}: {e.Message}");
+        }
+
+        try
+        {
+            return Read(elf, path);
+        }
+        catch (ElfFormatException e)
+        {
+            throw new PatchFormatException($"{path}: {e.Message}");
+        }
+    }
+
+    private static PatchDefinition Read(ElfFile elf, string path)
+    {
+        var image = new PatchImage(elf, path);
+        if (elf.Kind != ElfKind.SharedObject)
+        {
+            throw image.Fail("not a shared object; build patches with 'graft build'");
+        }
+
+        var descriptor = FindSymbol(elf, DescriptorSymbol)
+            ?? throw image.Fail($"not a graft patch: no '{DescriptorSymbol}' symbol (declare the patch with GRAFT_PATCH)");
+        var abi = FindSymbol(elf, AbiVersionSymbol) is { } abiSymbol ? image.ReadUInt32(abiSymbol.Value) : 0;
+        if (abi != AbiVersion)
+        {
+            throw image.Fail($"built for graft ABI version {abi}, this graft reads version {AbiVersion}; rebuild it with this graft's graft.h");
+        }
+
+        var patch = image.ReadPointer(descriptor.Value);
+        var name = image.ReadString(patch);
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw image.Fail("the patch has no name (struct graft_patch .name)");
+        }
+
+        var objects = ReadObjects(image, image.ReadPointer(patch + 8));
+        if (objects.Sum(o => o.Functions.Count) == 0)
+        {
+            throw image.Fail($"patch '{name}' replaces no function");
+        }
+
+        return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, objects, ReadLocalSymbols(elf, image));
+    }
+
+    private static List<ObjectDefinition> ReadObjects(PatchImage image, ulong table)
+    {
+        if (table == 0)
+        {
+            throw image.Fail("the patch has no object table (struct graft_patch .objs)");
+        }
+
+        var objects = new List<ObjectDefinition>();
+        for (var entry = table; ; entry += ObjectSize)
+        {
+            var functions = image.ReadPointer(entry + 8);
+            if (functions == 0)
+            {
+                return objects;
+            }
+
+            if (objects.Count == MaxEntries)
+            {
+                throw image.Fail("the object table (struct graft_object[]) has no terminating empty entry");
+            }
+
+            objects.Add(new ObjectDefinition(image.ReadString(entry), image.ReadString(entry + 16), ReadFunctions(image, functions)));
+        }
+    }
+
+    private static List<FunctionDefinition> ReadFunctions(PatchImage image, ulong table)
+    {
+        var functions = new List<FunctionDefinition>();
+        for (var entry = table; ; entry += FunctionSize)
+        {
+            var oldName = image.ReadString(entry);
+            if (oldName is null)
+            {
+                return functions;
+            }
+
+            if (functions.Count == MaxEntries)
+            {
+                throw image.Fail("a function table (struct graft_func[]) has no terminating empty entry");
+            }
+
+            var newFunction = image.ReadPointer(entry + 8);
+            if (newFunction == 0)
+            {
+                throw image.Fail($"the replacement of '{oldName}' has no new_func");
+            }
+
+            functions.Add(new FunctionDefinition(oldName, image.ReadPointer(entry + 16), newFunction));
+        }
+    }
+
+    private static List<LocalSymbolReference> ReadLocalSymbols(ElfFile elf, PatchImage image)
+    {
+        var section = elf.FindSection(LocalsSection);
+        if (section is null)
+        {
+            return [];
+        }
+
+        var references = new List<LocalSymbolReference>();
+        for (ulong offset = 0; offset + LocalSymbolSize <= section.Size; offset += LocalSymbolSize)
+        {
+            var entry = section.Address + offset;
+            var name = image.ReadString(entry) ?? throw image.Fail($"an entry of {LocalsSection} has no name");
+            var slots = elf.Relocations
+                .Where(r => r.Symbol?.Name == name && r.Type is ElfRelocationType.R_X86_64_GLOB_DAT or ElfRelocationType.R_X86_64_JUMP_SLOT or ElfRelocationType.R_X86_64_64)
+                .Select(r => new GotSlot(r.Offset, r.Type == ElfRelocationType.R_X86_64_64 ? r.Addend : 0))
+                .ToList();
+            references.Add(new LocalSymbolReference(name, image.ReadString(entry + 8), image.ReadPointer(entry + 16), slots));
+        }
+
+        return references;
+    }
+
+    private static ElfSymbol? FindSymbol(ElfFile elf, string name) =>
+        elf.DynamicSymbols.Concat(elf.Symbols).FirstOrDefault(s => s.Name == name && s.IsDefined);
+}

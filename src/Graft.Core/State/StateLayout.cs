@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+
+namespace Graft.Core.State;
+
+/// <summary>
+/// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):
+/// <code>
+///   0      magic "GRAFTST1"
+///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
+///   4096   scratch page (strings passed to injected calls)
+///   8192   half 0 | half 1: the JSON record, written to the idle half before the commit word
+///          flips to it, so a graft killed half-way leaves the previous record intact.
+/// </code>
+/// </summary>
+public static class StateLayout
+{
+    public const string MappingName = "graft-state";
+    public const ulong Size = 1 << 20;
+    public const ulong CommitWordOffset = 8;
+    public const ulong ScratchOffset = 4096;
+    public const int ScratchSize = 4096;
+    public const ulong RecordsOffset = 8192;
+    public const ulong HalfSize = (Size - RecordsOffset) / 2;
+
+    public static ReadOnlySpan<byte> Magic => "GRAFTST1"u8;
+
+    public static ulong HalfOffset(int half) => RecordsOffset + ((ulong)half * HalfSize);
+
+    public static ulong EncodeCommit(int length, int half, ulong generation) =>
+        (uint)length | ((ulong)(half & 1) << 32) | (generation << 33);
+
+    public static (int Length, int Half, ulong Generation) DecodeCommit(ulong word) =>
+        ((int)(uint)word, (int)((word >> 32) & 1), word >> 33);
+
+    public static byte[] Serialize(TargetState state)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(state, TargetStateJson.Default.TargetState);
+        return (ulong)bytes.Length <= HalfSize
+            ? bytes
+            : throw new InvalidOperationException($"graft's state record grew to {bytes.Length} bytes, over its {HalfSize}-byte limit");
+    }
+
+    public static TargetState Deserialize(ReadOnlySpan<byte> record)
+    {
+        try
+        {
+            var state = JsonSerializer.Deserialize(record, TargetStateJson.Default.TargetState);
+            return state is { Version: TargetState.CurrentVersion }
+                ? state
+                : throw new StateFormatException($"graft state record version {state?.Version} is not {TargetState.CurrentVersion}; use the graft that wrote it");
+        }
+        catch (JsonException e)
+        {
+            throw new StateFormatException($"graft state record is damaged: {e.Message} ({Encoding.UTF8.GetString(record[..Math.Min(80, record.Length)])}...)");
+        }
+    }
+
+    public static bool HasMagic(ReadOnlySpan<byte> header) => header.Length >= 8 && header[..8].SequenceEqual(Magic);
+
+    public static ulong ReadCommit(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt64LittleEndian(header[8..16]);
+}

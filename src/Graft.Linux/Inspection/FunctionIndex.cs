@@ -1,0 +1,40 @@
+using Graft.Elf;
+
+namespace Graft.Linux.Inspection;
+
+/// <summary>Function symbols of one object sorted by address, for symbolizing program counters.</summary>
+internal sealed class FunctionIndex
+{
+    private readonly ElfSymbol[] sorted;
+
+    public FunctionIndex(ElfFile elf)
+    {
+        var symbols = elf.Symbols.Count > 0 ? elf.Symbols : elf.DynamicSymbols;
+        sorted = [.. symbols
+            .Where(s => s.IsDefined && s.Type is ElfSymbolType.Func or ElfSymbolType.GnuIFunc && s.Size > 0)
+            .OrderBy(s => s.Value)];
+    }
+
+    public ElfSymbol? Find(ulong fileAddress)
+    {
+        var low = 0;
+        var high = sorted.Length - 1;
+        ElfSymbol? candidate = null;
+        while (low <= high)
+        {
+            var middle = low + ((high - low) / 2);
+            if (sorted[middle].Value <= fileAddress)
+            {
+                candidate = sorted[middle];
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        // Symbols may nest or overlap (aliases, cold parts); the closest start wins if it covers the address.
+        return candidate is not null && fileAddress < candidate.Value + candidate.Size ? candidate : null;
+    }
+}

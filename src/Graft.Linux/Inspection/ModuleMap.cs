@@ -1,0 +1,86 @@
+using Graft.Elf;
+using Graft.Linux.Tracing;
+
+namespace Graft.Linux.Inspection;
+
+/// <summary>The ELF objects of a process, read from /proc/&lt;pid&gt;/maps and the files they map.</summary>
+public sealed class ModuleMap
+{
+    private ModuleMap(IReadOnlyList<LoadedModule> modules, IReadOnlyList<MemoryMapping> mappings)
+    {
+        Modules = modules;
+        Mappings = mappings;
+    }
+
+    public IReadOnlyList<LoadedModule> Modules { get; }
+
+    public IReadOnlyList<MemoryMapping> Mappings { get; }
+
+    public LoadedModule MainExecutable => Modules.First(m => m.IsMainExecutable);
+
+    public static ModuleMap Read(int pid, RemoteMemory memory)
+    {
+        var mappings = ProcessMaps.Read(pid);
+        var executable = ReadExecutablePath(pid);
+        var modules = new List<LoadedModule>();
+        foreach (var group in mappings.Where(m => m.IsFile).GroupBy(m => (m.Path, m.Inode)))
+        {
+            var parts = group.OrderBy(m => m.Start).ToList();
+            if (parts[0].FileOffset != 0)
+            {
+                // Not an ELF object's image (e.g. a data file mapped at an offset).
+                continue;
+            }
+
+            var path = group.Key.Path;
+            var onDisk = $"/proc/{pid}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
+            modules.Add(new LoadedModule(path, path == executable, parts, () => ElfFile.Load(File.Exists(onDisk) ? onDisk : path)));
+        }
+
+        if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)
+        {
+            modules.Add(new LoadedModule("[vdso]", false, [vdso], () => ElfFile.Parse(memory.Read(vdso.Start, (int)(vdso.End - vdso.Start)))));
+        }
+
+        // Only objects that look like ELF images count; a mapped data file is skipped quietly.
+        var elfModules = modules.Where(IsElf).ToList();
+        if (!elfModules.Any(m => m.IsMainExecutable))
+        {
+            throw new TargetGoneException($"cannot find the main executable of process {pid} in its memory map");
+        }
+
+        return new ModuleMap(elfModules, mappings);
+    }
+
+    public LoadedModule? FindByAddress(ulong address) => Modules.FirstOrDefault(m => m.Contains(address));
+
+    /// <summary>The object a patch names (NULL: the main executable; else file name or soname).</summary>
+    public LoadedModule? Find(string? objectName) => Modules.FirstOrDefault(m => m.Matches(objectName));
+
+    public MemoryMapping? MappingAt(ulong address) => Mappings.FirstOrDefault(m => m.Contains(address));
+
+    private static bool IsElf(LoadedModule module)
+    {
+        try
+        {
+            _ = module.Elf;
+            return true;
+        }
+        catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static string ReadExecutablePath(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/exe").LinkTarget ?? "";
+        }
+        catch (IOException)
+        {
+            throw new TargetGoneException($"no process with pid {pid}");
+        }
+    }
+}

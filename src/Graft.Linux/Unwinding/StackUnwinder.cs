@@ -1,0 +1,115 @@
+using Graft.Elf;
+using Graft.Elf.Dwarf;
+using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
+
+namespace Graft.Linux.Unwinding;
+
+/// <summary>
+/// Unwinds a stopped thread with the DWARF call-frame information in each object's .eh_frame
+/// (signal trampolines and PLT stubs included, both described there by glibc and the linker).
+/// The stack is reliable only if every frame was found in unwind tables and the walk ended
+/// where the tables say the stack ends (return address undefined: _start, clone3).
+/// </summary>
+public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
+{
+    private const int MaxFrames = 1024;
+    private const int ReturnAddress = 16;
+    private const int StackPointer = 7;
+
+    public ThreadStack Unwind(int tid, UserRegs regs)
+    {
+        var registers = RegisterFile.From(regs);
+        var frames = new List<StackFrame>();
+        var pc = regs.rip;
+        var exact = true;
+        while (true)
+        {
+            var module = modules.FindByAddress(pc);
+            var frame = new StackFrame(pc, 0, module, exact);
+            if (frames.Count == MaxFrames)
+            {
+                return new ThreadStack(tid, frames, $"more than {MaxFrames} frames");
+            }
+
+            if (module is null)
+            {
+                frames.Add(frame);
+                return new ThreadStack(tid, frames, $"0x{pc:x} is not in any mapped object");
+            }
+
+            var lookup = frame.CallSite - module.LoadBias;
+            var fde = FindFrameDescription(module, lookup);
+            if (fde is null)
+            {
+                frames.Add(frame);
+                return new ThreadStack(tid, frames, $"no unwind information for {module.Describe(frame.CallSite)} in {module.FileName}");
+            }
+
+            CfiRow row;
+            ulong cfa;
+            try
+            {
+                row = fde.ComputeRow(lookup);
+                cfa = ComputeCfa(row.Cfa, registers);
+            }
+            catch (Exception e) when (e is ElfFormatException or RemoteMemoryException or UnwindException)
+            {
+                frames.Add(frame);
+                return new ThreadStack(tid, frames, $"cannot unwind {module.Describe(frame.CallSite)}: {e.Message}");
+            }
+
+            frames.Add(frame with { Cfa = cfa });
+            if (row.GetRule(fde.ReturnAddressRegister) is RegisterRule.UndefinedRule)
+            {
+                // The tables mark the outermost frame this way: the stack ends here, as expected.
+                return new ThreadStack(tid, frames, null);
+            }
+
+            RegisterFile caller;
+            try
+            {
+                caller = registers.Unwind(row, cfa, memory);
+            }
+            catch (Exception e) when (e is ElfFormatException or RemoteMemoryException or UnwindException)
+            {
+                return new ThreadStack(tid, frames, $"cannot restore registers of {module.Describe(frame.CallSite)}: {e.Message}");
+            }
+
+            if (!caller.TryGet(fde.ReturnAddressRegister, out var returnAddress) || returnAddress == 0)
+            {
+                return new ThreadStack(tid, frames, returnAddress == 0 ? null : "return address lost");
+            }
+
+            if (!fde.IsSignalFrame && caller.Get(StackPointer) <= registers.Get(StackPointer))
+            {
+                return new ThreadStack(tid, frames, $"stack pointer does not grow at {module.Describe(frame.CallSite)}");
+            }
+
+            // After a signal trampoline the next pc is where the signal interrupted the code: exact, not a return address.
+            exact = fde.IsSignalFrame;
+            pc = returnAddress;
+            registers = caller;
+        }
+    }
+
+    private static FrameDescription? FindFrameDescription(LoadedModule module, ulong lookup)
+    {
+        try
+        {
+            return module.Elf.EhFrame?.Find(lookup);
+        }
+        catch (ElfFormatException)
+        {
+            return null;
+        }
+    }
+
+    private ulong ComputeCfa(CfaRule rule, RegisterFile registers) => rule switch
+    {
+        CfaRule.RegisterOffset r => (ulong)((long)registers.Get(r.Register) + r.Offset),
+        CfaRule.Expression e => DwarfExpression.Evaluate(e.Bytes.Span, registers.ExpressionContext(memory)),
+        _ => throw new UnwindException($"unknown CFA rule {rule}"),
+    };
+}
