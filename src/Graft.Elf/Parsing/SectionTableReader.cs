@@ -21,7 +21,7 @@ internal static class SectionTableReader
                 $"section header table at offset 0x{header.SectionHeaderOffset:x} lies outside the file of 0x{image.Length:x} bytes");
         }
 
-        return ReadEntry(image.Slice((int)header.SectionHeaderOffset, EntrySize), 0, StringTable.Empty);
+        return ReadEntry(image.Slice((int)header.SectionHeaderOffset, EntrySize), 0, null);
     }
 
     public static IReadOnlyList<ElfSection> Read(ReadOnlyMemory<byte> image, ElfHeader header, ElfSection? first)
@@ -40,7 +40,7 @@ internal static class SectionTableReader
         }
 
         ReadOnlySpan<byte> table = image.Span.Slice((int)header.SectionHeaderOffset, (int)tableSize);
-        StringTable names = ReadNameTable(image, header, first, table, (int)count);
+        StringTable? names = ReadNameTable(image, header, first, table, (int)count);
         var sections = new ElfSection[count];
         for (int i = 0; i < sections.Length; i++)
         {
@@ -57,12 +57,12 @@ internal static class SectionTableReader
         return sections;
     }
 
-    private static StringTable ReadNameTable(ReadOnlyMemory<byte> image, ElfHeader header, ElfSection first, ReadOnlySpan<byte> table, int count)
+    private static StringTable? ReadNameTable(ReadOnlyMemory<byte> image, ElfHeader header, ElfSection first, ReadOnlySpan<byte> table, int count)
     {
         long index = header.SectionNameTableIndex == ExtendedIndex ? first.Link : header.SectionNameTableIndex;
         if (index == 0)
         {
-            return StringTable.Empty;
+            return null;
         }
 
         if (index >= count)
@@ -70,12 +70,12 @@ internal static class SectionTableReader
             throw new ElfFormatException($"section name table index {index} is out of range ({count} sections)");
         }
 
-        ElfSection nameSection = ReadEntry(table[((int)index * header.SectionHeaderEntrySize)..], (int)index, StringTable.Empty);
+        ElfSection nameSection = ReadEntry(table[((int)index * header.SectionHeaderEntrySize)..], (int)index, null);
         ReadOnlyMemory<byte> data = FileRange.Slice(image, nameSection.Offset, nameSection.Size, $"section name table (section {index})");
         return new StringTable(data, "the section name table");
     }
 
-    private static ElfSection ReadEntry(ReadOnlySpan<byte> entry, int index, StringTable names)
+    private static ElfSection ReadEntry(ReadOnlySpan<byte> entry, int index, StringTable? names)
     {
         var reader = new ByteReader(entry, $"section header {index}");
         uint name = reader.U32();
@@ -88,7 +88,7 @@ internal static class SectionTableReader
         uint info = reader.U32();
         ulong alignment = reader.U64();
         ulong entrySize = reader.U64();
-        return new ElfSection(index, names.Get(name), type, flags, address, offset, size, link, info, alignment, entrySize);
+        return new ElfSection(index, names?.Get(name) ?? string.Empty, type, flags, address, offset, size, link, info, alignment, entrySize);
     }
 
     private static void CheckEntrySize(ElfHeader header)

@@ -5,8 +5,6 @@ namespace Graft.Elf.Parsing;
 /// <summary>An ELF string table: NUL-terminated names addressed by byte offset.</summary>
 internal sealed class StringTable(ReadOnlyMemory<byte> data, string name)
 {
-    public static readonly StringTable Empty = new(ReadOnlyMemory<byte>.Empty, "(no string table)");
-
     public string Get(ulong offset)
     {
         if (offset >= (ulong)data.Length)
