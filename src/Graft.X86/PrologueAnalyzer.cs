@@ -58,8 +58,13 @@ public static class PrologueAnalyzer
     private static string TooSmallMessage(int length, int patchOffset)
     {
         return patchOffset == 0
-            ? $"function is {length} bytes long; the {JumpCode.JmpRel32Length}-byte jump does not fit"
-            : $"function is {length} bytes long and starts with endbr64; the {length - patchOffset} bytes after it "
+            ? $"function is {Bytes(length)} long; the {JumpCode.JmpRel32Length}-byte jump does not fit"
+            : $"function is {Bytes(length)} long and starts with endbr64; the {Bytes(length - patchOffset)} after it "
               + $"cannot hold the {JumpCode.JmpRel32Length}-byte jump";
+    }
+
+    private static string Bytes(int count)
+    {
+        return count == 1 ? "1 byte" : $"{count} bytes";
     }
 }

@@ -35,7 +35,7 @@ public static class SlotCode
         ulong resumeAddress = analysis.PatchAddress + (ulong)analysis.WindowLength;
         CheckReach(slotAddress, analysis, resumeAddress);
 
-        if (!Relocator.TryRelocate(analysis.WindowInstructions, copyAddress, out byte[] copy, out uint[] newOffsets, out string error))
+        if (!Relocator.TryRelocate(analysis.WindowInstructions, copyAddress, out byte[] copy, out int[] newOffsets, out string error))
         {
             throw new SlotEncodingException(
                 $"the instructions at 0x{analysis.PatchAddress:x} cannot be relocated to the slot at 0x{slotAddress:x}: {error}");
@@ -60,7 +60,7 @@ public static class SlotCode
         var map = new List<(ulong CopyAddress, ulong OriginalAddress)>();
         for (int index = 0; index < newOffsets.Length; index++)
         {
-            map.Add((copyAddress + newOffsets[index], analysis.WindowInstructions[index].IP));
+            map.Add((copyAddress + (ulong)newOffsets[index], analysis.WindowInstructions[index].IP));
         }
 
         map.Add((jumpBackAddress, resumeAddress));

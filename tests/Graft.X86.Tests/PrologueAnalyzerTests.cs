@@ -65,7 +65,7 @@ public sealed class PrologueAnalyzerTests
     }
 
     [Theory]
-    [InlineData(new byte[] { 0xC3 }, "function is 1 bytes long; the 5-byte jump does not fit")]                 // ret
+    [InlineData(new byte[] { 0xC3 }, "function is 1 byte long; the 5-byte jump does not fit")]                 // ret
     [InlineData(new byte[] { 0x31, 0xC0, 0xC3 }, "function is 3 bytes long; the 5-byte jump does not fit")]     // xor eax,eax; ret
     [InlineData(new byte[] { }, "function is 0 bytes long; the 5-byte jump does not fit")]
     [InlineData(

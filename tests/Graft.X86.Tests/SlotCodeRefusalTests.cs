@@ -49,7 +49,7 @@ public sealed class SlotCodeRefusalTests
 
         var exception = Assert.Throws<ArgumentException>(() => SlotCode.Build(FunctionAddress - 0x1000, analysis, 0));
 
-        Assert.StartsWith("cannot build a slot for a function that is not patchable: function is 1 bytes long", exception.Message);
+        Assert.StartsWith("cannot build a slot for a function that is not patchable: function is 1 byte long", exception.Message);
     }
 
     [Theory]

@@ -5,17 +5,14 @@ namespace Graft.X86.Internal;
 /// <summary>A function decoded linearly from its first byte, as far as its bytes decode.</summary>
 internal sealed class DecodedFunction
 {
-    private DecodedFunction(ulong address, int length, List<Instruction> instructions, int? undecodableOffset)
+    private DecodedFunction(ulong address, List<Instruction> instructions, int? undecodableOffset)
     {
         Address = address;
-        Length = length;
         Instructions = instructions;
         UndecodableOffset = undecodableOffset;
     }
 
     public ulong Address { get; }
-
-    public int Length { get; }
 
     public IReadOnlyList<Instruction> Instructions { get; }
 
@@ -42,14 +39,14 @@ internal sealed class DecodedFunction
             if (decoder.LastError != DecoderError.None || instruction.Code == Code.INVALID)
             {
                 int? undecodable = IsPadding(code.AsSpan(offset)) ? null : offset;
-                return new DecodedFunction(address, code.Length, instructions, undecodable);
+                return new DecodedFunction(address, instructions, undecodable);
             }
 
             instructions.Add(instruction);
             offset += instruction.Length;
         }
 
-        return new DecodedFunction(address, code.Length, instructions, null);
+        return new DecodedFunction(address, instructions, null);
     }
 
     // Compilers and assemblers fill the gap after a function's last instruction with int3, zeros or nops.
