@@ -11,7 +11,11 @@ internal static class ExternalTool
         return path is not null && path.Split(':').Any(dir => File.Exists(Path.Combine(dir, tool)));
     }
 
-    public static string Run(string tool, params string[] arguments)
+    public static string Run(string tool, params string[] arguments) => Run(tool, requireSuccess: true, arguments);
+
+    /// <param name="requireSuccess">False for commands that report a failure in their exit code and still
+    /// print a complete answer (readelf 2.40 exits 1 after dumping libc's frames, printing no error).</param>
+    public static string Run(string tool, bool requireSuccess, params string[] arguments)
     {
         var start = new ProcessStartInfo(tool)
         {
@@ -29,7 +33,7 @@ internal static class ExternalTool
         Task<string> error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
+        if (requireSuccess && process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{tool} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error.Result}");
         }
