@@ -14,7 +14,7 @@ public sealed class RemoteMemory : IDisposable
     private readonly int pid;
     private int fd = -1;
 
-    internal RemoteMemory(int pid) => this.pid = pid;
+    public RemoteMemory(int pid) => this.pid = pid;
 
     public unsafe void Read(ulong address, Span<byte> destination)
     {

@@ -1,0 +1,73 @@
+using System.Text;
+using Graft.Elf;
+using Graft.Linux.Inspection;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Loading;
+
+/// <summary>
+/// Loads and unloads a patch with the target's own dynamic linker (dlopen/dlclose run as
+/// injected calls), so relocations, dependencies, constructors, TLS and unwind registration are
+/// all done the way the program's own libraries get them.
+/// </summary>
+internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
+{
+    private const ulong RTLD_NOW = 2;
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>dlopen()s the file; returns the handle (a struct link_map*).</summary>
+    public ulong Open(int tid, string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        if (bytes.Length > Core.State.StateLayout.ScratchSize)
+        {
+            throw new GraftException(GraftFailure.Refused, $"patch path is longer than {Core.State.StateLayout.ScratchSize} bytes");
+        }
+
+        target.Tracee.Memory.Write(scratch, bytes);
+        var handle = target.Tracee.InjectCall(tid, Function("dlopen"), CallTimeout, scratch, RTLD_NOW);
+        return handle != 0
+            ? handle
+            : throw new GraftException(GraftFailure.Refused, $"the dynamic linker of process {target.Pid} cannot load {path}: {LastError(tid)}");
+    }
+
+    public void Close(int tid, ulong handle)
+    {
+        if (target.Tracee.InjectCall(tid, Function("dlclose"), CallTimeout, handle) != 0)
+        {
+            throw new GraftException(GraftFailure.Internal, $"dlclose of a patch in process {target.Pid} failed: {LastError(tid)}");
+        }
+    }
+
+    private string LastError(int tid)
+    {
+        var message = target.Tracee.InjectCall(tid, Function("dlerror"), CallTimeout);
+        return message == 0 ? "no reason given" : target.Tracee.Memory.ReadCString(message);
+    }
+
+    /// <summary>A libc (glibc 2.34+) or libdl function, by its default symbol version.</summary>
+    private ulong Function(string name)
+    {
+        foreach (var module in target.Modules.Modules.Where(m => m.FileName.StartsWith("libc.so", StringComparison.Ordinal) || m.FileName.StartsWith("libdl.so", StringComparison.Ordinal)))
+        {
+            var symbol = module.Elf.DynamicSymbols
+                .Where(s => s.Name == name && s.IsDefined && s.Type == ElfSymbolType.Func)
+                .OrderBy(s => s.IsHiddenVersion)
+                .FirstOrDefault();
+            if (symbol is not null)
+            {
+                return module.LoadBias + symbol.Value;
+            }
+        }
+
+        throw new GraftException(GraftFailure.Refused, $"process {target.Pid} has no {name}() (graft needs glibc's dynamic loading)");
+    }
+
+    /// <summary>The mapped image of a loaded patch, found in the refreshed memory map.</summary>
+    public static LoadedModule ImageOf(TargetProcess target, string path)
+    {
+        target.Refresh();
+        return target.Modules.Modules.FirstOrDefault(m => m.Path == path)
+            ?? throw new GraftException(GraftFailure.Internal, $"{path} was loaded into process {target.Pid} but is not in its memory map");
+    }
+}

@@ -1,0 +1,165 @@
+using Graft.Core;
+using Graft.Core.State;
+using Graft.Linux.Unwinding;
+using Graft.Patching.Loading;
+using Graft.Patching.Target;
+using Graft.Patching.Transition;
+using Graft.X86;
+
+namespace Graft.Patching;
+
+public sealed partial class Patcher
+{
+    private static readonly TimeSpan RollbackTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Loads the patch into the process and redirects its functions, once no thread is inside
+    /// any of them (stop-the-world). On any failure the process is left as it was.
+    /// </summary>
+    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout)
+    {
+        var definition = ReadPatch(patchPath);
+        var deadline = DateTime.UtcNow + timeout;
+        return OnTarget(pid, target =>
+        {
+            var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+            var state = store.Read();
+            var patch = PatchResolver.Resolve(definition, target, state);
+            Notice(Notices.Enabling(definition.Name));
+            Notice(Notices.Initializing(definition.Name, patching: true));
+            return new Application(this, target, store, state, patch, deadline).Run();
+        });
+    }
+
+    /// <summary>One apply, with what it has done so far, so that a failure can undo exactly that.</summary>
+    private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, DateTime deadline)
+    {
+        private readonly SlotAllocator slots = new(target, state);
+        private ulong handle;
+
+        public OperationReport Run()
+        {
+            var name = patch.Definition.Name;
+            try
+            {
+                var record = Load();
+                patcher.Notice(Notices.Starting(name, patching: true));
+                var newState = state with
+                {
+                    Patches = [.. state.Patches, record],
+                    SlotPages = [.. state.SlotPages, .. slots.NewPages],
+                };
+                var statistics = StopWorld.Run(target, deadline, Blocker, () =>
+                {
+                    // The record goes first: if graft dies between the two, a later revert still
+                    // knows every byte it may have changed.
+                    store.Write(newState);
+                    foreach (var function in record.Functions)
+                    {
+                        target.Tracee.Memory.Write(function.PatchAddress, JumpCode.EncodeJmpRel32(function.PatchAddress, function.Slot));
+                    }
+                });
+                patcher.Notice(Notices.Completing(name, patching: true));
+                patcher.Notice(Notices.Complete(name, patching: true));
+                return new OperationReport(name, target.Pid, statistics, record.Functions);
+            }
+            catch
+            {
+                RollBack();
+                throw;
+            }
+        }
+
+        /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
+        private AppliedPatch Load()
+        {
+            var tid = CallThread.Acquire(target, deadline);
+            try
+            {
+                store.EnsureMapped(target.Tracee, tid);
+                var slotOf = patch.Functions.ToDictionary(f => f, f => slots.Allocate(f.Module, f.Analysis.PatchAddress, tid));
+                handle = new RemoteLoader(target, store.Scratch).Open(tid, patch.Definition.Path);
+
+                // struct link_map starts with l_addr, the difference between file and memory addresses.
+                var bias = target.Tracee.Memory.ReadUInt64(handle);
+                foreach (var local in patch.LocalSymbols)
+                {
+                    foreach (var slot in local.Reference.Slots)
+                    {
+                        target.Tracee.Memory.WriteUInt64(bias + slot.Offset, local.Address + (ulong)slot.Addend);
+                    }
+                }
+
+                var image = RemoteLoader.ImageOf(target, patch.Definition.Path);
+                var functions = patch.Functions.Select(f => Prepare(f, slotOf[f], bias + f.Definition.NewFunction)).ToList();
+                return new AppliedPatch(patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId, handle,
+                    image.Start, image.End, DateTimeOffset.UtcNow, functions,
+                    [.. patch.Functions.Select(f => f.Module).Distinct().Select(m => new PatchedObject(
+                        patch.Definition.Objects.First(o => m.Matches(o.Name)).Name, m.Path, m.BuildId))]);
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+
+        private PatchedFunction Prepare(ResolvedFunction function, ulong slot, ulong newFunction)
+        {
+            SlotImage image;
+            try
+            {
+                image = SlotCode.Build(slot, function.Analysis, newFunction);
+            }
+            catch (SlotEncodingException e)
+            {
+                throw new GraftException(GraftFailure.Refused, $"cannot patch '{function.Definition.OldName}': {e.Message}", e);
+            }
+
+            target.Tracee.Memory.Write(slot, image.Bytes.Span);
+            return new PatchedFunction(function.Definition.OldName, function.Definition.OldSympos, function.Module.Path,
+                function.Address, function.Size, function.Analysis.PatchAddress, Convert.ToHexString(function.Analysis.WindowBytes.Span),
+                slot, newFunction);
+        }
+
+        private string? Blocker(ThreadStack stack)
+        {
+            foreach (var frame in stack.Frames)
+            {
+                if (patch.Functions.FirstOrDefault(f => f.Contains(frame.CallSite)) is { } function)
+                {
+                    return $"is running {function.Definition.OldName} ({frame})";
+                }
+
+                if (slots.AllPages.Any(p => frame.Pc >= p.Address && frame.Pc < p.Address + p.Size))
+                {
+                    return $"is passing through a graft slot at 0x{frame.Pc:x}";
+                }
+            }
+
+            return null;
+        }
+
+        private void RollBack()
+        {
+            if (handle == 0 && slots.NewPages.Count == 0)
+            {
+                return;
+            }
+
+            var tid = CallThread.Acquire(target, DateTime.UtcNow + RollbackTimeout);
+            try
+            {
+                if (handle != 0)
+                {
+                    new RemoteLoader(target, store.Scratch).Close(tid, handle);
+                }
+
+                slots.UnmapNewPages(tid);
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+    }
+}

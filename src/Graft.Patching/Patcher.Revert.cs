@@ -1,0 +1,89 @@
+using Graft.Core;
+using Graft.Core.State;
+using Graft.Linux.Unwinding;
+using Graft.Patching.Loading;
+using Graft.Patching.Target;
+using Graft.Patching.Transition;
+
+namespace Graft.Patching;
+
+public sealed partial class Patcher
+{
+    private const long SYS_munmap = 11;
+
+    /// <summary>
+    /// Puts the original code back once no thread is inside the patch (stop-the-world), then
+    /// unloads the patch and the slot pages nothing uses any more.
+    /// </summary>
+    public OperationReport Revert(int pid, string patchName, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        return OnTarget(pid, target =>
+        {
+            var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+            var state = store.Read();
+            var patch = state.FindPatch(patchName)
+                ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
+            Notice(Notices.Initializing(patchName, patching: false));
+            Notice(Notices.Starting(patchName, patching: false));
+
+            var remaining = state.Patches.Where(p => p != patch).ToList();
+            var usedSlots = remaining.SelectMany(p => p.Functions).Select(f => f.Slot).ToHashSet();
+            var unusedPages = state.SlotPages.Where(page => !usedSlots.Any(s => s >= page.Address && s < page.Address + page.Size)).ToList();
+            var newState = state with { Patches = remaining, SlotPages = [.. state.SlotPages.Except(unusedPages)] };
+
+            var statistics = StopWorld.Run(target, deadline, stack => RevertBlocker(stack, patch, state.SlotPages), () =>
+            {
+                foreach (var function in patch.Functions)
+                {
+                    target.Tracee.Memory.Write(function.PatchAddress, Convert.FromHexString(function.OriginalBytes));
+                }
+
+                store.Write(newState);
+            });
+            Notice(Notices.Completing(patchName, patching: false));
+            Unload(target, store, patch, unusedPages, deadline);
+            Notice(Notices.Complete(patchName, patching: false));
+            return new OperationReport(patchName, pid, statistics, patch.Functions);
+        });
+    }
+
+    /// <summary>Nothing can enter the patch any more: unload it and unmap the slot pages left empty.</summary>
+    private static void Unload(TargetProcess target, StateStore store, AppliedPatch patch, List<SlotPage> unusedPages, DateTime deadline)
+    {
+        var tid = CallThread.Acquire(target, Later(deadline, RollbackTimeout));
+        try
+        {
+            new RemoteLoader(target, store.Scratch).Close(tid, patch.Handle);
+            foreach (var page in unusedPages)
+            {
+                target.Tracee.InjectSyscall(tid, SYS_munmap, page.Address, page.Size);
+            }
+        }
+        finally
+        {
+            target.Tracee.Resume(tid);
+        }
+    }
+
+    private static string? RevertBlocker(ThreadStack stack, AppliedPatch patch, IReadOnlyList<SlotPage> pages)
+    {
+        foreach (var frame in stack.Frames)
+        {
+            if (frame.CallSite >= patch.ImageStart && frame.CallSite < patch.ImageEnd)
+            {
+                return $"is running code of patch '{patch.Name}' ({frame})";
+            }
+
+            if (pages.Any(p => frame.Pc >= p.Address && frame.Pc < p.Address + p.Size))
+            {
+                return $"is passing through a graft slot at 0x{frame.Pc:x}";
+            }
+        }
+
+        return null;
+    }
+
+    private static DateTime Later(DateTime a, TimeSpan atLeast) =>
+        a > DateTime.UtcNow + atLeast ? a : DateTime.UtcNow + atLeast;
+}

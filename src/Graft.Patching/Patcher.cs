@@ -1,0 +1,69 @@
+using Graft.Core;
+using Graft.Core.Patches;
+using Graft.Core.State;
+using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
+using Graft.Patching.Loading;
+using Graft.Patching.Target;
+using Graft.Patching.Transition;
+
+namespace Graft.Patching;
+
+/// <summary>
+/// The operations on a live process: apply a patch, revert it, list what is applied. Each runs
+/// whole on one ptrace thread and leaves the process as it found it when it fails.
+/// </summary>
+public sealed partial class Patcher(Action<string> notice)
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Reads a patch file's descriptor; the refusal of a bad file is a <see cref="GraftException"/>.</summary>
+    public static PatchDefinition ReadPatch(string path)
+    {
+        try
+        {
+            return PatchFile.Load(path);
+        }
+        catch (PatchFormatException e)
+        {
+            throw new GraftException(GraftFailure.Refused, e.Message, e);
+        }
+    }
+
+    /// <summary>The patches applied to a process, read from its state record without stopping it.</summary>
+    public static TargetState List(int pid)
+    {
+        return Translate(pid, () =>
+        {
+            using var memory = new RemoteMemory(pid);
+            var store = new StateStore(ModuleMap.Read(pid, memory), memory, pid);
+            return store.Read();
+        });
+    }
+
+    private static T OnTarget<T>(int pid, Func<TargetProcess, T> work) => Translate(pid, () => PtraceThread.Run(() =>
+    {
+        using var target = TargetProcess.Attach(pid);
+        return work(target);
+    }));
+
+    /// <summary>Turns the lower layers' exceptions into the operator's one-line errors.</summary>
+    private static T Translate<T>(int pid, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (TargetGoneException e)
+        {
+            throw new GraftException(GraftFailure.TargetGone, e.Message, e);
+        }
+        catch (Exception e) when (e is InjectionException or RemoteMemoryException or ErrnoException or StateFormatException)
+        {
+            throw new GraftException(GraftFailure.Internal, $"process {pid}: {e.Message}", e);
+        }
+    }
+
+    private void Notice(string text) => notice(text);
+}

@@ -1,0 +1,122 @@
+using Graft.Core.State;
+using Graft.Linux.Inspection;
+using Graft.X86;
+
+namespace Graft.Patching.Target;
+
+/// <summary>
+/// Hands out 64-byte slots in pages mapped within rel32 reach of the code that jumps to them,
+/// mapping a new page (by a syscall run in the target) when no existing one is in reach.
+/// </summary>
+internal sealed class SlotAllocator(TargetProcess target, TargetState state)
+{
+    private const long SYS_mmap = 9;
+    private const long SYS_munmap = 11;
+    private const ulong PageSize = 4096;
+    private const ulong PROT_READ_EXEC = 5;
+    private const ulong MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE = 0x2 | 0x20 | 0x100000;
+    private const long EEXIST = 17;
+    private const ulong LowestAddress = 0x10000;
+
+    private readonly HashSet<ulong> taken = [.. state.UsedSlots];
+
+    /// <summary>Pages this allocator mapped; they are unmapped again if the operation fails.</summary>
+    public List<SlotPage> NewPages { get; } = [];
+
+    public IEnumerable<SlotPage> AllPages => state.SlotPages.Concat(NewPages);
+
+    public ulong Allocate(LoadedModule module, ulong patchAddress, int tid)
+    {
+        foreach (var page in AllPages.Where(p => InReach(p.Address, patchAddress)))
+        {
+            if (FreeSlot(page) is { } free)
+            {
+                return Take(free);
+            }
+        }
+
+        var mapped = MapPageNear(module, patchAddress, tid);
+        NewPages.Add(mapped);
+        return Take(FreeSlot(mapped)!.Value);
+    }
+
+    /// <summary>Unmaps the pages this allocator mapped (rollback).</summary>
+    public void UnmapNewPages(int tid)
+    {
+        foreach (var page in NewPages)
+        {
+            target.Tracee.InjectSyscall(tid, SYS_munmap, page.Address, page.Size);
+        }
+
+        NewPages.Clear();
+    }
+
+    private ulong Take(ulong slot)
+    {
+        taken.Add(slot);
+        return slot;
+    }
+
+    private ulong? FreeSlot(SlotPage page)
+    {
+        for (var slot = page.Address; slot + SlotLayout.Size <= page.Address + page.Size; slot += SlotLayout.Size)
+        {
+            if (!taken.Contains(slot))
+            {
+                return slot;
+            }
+        }
+
+        return null;
+    }
+
+    // Both the entry jump (patch site → slot) and the slot's jump back must fit in rel32; keep a
+    // margin for the slot's size.
+    private static bool InReach(ulong page, ulong patchAddress) =>
+        JumpCode.IsWithinRel32(patchAddress, page) && JumpCode.IsWithinRel32(page + PageSize, patchAddress);
+
+    private SlotPage MapPageNear(LoadedModule module, ulong patchAddress, int tid)
+    {
+        foreach (var candidate in CandidateAddresses(module).Where(a => InReach(a, patchAddress)).Take(64))
+        {
+            var result = target.Tracee.InjectSyscall(tid, SYS_mmap, candidate, PageSize, PROT_READ_EXEC, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, ulong.MaxValue, 0);
+            if (result == -EEXIST)
+            {
+                continue;
+            }
+
+            if (result is < 0 and > -4096)
+            {
+                throw new GraftException(GraftFailure.Internal, $"mmap of a slot page inside process {target.Pid} failed with errno {-result}");
+            }
+
+            // Unused slot bytes trap rather than run into something.
+            target.Tracee.Memory.Write((ulong)result, Enumerable.Repeat((byte)0xcc, (int)PageSize).ToArray());
+            return new SlotPage((ulong)result, PageSize, module.Path);
+        }
+
+        throw new GraftException(GraftFailure.Refused, $"no free address within ±2 GB of {module.FileName} for graft's slot page");
+    }
+
+    /// <summary>Free page addresses next to the object first, then further out, from the current memory map.</summary>
+    private IEnumerable<ulong> CandidateAddresses(LoadedModule module)
+    {
+        var mappings = target.Modules.Mappings.OrderBy(m => m.Start).ToList();
+        var gaps = new List<(ulong Start, ulong End)>();
+        var previousEnd = LowestAddress;
+        foreach (var mapping in mappings)
+        {
+            if (mapping.Start > previousEnd)
+            {
+                gaps.Add((previousEnd, mapping.Start));
+            }
+
+            previousEnd = Math.Max(previousEnd, mapping.End);
+        }
+
+        return gaps
+            .Where(g => g.End - g.Start >= PageSize)
+            .Select(g => g.End <= module.Start ? g.End - PageSize : g.Start)
+            .OrderBy(a => a < module.Start ? module.Start - a : a - module.End);
+    }
+}

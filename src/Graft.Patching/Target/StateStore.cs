@@ -1,0 +1,93 @@
+using System.Text;
+using Graft.Core.State;
+using Graft.Linux.Inspection;
+using Graft.Linux.Tracing;
+
+namespace Graft.Patching.Target;
+
+/// <summary>
+/// Reads and writes the state record inside the target (<see cref="StateLayout"/>). The mapping
+/// is a private memfd mapping, so /proc/&lt;pid&gt;/maps names it and a forked child gets its own copy.
+/// </summary>
+internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid)
+{
+    private const long SYS_mmap = 9;
+    private const long SYS_close = 3;
+    private const long SYS_ftruncate = 77;
+    private const long SYS_memfd_create = 319;
+    private const ulong MFD_CLOEXEC = 1;
+    private const ulong PROT_READ_WRITE = 3;
+    private const ulong MAP_PRIVATE = 2;
+
+    private ulong generation;
+    private int half;
+
+    /// <summary>Start of the state mapping in the target, 0 while it has none.</summary>
+    public ulong Address { get; private set; }
+
+    public ulong Scratch => Address + StateLayout.ScratchOffset;
+
+    public TargetState Read()
+    {
+        Address = modules.Mappings
+            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0;
+        if (Address == 0)
+        {
+            return TargetState.Empty;
+        }
+
+        var header = memory.Read(Address, 16);
+        if (!StateLayout.HasMagic(header))
+        {
+            return TargetState.Empty;
+        }
+
+        (var length, half, generation) = StateLayout.DecodeCommit(StateLayout.ReadCommit(header));
+        return length == 0
+            ? TargetState.Empty
+            : StateLayout.Deserialize(memory.Read(Address + StateLayout.HalfOffset(half), length));
+    }
+
+    /// <summary>Writes the record to the idle half, then flips the commit word to it in one 8-byte write.</summary>
+    public void Write(TargetState state)
+    {
+        var bytes = StateLayout.Serialize(state);
+        var idle = 1 - half;
+        memory.Write(Address + StateLayout.HalfOffset(idle), bytes);
+        memory.WriteUInt64(Address + StateLayout.CommitWordOffset, StateLayout.EncodeCommit(bytes.Length, idle, generation + 1));
+        half = idle;
+        generation++;
+    }
+
+    /// <summary>Creates the state mapping with syscalls run on a stopped thread, unless the target has one.</summary>
+    public void EnsureMapped(Tracee tracee, int tid)
+    {
+        if (Address != 0)
+        {
+            return;
+        }
+
+        // The name goes on the thread's stack below its red zone: nothing lives there while it is stopped.
+        var name = Encoding.ASCII.GetBytes(StateLayout.MappingName + "\0");
+        var nameAddress = (tracee.GetRegisters(tid).rsp - 512) & ~0xfUL;
+        tracee.Memory.Write(nameAddress, name);
+        var fd = Check(tracee.InjectSyscall(tid, SYS_memfd_create, nameAddress, MFD_CLOEXEC), "memfd_create");
+        try
+        {
+            Check(tracee.InjectSyscall(tid, SYS_ftruncate, (ulong)fd, StateLayout.Size), "ftruncate");
+            Address = (ulong)Check(tracee.InjectSyscall(tid, SYS_mmap, 0, StateLayout.Size, PROT_READ_WRITE, MAP_PRIVATE, (ulong)fd, 0), "mmap");
+        }
+        finally
+        {
+            tracee.InjectSyscall(tid, SYS_close, (ulong)fd);
+        }
+
+        tracee.Memory.Write(Address, StateLayout.Magic);
+        half = 1;
+        generation = 0;
+    }
+
+    private long Check(long result, string call) => result is < 0 and > -4096
+        ? throw new GraftException(GraftFailure.Internal, $"{call} inside process {pid} failed with errno {-result}")
+        : result;
+}

@@ -1,0 +1,66 @@
+using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
+using Graft.Linux.Unwinding;
+
+namespace Graft.Patching.Target;
+
+/// <summary>A seized process with what Graft reads from it: its objects and its threads' stacks.</summary>
+internal sealed class TargetProcess : IDisposable
+{
+    private TargetProcess(Tracee tracee)
+    {
+        Tracee = tracee;
+        Modules = ModuleMap.Read(tracee.Pid, tracee.Memory);
+        Unwinder = new StackUnwinder(Modules, tracee.Memory);
+    }
+
+    public Tracee Tracee { get; }
+
+    public int Pid => Tracee.Pid;
+
+    public ModuleMap Modules { get; private set; }
+
+    public StackUnwinder Unwinder { get; private set; }
+
+    public static TargetProcess Attach(int pid)
+    {
+        Tracee tracee;
+        try
+        {
+            tracee = Tracee.Seize(pid);
+        }
+        catch (TargetGoneException e)
+        {
+            throw new GraftException(GraftFailure.TargetGone, e.Message, e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new GraftException(GraftFailure.NotPermitted, e.Message, e);
+        }
+
+        try
+        {
+            return new TargetProcess(tracee);
+        }
+        catch
+        {
+            tracee.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the memory map again, after Graft mapped or loaded something.</summary>
+    public void Refresh()
+    {
+        Modules = ModuleMap.Read(Pid, Tracee.Memory);
+        Unwinder = new StackUnwinder(Modules, Tracee.Memory);
+    }
+
+    /// <summary>The stack of a stopped thread.</summary>
+    public ThreadStack Stack(int tid) => Unwinder.Unwind(tid, Tracee.GetRegisters(tid));
+
+    public UserRegs Registers(int tid) => Tracee.GetRegisters(tid);
+
+    public void Dispose() => Tracee.Dispose();
+}

@@ -1,0 +1,87 @@
+using Graft.Linux.Unwinding;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// Picks the thread that runs Graft's injected calls (dlopen, dlclose). The call takes malloc's
+/// and the loader's locks, so the thread must not be holding any: its stack must show it either
+/// running the program's own code, or blocked in one of a few C library calls that hold no lock
+/// while they wait, with the C library appearing elsewhere only as the thread's startup frames.
+/// Other threads keep running meanwhile, so a lock they hold is released in the normal way.
+/// </summary>
+internal static class CallThread
+{
+    // Outermost frames that belong to thread startup (start_thread, clone3, __libc_start_main ...).
+    private const int StartupFrames = 3;
+
+    private static readonly HashSet<string> BlockingCalls =
+    [
+        "read", "write", "pread64", "pwrite64", "readv", "writev", "nanosleep", "clock_nanosleep", "usleep", "sleep",
+        "accept", "accept4", "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "connect",
+        "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "pause", "sigsuspend",
+        "sigwaitinfo", "sigtimedwait", "wait", "waitpid", "wait4", "waitid",
+    ];
+
+    /// <summary>Stops and returns a thread fit to run calls; every other thread keeps running.</summary>
+    public static int Acquire(TargetProcess target, DateTime deadline)
+    {
+        var reasons = new List<string>();
+        while (true)
+        {
+            reasons.Clear();
+            foreach (var tid in target.Tracee.ThreadIds.ToList())
+            {
+                if (!target.Tracee.Stop(tid))
+                {
+                    continue;
+                }
+
+                var unfit = Unfit(target.Stack(tid));
+                if (unfit is null)
+                {
+                    return tid;
+                }
+
+                reasons.Add($"thread {tid} {unfit}");
+                target.Tracee.Resume(tid);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new GraftException(GraftFailure.Timeout,
+                    $"no thread of process {target.Pid} was in a state where graft can run code before the timeout: {string.Join("; ", reasons)}");
+            }
+
+            target.Tracee.Pump(TimeSpan.FromMilliseconds(20));
+        }
+    }
+
+    /// <summary>Why the thread cannot run calls, or null if it can.</summary>
+    public static string? Unfit(ThreadStack stack)
+    {
+        if (!stack.IsReliable)
+        {
+            return $"has an unreliable stack ({stack.UnreliableReason})";
+        }
+
+        var frames = stack.Frames;
+        if (frames.Skip(1).Any(f => f.IsExact))
+        {
+            return "is running a signal handler";
+        }
+
+        var innermost = frames.TakeWhile(f => SystemLibraries.Contains(f.Module)).ToList();
+        foreach (var frame in innermost)
+        {
+            var name = frame.Module!.FunctionAt(frame.CallSite)?.Name;
+            if (name is null || !BlockingCalls.Contains(name))
+            {
+                return $"is inside the C library or the dynamic linker ({frame})";
+            }
+        }
+
+        var outer = frames.Skip(innermost.Count).SkipLast(StartupFrames).FirstOrDefault(f => SystemLibraries.Contains(f.Module));
+        return outer is null ? null : $"has the C library in the middle of its stack ({outer})";
+    }
+}

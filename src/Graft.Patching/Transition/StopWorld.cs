@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Graft.Linux.Unwinding;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// The stop-the-world consistency model (kpatch's): stop every thread, check every stack, and
+/// only when no stack holds an affected function run the switch while all threads are stopped.
+/// Otherwise resume, wait, and try again until the deadline.
+/// </summary>
+internal static class StopWorld
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <param name="blocker">What in a stack holds the switch back (a function name), or null if the stack is clean.</param>
+    /// <param name="commit">The switch; runs with every thread stopped.</param>
+    public static TransitionStatistics Run(TargetProcess target, DateTime deadline, Func<ThreadStack, string?> blocker, Action commit)
+    {
+        var delay = FirstRetryDelay;
+        var longestStop = TimeSpan.Zero;
+        for (var attempt = 1; ; attempt++)
+        {
+            var stopped = Stopwatch.StartNew();
+            target.Tracee.StopAll();
+            var blocked = new List<string>();
+            try
+            {
+                foreach (var tid in target.Tracee.ThreadIds)
+                {
+                    var stack = target.Stack(tid);
+                    var reason = stack.IsReliable ? blocker(stack) : $"unreliable stack: {stack.UnreliableReason}";
+                    if (reason is not null)
+                    {
+                        blocked.Add($"thread {tid} {reason}");
+                    }
+                }
+
+                if (blocked.Count == 0)
+                {
+                    commit();
+                }
+            }
+            finally
+            {
+                target.Tracee.ResumeAll();
+                longestStop = Max(longestStop, stopped.Elapsed);
+            }
+
+            if (blocked.Count == 0)
+            {
+                return new TransitionStatistics(attempt, longestStop);
+            }
+
+            if (DateTime.UtcNow + delay > deadline)
+            {
+                throw new GraftException(GraftFailure.Timeout,
+                    $"no safe moment found in process {target.Pid} before the timeout ({attempt} attempts): {string.Join("; ", blocked)}");
+            }
+
+            target.Tracee.Pump(delay);
+            delay = Max(FirstRetryDelay, Min(LongestRetryDelay, delay * 2));
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}
+
+/// <summary>How a transition went: attempts made, and the longest time all threads were stopped at once.</summary>
+public sealed record TransitionStatistics(int Attempts, TimeSpan LongestStop);
