@@ -1,0 +1,50 @@
+#!/bin/bash
+# Checks what building and testing Graft needs and installs the missing
+# Debian packages when run as root; otherwise says what is missing and
+# fails.  Safe to run any number of times.
+set -uo pipefail
+
+declare -A package_of=([gcc]=gcc [make]=make [gdb]=gdb [readelf]=binutils)
+packages="gcc make gdb binutils libc6-dev"
+ok=1
+
+missing=()
+for tool in gcc make gdb readelf; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+done
+# The C library headers come with libc6-dev, not with gcc.
+[ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$EUID" -eq 0 ]; then
+		echo "install-deps: installing missing packages: ${missing[*]}"
+		# shellcheck disable=SC2086
+		apt-get update &&
+			apt-get install -y --no-install-recommends $packages ||
+			ok=0
+	else
+		echo "install-deps: missing packages: ${missing[*]}" >&2
+		echo "install-deps: as root run: apt-get update &&" \
+			"apt-get install -y --no-install-recommends $packages" >&2
+		ok=0
+	fi
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+	echo "install-deps: the .NET SDK 10 is required but dotnet is not" \
+		"on PATH; it cannot be installed offline here (it comes with" \
+		"this machine kind)." >&2
+	ok=0
+else
+	version=$(dotnet --version 2>&1)
+	case "$version" in
+	10.*) ;;
+	*)
+		echo "install-deps: the .NET SDK 10 is required; 'dotnet" \
+			"--version' said: $version" >&2
+		ok=0
+		;;
+	esac
+fi
+
+[ "$ok" -eq 1 ]
