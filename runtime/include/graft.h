@@ -88,21 +88,26 @@ struct graft_local_sym {
 	unsigned long sympos;
 };
 
-/* Defined by GRAFT_PATCH(); declared here so they keep C linkage in C++. */
-extern const unsigned int graft_abi_version;
-extern const struct graft_patch *const graft_patch_descriptor;
+/*
+ * Defined by GRAFT_PATCH().  Declared here, exported, so that they keep C
+ * linkage and default visibility in C++ and with -fvisibility=hidden.
+ */
+extern const unsigned int graft_abi_version
+	__attribute__((visibility("default")));
+extern const struct graft_patch *const graft_patch_descriptor
+	__attribute__((visibility("default")));
 
 /*
  * GRAFT_PATCH(p) - publish p as the patch of this shared object.
  *
- * Exactly one use per patch, at file scope.  Both symbols are exported so
- * that Graft finds them in the file's dynamic symbol table and, after
- * dlopen(), with dlsym().
+ * Exactly one use per patch, at file scope.  Both symbols are exported
+ * (see their declarations above) so that Graft finds them in the file's
+ * dynamic symbol table and, after dlopen(), with dlsym().
  */
 #define GRAFT_PATCH(p)							\
-	__attribute__((visibility("default"), used))			\
+	__attribute__((used))						\
 	const unsigned int graft_abi_version = GRAFT_ABI_VERSION;	\
-	__attribute__((visibility("default"), used))			\
+	__attribute__((used))						\
 	const struct graft_patch *const graft_patch_descriptor = &(p)
 
 /*
