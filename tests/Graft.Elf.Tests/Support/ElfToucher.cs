@@ -76,10 +76,31 @@ internal sealed class ElfToucher
         {
             table.Find(fde.InitialLocation);
             Accept(() => fde.ComputeRow(fde.InitialLocation));
-            Accept(() => fde.ComputeRow(fde.EndLocation - 1));
+            Accept(() => Evaluate(fde.ComputeRow(fde.EndLocation - 1)));
         }
 
         return table;
+    }
+
+    private static object? Evaluate(CfiRow row)
+    {
+        var machine = new ZeroMachine();
+        ulong cfa = row.Cfa is CfaRule.Expression cfaExpression ? DwarfExpression.Evaluate(cfaExpression.Bytes.Span, machine) : 0;
+        foreach (RegisterRule rule in row.ExplicitRules.Values)
+        {
+            ReadOnlyMemory<byte>? expression = rule switch
+            {
+                RegisterRule.Expression e => e.Bytes,
+                RegisterRule.ValExpression v => v.Bytes,
+                _ => null,
+            };
+            if (expression is { } bytes)
+            {
+                DwarfExpression.Evaluate(bytes.Span, machine, cfa);
+            }
+        }
+
+        return row;
     }
 
     private void Accept(Func<object?> use)
@@ -93,4 +114,11 @@ internal sealed class ElfToucher
             _rejections++;
         }
     }
+}
+
+internal sealed class ZeroMachine : IDwarfExpressionContext
+{
+    public ulong ReadRegister(int dwarfRegister) => 0;
+
+    public ulong ReadMemory(ulong address) => 0;
 }
