@@ -1,2 +1,21 @@
+using System.CommandLine;
+using Graft.Cli.Commands;
+
 namespace Graft.Cli;
-internal static class Program { private static int Main() => 0; }
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("graft: live patching for running Linux x86-64 processes")
+        {
+            BuildCommand.Create(),
+            InfoCommand.Create(),
+            ApplyCommand.Create(),
+            RevertCommand.Create(),
+            ListCommand.Create(),
+            DemoCommand.Create(),
+        };
+        return root.Parse(args).Invoke();
+    }
+}

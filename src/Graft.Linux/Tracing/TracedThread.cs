@@ -15,6 +15,12 @@ internal sealed class TracedThread(int tid)
     /// </summary>
     public bool StopEventPending { get; set; }
 
+    /// <summary>
+    /// Running code Graft put there (an injected syscall or call): its events are Graft's to
+    /// collect, never to be passed on like those of a thread running normally.
+    /// </summary>
+    public bool IsRunningInjected { get; set; }
+
     /// <summary>The last stop was a group-stop: the process is job-control stopped and resuming uses PTRACE_LISTEN.</summary>
     public bool GroupStopped { get; set; }
 }

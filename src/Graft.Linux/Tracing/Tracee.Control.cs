@@ -40,10 +40,11 @@ public sealed partial class Tracee
         }
     }
 
+    /// <summary>Resumes a stopped thread; a thread that has exited meanwhile needs nothing.</summary>
     public void Resume(int tid)
     {
-        var thread = Get(tid);
-        if (!thread.IsStopped)
+        CheckOwner();
+        if (!threads.TryGetValue(tid, out var thread) || !thread.IsStopped)
         {
             return;
         }
@@ -84,7 +85,7 @@ public sealed partial class Tracee
     private bool PollRunning()
     {
         var any = false;
-        foreach (var thread in threads.Values.Where(t => !t.IsStopped).ToList())
+        foreach (var thread in threads.Values.Where(t => !t.IsStopped && !t.IsRunningInjected).ToList())
         {
             if (WaitFor(thread, block: false) is { } status)
             {

@@ -99,7 +99,20 @@ public sealed partial class Tracee
     private int? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout)
     {
         thread.IsStopped = false;
-        Restart(thread, request, 0);
+        thread.IsRunningInjected = true;
+        try
+        {
+            Restart(thread, request, 0);
+            return AwaitTrap(thread, request, timeout);
+        }
+        finally
+        {
+            thread.IsRunningInjected = false;
+        }
+    }
+
+    private int? AwaitTrap(TracedThread thread, int request, TimeSpan timeout)
+    {
         var clock = Stopwatch.StartNew();
         for (var idle = 0; ; idle++)
         {
@@ -128,6 +141,7 @@ public sealed partial class Tracee
             }
             else if (clock.Elapsed > timeout)
             {
+                thread.IsRunningInjected = false;
                 Stop(thread.Tid);
                 return null;
             }

@@ -57,6 +57,13 @@ internal static class CallThread
         }
     }
 
+    /// <summary>glibc's internal aliases (__nanosleep, __libc_read) name the same functions as the public ones.</summary>
+    private static string PublicName(string name)
+    {
+        var trimmed = name.TrimStart('_');
+        return trimmed.StartsWith("libc_", StringComparison.Ordinal) ? trimmed["libc_".Length..] : trimmed;
+    }
+
     /// <summary>Why the thread cannot run calls, or null if it can.</summary>
     public static string? Unfit(ThreadStack stack)
     {
@@ -75,7 +82,7 @@ internal static class CallThread
         foreach (var frame in innermost)
         {
             var name = frame.Module!.FunctionAt(frame.CallSite)?.Name;
-            if (name is null || !BlockingCalls.Contains(name))
+            if (name is null || !BlockingCalls.Contains(PublicName(name)))
             {
                 return $"is inside the C library or the dynamic linker ({frame})";
             }

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Graft.Patching;
+
+namespace Graft.Cli.Commands;
+
+/// <summary>Arguments and options several commands share, and the one place failures become exit codes.</summary>
+internal static class CommonOptions
+{
+    public static Argument<int> Pid() => new("pid") { Description = "process id of the target" };
+
+    public static Option<bool> Json() => new("--json") { Description = "print a JSON document for scripts instead of text" };
+
+    public static Option<double> Timeout() => new("--timeout")
+    {
+        Description = "seconds to wait for a safe moment before giving up and rolling back",
+        DefaultValueFactory = _ => Patcher.DefaultTimeout.TotalSeconds,
+    };
+
+    /// <summary>Runs a command body; a refusal or failure is one line on stderr and its exit code.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (GraftException e)
+        {
+            Console.Error.WriteLine($"graft: error: {e.Message}");
+            return (int)e.Failure;
+        }
+    }
+
+    /// <summary>Notices in the kernel's words go to stderr, so stdout stays the command's result.</summary>
+    public static Patcher NewPatcher() => new(text => Console.Error.WriteLine($"graft: {text}"));
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Text.Json;
+using Graft.Cli.Output;
+using Graft.Patching;
+using Spectre.Console;
+
+namespace Graft.Cli.Commands;
+
+/// <summary>graft list &lt;pid&gt;: the patches applied to a process, read from the state kept inside it.</summary>
+internal static class ListCommand
+{
+    public static Command Create()
+    {
+        var pid = CommonOptions.Pid();
+        var json = CommonOptions.Json();
+        var command = new Command("list", "show the patches applied to a process") { pid, json };
+        command.SetAction(result => CommonOptions.Run(() =>
+        {
+            var state = Patcher.List(result.GetValue(pid));
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(state, CliJson.Default.TargetState));
+                return 0;
+            }
+
+            if (state.Patches.Count == 0)
+            {
+                Console.WriteLine($"no patches applied to process {result.GetValue(pid)}");
+                return 0;
+            }
+
+            var table = new Table().AddColumns("patch", "state", "object", "function", "address", "replacement", "applied");
+            foreach (var patch in state.Patches)
+            {
+                foreach (var function in patch.Functions)
+                {
+                    table.AddRow(Markup.Escape(patch.Name), "patched", Markup.Escape(Path.GetFileName(function.ObjectPath)), Markup.Escape(function.Name),
+                        $"0x{function.Address:x}", $"0x{function.NewFunction:x}", patch.AppliedAt.ToString("u"));
+                }
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+}
