@@ -1,7 +1,8 @@
 namespace Graft.Elf.Dwarf.Parsing;
 
 /// <summary>The row being built by <see cref="CfiInterpreter"/>: the CFA rule, the register rules, the rules
-/// the CIE set up (for DW_CFA_restore) and the DW_CFA_remember_state stack.</summary>
+/// the CIE set up (for DW_CFA_restore) and the DW_CFA_remember_state stack. Mutators return false,
+/// "the pc has not been passed", so the interpreter's dispatch can return their result directly.</summary>
 internal sealed class CfiRowState(string where)
 {
     private const int MaxRememberDepth = 256;
