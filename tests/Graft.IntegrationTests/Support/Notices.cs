@@ -1,0 +1,11 @@
+namespace Graft.IntegrationTests.Support;
+
+/// <summary>Collects the notices an operation prints, for comparing whole logs.</summary>
+internal sealed class NoticeLog
+{
+    private readonly List<string> lines = [];
+
+    public IReadOnlyList<string> Lines => lines;
+
+    public Graft.Patching.Patcher NewPatcher() => new(lines.Add);
+}

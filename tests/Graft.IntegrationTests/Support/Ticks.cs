@@ -1,0 +1,13 @@
+namespace Graft.IntegrationTests.Support;
+
+/// <summary>Reads the counter and blocker fixtures' "tick &lt;n&gt; &lt;describe&gt; ..." lines.</summary>
+internal static class Ticks
+{
+    public static long Number(string line) => long.Parse(line.Split(' ')[1]);
+
+    public static string Field(string line, int index) => line.Split(' ')[index];
+
+    /// <summary>Waits for a tick printed after now whose field matches; returns the line.</summary>
+    public static string Next(RunningFixture fixture, int field, string value) =>
+        fixture.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Field(l, field) == value);
+}
