@@ -71,15 +71,28 @@ public sealed partial class Tracee
     {
         CheckOwner();
         var clock = Stopwatch.StartNew();
+        var idleSince = TimeSpan.Zero;
         do
         {
-            if (!PollRunning())
+            if (PollRunning())
+            {
+                idleSince = clock.Elapsed;
+            }
+            else if (clock.Elapsed - idleSince < ActivePolling)
+            {
+                // Signals tend to come in bursts (a backlog queued while threads were stopped):
+                // a thread waits in signal-delivery-stop for every one of them, so keep polling.
+                Thread.Yield();
+            }
+            else
             {
                 Thread.Sleep(1);
             }
         }
         while (clock.Elapsed < duration);
     }
+
+    private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
     private bool PollRunning()
