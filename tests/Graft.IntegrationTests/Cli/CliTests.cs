@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Cli;
+
+/// <summary>The graft command as an operator runs it: each call a new process; state lives in the target.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public void ListAndRevertFromNewGraftProcessesSeeWhatAnEarlierOneApplied()
+    {
+        using var counter = RunningFixture.Start("counter");
+        var pid = counter.Pid.ToString();
+
+        var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
+        Assert.Equal(0, apply.ExitCode);
+        Assert.Contains("graft: 'describe-new': patching complete", apply.Stderr);
+
+        var list = Shell.Graft("list", pid, "--json");
+        Assert.Equal(0, list.ExitCode);
+        using (var state = JsonDocument.Parse(list.Stdout))
+        {
+            var patch = Assert.Single(state.RootElement.GetProperty("patches").EnumerateArray());
+            Assert.Equal("describe-new", patch.GetProperty("name").GetString());
+            Assert.Equal("describe", Assert.Single(patch.GetProperty("functions").EnumerateArray()).GetProperty("name").GetString());
+        }
+
+        Ticks.Next(counter, 2, "new");
+        var revert = Shell.Graft("revert", pid, "describe-new");
+        Assert.Equal(0, revert.ExitCode);
+        Assert.Contains("graft: 'describe-new': unpatching complete", revert.Stderr);
+        Ticks.Next(counter, 2, "old");
+        Assert.Contains("no patches applied", Shell.Graft("list", pid).Stdout);
+    }
+
+    [Fact]
+    public void RefusalIsOneLineOnStderrWithItsExitCode()
+    {
+        using var counter = RunningFixture.Start("counter");
+
+        var result = Shell.Graft("apply", counter.Pid.ToString(), Repository.Patch("missing_symbol"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("", result.Stdout);
+        var error = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("graft: error:", StringComparison.Ordinal));
+        Assert.Contains("no_such_function", error);
+    }
+
+    [Fact]
+    public void RevertOfAPatchThatIsNotAppliedIsRefused()
+    {
+        using var counter = RunningFixture.Start("counter");
+
+        var result = Shell.Graft("revert", counter.Pid.ToString(), "nothing-here");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"patch 'nothing-here' is not applied to process {counter.Pid}", result.Stderr);
+    }
+
+    [Fact]
+    public void InfoPrintsWhatThePatchReplacesAndTheBuildIdsItRequires()
+    {
+        var info = Shell.Graft("info", Repository.Patch("wrong_build_id"), "--json");
+
+        Assert.Equal(0, info.ExitCode);
+        using var document = JsonDocument.Parse(info.Stdout);
+        var root = document.RootElement;
+        Assert.Equal("wrong-build-id", root.GetProperty("name").GetString());
+        var obj = Assert.Single(root.GetProperty("objects").EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, obj.GetProperty("name").ValueKind);
+        Assert.Equal(new string('0', 40), obj.GetProperty("buildId").GetString());
+        Assert.Equal("describe", Assert.Single(obj.GetProperty("functions").EnumerateArray()).GetProperty("oldName").GetString());
+
+        var text = Shell.Graft("info", Repository.Patch("uses_locals"));
+        Assert.Contains("uses local symbol secret of (main executable)", text.Stdout);
+        Assert.Contains("uses local symbol scramble of (main executable)", text.Stdout);
+    }
+
+    [Fact]
+    public void BuildMakesAPatchThatApplies()
+    {
+        var directory = Directory.CreateTempSubdirectory("graft-build-").FullName;
+        var source = Path.Combine(directory, "fix.c");
+        File.WriteAllText(source, """
+            #include <graft.h>
+            static const char *describe_built(unsigned long n) { (void)n; return "built"; }
+            static struct graft_func funcs[] = { { .old_name = "describe", .new_func = describe_built }, { } };
+            static struct graft_object objs[] = { { .name = NULL, .funcs = funcs }, { } };
+            static struct graft_patch patch = { .name = "built", .objs = objs };
+            GRAFT_PATCH(patch);
+            """);
+        var output = Path.Combine(directory, "fix.so");
+        using var counter = RunningFixture.Start("counter");
+
+        var build = Shell.Graft("build", source, "-o", output);
+        var apply = Shell.Graft("apply", counter.Pid.ToString(), output);
+
+        Assert.True(build.ExitCode == 0, build.Stderr);
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Ticks.Next(counter, 2, "built");
+        Directory.Delete(directory, recursive: true);
+    }
+}
