@@ -18,7 +18,8 @@ public sealed class ModuleMap
 
     public LoadedModule MainExecutable => Modules.First(m => m.IsMainExecutable);
 
-    public static ModuleMap Read(int pid, RemoteMemory memory)
+    /// <summary>Reads the map; objects still mapped where <paramref name="previous"/> saw them keep their parsed ELF and unwind tables.</summary>
+    public static ModuleMap Read(int pid, RemoteMemory memory, ModuleMap? previous = null)
     {
         var mappings = ProcessMaps.Read(pid);
         var executable = ReadExecutablePath(pid);
@@ -33,13 +34,19 @@ public sealed class ModuleMap
             }
 
             var path = group.Key.Path;
+            if (previous?.Modules.FirstOrDefault(m => m.Path == path && m.Start == parts[0].Start) is { } known)
+            {
+                modules.Add(known);
+                continue;
+            }
+
             var onDisk = $"/proc/{pid}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
             modules.Add(new LoadedModule(path, path == executable, parts, () => ElfFile.Load(File.Exists(onDisk) ? onDisk : path)));
         }
 
         if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)
         {
-            modules.Add(new LoadedModule("[vdso]", false, [vdso], () => ElfFile.Parse(memory.Read(vdso.Start, (int)(vdso.End - vdso.Start)))));
+            modules.Add(previous?.Modules.FirstOrDefault(m => m.IsVdso && m.Start == vdso.Start) ?? new LoadedModule("[vdso]", false, [vdso], () => ElfFile.Parse(memory.Read(vdso.Start, (int)(vdso.End - vdso.Start)))));
         }
 
         // Only objects that look like ELF images count; a mapped data file is skipped quietly.

@@ -53,8 +53,27 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>Reads the memory map again, after Graft mapped or loaded something.</summary>
     public void Refresh()
     {
-        Modules = ModuleMap.Read(Pid, Tracee.Memory);
+        Modules = ModuleMap.Read(Pid, Tracee.Memory, Modules);
         Unwinder = new StackUnwinder(Modules, Tracee.Memory);
+    }
+
+    /// <summary>
+    /// Parses every object's unwind tables now, while the threads run, rather than on first
+    /// use inside a stop-the-world window.
+    /// </summary>
+    public void PrepareUnwinding()
+    {
+        foreach (var module in Modules.Modules)
+        {
+            try
+            {
+                _ = module.Elf.EhFrame?.Entries.Count;
+            }
+            catch (Elf.ElfFormatException)
+            {
+                // The unwinder reports such an object as unreliable when a stack reaches it.
+            }
+        }
     }
 
     /// <summary>The stack of a stopped thread.</summary>

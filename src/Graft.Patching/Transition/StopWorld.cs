@@ -18,6 +18,7 @@ internal static class StopWorld
     /// <param name="commit">The switch; runs with every thread stopped.</param>
     public static TransitionStatistics Run(TargetProcess target, DateTime deadline, Func<ThreadStack, string?> blocker, Action commit)
     {
+        target.PrepareUnwinding();
         var delay = FirstRetryDelay;
         var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
