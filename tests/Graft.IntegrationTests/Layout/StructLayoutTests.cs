@@ -1,0 +1,90 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+using Graft.Core.Patches;
+using Graft.IntegrationTests.Support;
+using Graft.Linux.Interop;
+
+namespace Graft.IntegrationTests.Layout;
+
+/// <summary>
+/// The struct layouts Graft mirrors in C#, checked against gcc compiling the C headers:
+/// &lt;sys/user.h&gt; for ptrace's registers, graft.h for the patch descriptor that PatchFile reads.
+/// (iovec is internal to Graft.Linux and out of reach of this project, so it is not checked here.)
+/// </summary>
+public sealed class StructLayoutTests : IClassFixture<StructLayoutTests.CompiledLayout>
+{
+    private const int PointerSize = 8;
+    private readonly CLayout c;
+
+    public StructLayoutTests(CompiledLayout compiled) => c = compiled.Layout;
+
+    [Fact]
+    public void UserRegsHasEveryFieldOfUserRegsStructAtItsOffset()
+    {
+        var fields = c.FieldsOf("user_regs_struct");
+
+        // layout.c names the members by hand: they must tile the whole struct, so none is missing.
+        Assert.Equal(0, fields[0].Offset);
+        Assert.All(fields.Zip(fields.Skip(1)), pair => Assert.Equal(pair.First.Offset + pair.First.Size, pair.Second.Offset));
+        Assert.Equal(c.SizeOf("user_regs_struct"), fields[^1].Offset + fields[^1].Size);
+
+        var managed = typeof(UserRegs).GetFields(BindingFlags.Public | BindingFlags.Instance);
+        Assert.Equal(fields.Select(field => field.Name), managed.Select(field => field.Name));
+        Assert.Equal(c.SizeOf("user_regs_struct"), Marshal.SizeOf<UserRegs>());
+        Assert.All(managed, field =>
+        {
+            Assert.Equal(c.Field("user_regs_struct", field.Name).Offset, (int)Marshal.OffsetOf<UserRegs>(field.Name));
+            Assert.Equal(c.Field("user_regs_struct", field.Name).Size, Marshal.SizeOf(field.FieldType));
+        });
+    }
+
+    /// <summary>
+    /// The offsets PatchFile reads the descriptor at (its constants are private, so they are
+    /// repeated here): every member is read as one 8-byte pointer or unsigned long.
+    /// </summary>
+    [Theory]
+    [InlineData("graft_patch", "name", 0)]
+    [InlineData("graft_patch", "objs", 8)]
+    [InlineData("graft_object", "name", 0)]
+    [InlineData("graft_object", "funcs", 8)]
+    [InlineData("graft_object", "build_id", 16)]
+    [InlineData("graft_func", "old_name", 0)]
+    [InlineData("graft_func", "new_func", 8)]
+    [InlineData("graft_func", "old_sympos", 16)]
+    [InlineData("graft_local_sym", "name", 0)]
+    [InlineData("graft_local_sym", "object", 8)]
+    [InlineData("graft_local_sym", "sympos", 16)]
+    public void PatchFileReadsGraftHMembersWhereGccPutsThem(string structName, string member, int offsetPatchFileReads)
+    {
+        Assert.Equal(new CField(member, offsetPatchFileReads, PointerSize), c.Field(structName, member));
+    }
+
+    /// <summary>PatchFile steps through the object, function and local-symbol arrays by these sizes.</summary>
+    [Theory]
+    [InlineData("graft_object", 24)]
+    [InlineData("graft_func", 24)]
+    [InlineData("graft_local_sym", 24)]
+    public void PatchFileStepsThroughGraftHArraysByTheirSize(string structName, int sizePatchFileUses)
+    {
+        Assert.Equal(sizePatchFileUses, c.SizeOf(structName));
+    }
+
+    [Fact]
+    public void PatchFileReadsTheAbiVersionOfGraftH()
+    {
+        Assert.Equal(PatchFile.AbiVersion, (uint)c.Define("GRAFT_ABI_VERSION"));
+    }
+
+    /// <summary>layout.c, compiled and run once for all the tests of the class.</summary>
+    public sealed class CompiledLayout : IDisposable
+    {
+        private readonly CProgram program = CProgram.Compile("Layout/layout.c", "-Wall", "-Werror", "-I", Path.Combine(Repository.Runtime, "include"));
+
+        public CompiledLayout() => Layout = CLayout.Parse(program.Run());
+
+        internal CLayout Layout { get; }
+
+        public void Dispose() => program.Dispose();
+    }
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/*
+ * layout: prints the C layouts Graft mirrors, one line each:
+ *   struct <name> <sizeof>
+ *   field <struct> <member> <offsetof> <sizeof>   (in declaration order)
+ *   define <name> <value>
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/user.h>
+
+#include <graft.h>
+
+#define STRUCT(s) printf("struct " #s " %zu\n", sizeof(struct s))
+#define FIELD(s, m)                                                  \
+	printf("field " #s " " #m " %zu %zu\n", offsetof(struct s, m), \
+	       sizeof(((struct s *)0)->m))
+
+int main(void)
+{
+	STRUCT(user_regs_struct);
+	FIELD(user_regs_struct, r15);
+	FIELD(user_regs_struct, r14);
+	FIELD(user_regs_struct, r13);
+	FIELD(user_regs_struct, r12);
+	FIELD(user_regs_struct, rbp);
+	FIELD(user_regs_struct, rbx);
+	FIELD(user_regs_struct, r11);
+	FIELD(user_regs_struct, r10);
+	FIELD(user_regs_struct, r9);
+	FIELD(user_regs_struct, r8);
+	FIELD(user_regs_struct, rax);
+	FIELD(user_regs_struct, rcx);
+	FIELD(user_regs_struct, rdx);
+	FIELD(user_regs_struct, rsi);
+	FIELD(user_regs_struct, rdi);
+	FIELD(user_regs_struct, orig_rax);
+	FIELD(user_regs_struct, rip);
+	FIELD(user_regs_struct, cs);
+	FIELD(user_regs_struct, eflags);
+	FIELD(user_regs_struct, rsp);
+	FIELD(user_regs_struct, ss);
+	FIELD(user_regs_struct, fs_base);
+	FIELD(user_regs_struct, gs_base);
+	FIELD(user_regs_struct, ds);
+	FIELD(user_regs_struct, es);
+	FIELD(user_regs_struct, fs);
+	FIELD(user_regs_struct, gs);
+
+	STRUCT(graft_patch);
+	FIELD(graft_patch, name);
+	FIELD(graft_patch, objs);
+
+	STRUCT(graft_object);
+	FIELD(graft_object, name);
+	FIELD(graft_object, funcs);
+	FIELD(graft_object, build_id);
+
+	STRUCT(graft_func);
+	FIELD(graft_func, old_name);
+	FIELD(graft_func, new_func);
+	FIELD(graft_func, old_sympos);
+
+	STRUCT(graft_local_sym);
+	FIELD(graft_local_sym, name);
+	FIELD(graft_local_sym, object);
+	FIELD(graft_local_sym, sympos);
+
+	printf("define GRAFT_ABI_VERSION %u\n", (unsigned int)GRAFT_ABI_VERSION);
+	return 0;
+}
