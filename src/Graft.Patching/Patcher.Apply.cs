@@ -90,7 +90,7 @@ public sealed partial class Patcher
                     }
                 }
 
-                var image = RemoteLoader.ImageOf(target, patch.Definition.Path);
+                var image = RemoteLoader.ImageOf(target, bias, patch.Definition.Path);
                 var functions = patch.Functions.Select(f => Prepare(f, slotOf[f], bias + f.Definition.NewFunction)).ToList();
                 return new AppliedPatch(patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId, handle,
                     image.Start, image.End, DateTimeOffset.UtcNow, functions,

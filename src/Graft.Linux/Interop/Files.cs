@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Graft.Linux.Interop;
 
-/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem, whose offsets are addresses.</summary>
+/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), and realpath.</summary>
 internal static partial class Files
 {
     public const int O_RDWR = 2;
@@ -19,4 +19,11 @@ internal static partial class Files
 
     [LibraryImport(LibC.Name, EntryPoint = "close", SetLastError = true)]
     public static partial int close(int fd);
+
+    /// <summary>realpath(3) with a NULL buffer: the result is malloc'ed and must be freed with free().</summary>
+    [LibraryImport(LibC.Name, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint realpath(string path, nint resolved);
+
+    [LibraryImport(LibC.Name, EntryPoint = "free")]
+    public static partial void free(nint pointer);
 }

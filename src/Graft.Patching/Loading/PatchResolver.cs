@@ -20,7 +20,7 @@ internal static class PatchResolver
             throw Refuse($"patch '{patch.Name}' is already applied to process {target.Pid}");
         }
 
-        if (target.Modules.Modules.Any(m => m.Path == patch.Path))
+        if (target.Modules.Modules.Any(m => m.Path == FilePaths.Canonical(patch.Path)))
         {
             throw Refuse($"{patch.Path} is already loaded in process {target.Pid}; rebuild the patch to a new file name");
         }

@@ -63,11 +63,11 @@ internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
         throw new GraftException(GraftFailure.Refused, $"process {target.Pid} has no {name}() (graft needs glibc's dynamic loading)");
     }
 
-    /// <summary>The mapped image of a loaded patch, found in the refreshed memory map.</summary>
-    public static LoadedModule ImageOf(TargetProcess target, string path)
+    /// <summary>The mapped image of a loaded object, found by its load bias (link_map.l_addr) in the refreshed memory map.</summary>
+    public static LoadedModule ImageOf(TargetProcess target, ulong loadBias, string path)
     {
         target.Refresh();
-        return target.Modules.Modules.FirstOrDefault(m => m.Path == path)
+        return target.Modules.Modules.FirstOrDefault(m => !m.IsVdso && m.LoadBias == loadBias)
             ?? throw new GraftException(GraftFailure.Internal, $"{path} was loaded into process {target.Pid} but is not in its memory map");
     }
 }

@@ -82,6 +82,22 @@ public sealed class ApplyRevertTests
     }
 
     [Fact]
+    public void PatchReachedThroughASymbolicLinkIsFoundInTheTarget()
+    {
+        using var counter = RunningFixture.Start("counter");
+        var link = Path.Combine(Path.GetTempPath(), $"graft-link-{Guid.NewGuid():N}.so");
+        File.CreateSymbolicLink(link, Repository.Patch("describe_new"));
+        var patcher = new NoticeLog().NewPatcher();
+
+        patcher.Apply(counter.Pid, link, Timeout);
+        Ticks.Next(counter, 2, "new");
+        patcher.Revert(counter.Pid, "describe-new", Timeout);
+
+        File.Delete(link);
+        Ticks.Next(counter, 2, "old");
+    }
+
+    [Fact]
     public void TwoPatchesOnDifferentFunctionsCoexist()
     {
         using var counter = RunningFixture.Start("counter");
