@@ -36,8 +36,9 @@ public sealed class UnwinderAgreesWithGdbTests
     }
 
     /// <summary>
-    /// signals' handler thread spins in work() and takes SIGRTMIN every 200 µs: frozen again
-    /// and again, it is caught at prologues, epilogues, inside the handler and the trampoline.
+    /// signals' handler thread spins in work() and handler_thread(): frozen again and again, it
+    /// is caught at whatever instruction it is at (the signal frame itself is stacks' T3's job:
+    /// a job-control stop rarely lands inside the tiny SIGRTMIN handler).
     /// </summary>
     [Fact]
     public void BusyThreadsUnwindToTheFramesGdbFindsWhereverTheyAreStopped()
