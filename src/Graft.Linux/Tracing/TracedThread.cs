@@ -8,6 +8,12 @@ internal sealed class TracedThread(int tid)
     /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
     public bool IsStopped { get; set; }
 
+    /// <summary>False for a new clone until Graft first lets it run.</summary>
+    public bool HasRun { get; set; } = true;
+
+    /// <summary>Graft asked for this thread to stop and has not resumed it since.</summary>
+    public bool WantStopped { get; set; }
+
     /// <summary>
     /// A PTRACE_EVENT_STOP is on its way: we sent PTRACE_INTERRUPT, or the thread is a new clone,
     /// which the kernel starts in an event-stop. The flag keeps a stale stop from being taken for

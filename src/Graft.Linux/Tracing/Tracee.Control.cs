@@ -9,7 +9,12 @@ public sealed partial class Tracee
     /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
     public bool Stop(int tid)
     {
-        var thread = Get(tid);
+        CheckOwner();
+        if (!threads.TryGetValue(tid, out var thread))
+        {
+            return false;
+        }
+
         if (thread.IsStopped)
         {
             return true;
@@ -50,8 +55,16 @@ public sealed partial class Tracee
         }
 
         thread.IsStopped = false;
+        thread.WantStopped = false;
         Restart(thread, thread.GroupStopped ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
     }
+
+    /// <summary>
+    /// A thread created while Graft was attached that has not run a single instruction: its
+    /// stack is empty by construction (its pc is still in clone3, where glibc gives no unwind
+    /// information on purpose).
+    /// </summary>
+    public bool IsUnstarted(int tid) => !Get(tid).HasRun;
 
     public void ResumeAll()
     {
@@ -95,15 +108,15 @@ public sealed partial class Tracee
     private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
-    private bool PollRunning()
+    private bool PollRunning(TracedThread? except = null)
     {
         var any = false;
-        foreach (var thread in threads.Values.Where(t => !t.IsStopped && !t.IsRunningInjected).ToList())
+        foreach (var thread in threads.Values.Where(t => !t.IsStopped && !t.IsRunningInjected && t != except).ToList())
         {
             if (WaitFor(thread, block: false) is { } status)
             {
                 any = true;
-                KeepRunning(thread, status);
+                Handle(thread, status);
             }
         }
 
@@ -112,6 +125,7 @@ public sealed partial class Tracee
 
     private bool RequestStop(TracedThread thread)
     {
+        thread.WantStopped = true;
         if (thread.StopEventPending)
         {
             return true;
@@ -136,35 +150,52 @@ public sealed partial class Tracee
 
     private bool AwaitStop(TracedThread thread)
     {
-        while (WaitFor(thread, block: true) is { } status)
+        var clock = Stopwatch.StartNew();
+        var nextInterrupt = InterruptRepeat;
+        for (var idle = 0; !thread.IsStopped && threads.ContainsKey(thread.Tid); idle++)
         {
-            if (status.IsEventStop)
+            if (WaitFor(thread, block: false) is { } status)
             {
-                thread.StopEventPending = false;
-                thread.GroupStopped = status.IsGroupStop;
-                thread.IsStopped = true;
-                return true;
+                Handle(thread, status);
+                idle = 0;
+                continue;
             }
 
-            if (!KeepRunning(thread, status))
+            if (clock.Elapsed > nextInterrupt)
             {
-                return false;
+                // The stop has not come (seen under heavy thread creation): ask again. A surplus
+                // stop is recognised as such in Handle and the thread resumed.
+                Ptrace.ptrace(Ptrace.PTRACE_INTERRUPT, thread.Tid, 0, 0);
+                nextInterrupt += InterruptRepeat;
+            }
+
+            // Other threads may need us meanwhile (a signal to pass on, a new thread's first stop).
+            if (PollRunning(except: thread))
+            {
+                idle = 0;
+            }
+            else if (idle > 100)
+            {
+                Thread.Sleep(0);
             }
         }
 
-        return false;
+        return thread.IsStopped && threads.ContainsKey(thread.Tid);
     }
 
-    /// <summary>Handles an event of a thread that should go on running; false if the thread is gone.</summary>
-    private bool KeepRunning(TracedThread thread, WaitStatus status)
+    private static readonly TimeSpan InterruptRepeat = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Handles one event of a thread that is not stopped: it stays stopped if Graft asked for
+    /// that, otherwise it goes on running with its signal passed on.
+    /// </summary>
+    private void Handle(TracedThread thread, WaitStatus status)
     {
         if (status.Gone)
         {
             threads.Remove(thread.Tid);
-            return false;
         }
-
-        if (status.IsCloneEvent)
+        else if (status.IsCloneEvent)
         {
             AdoptClone(thread);
             Restart(thread, Ptrace.PTRACE_CONT, 0);
@@ -173,15 +204,21 @@ public sealed partial class Tracee
         {
             thread.StopEventPending = false;
             thread.GroupStopped = status.IsGroupStop;
-            Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+            if (thread.WantStopped)
+            {
+                thread.IsStopped = true;
+            }
+            else
+            {
+                // A new thread's first stop, or a surplus interrupt.
+                Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+            }
         }
         else
         {
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
             Restart(thread, Ptrace.PTRACE_CONT, status.IsSignalDeliveryStop ? status.StopSignal : 0);
         }
-
-        return threads.ContainsKey(thread.Tid);
     }
 
     private unsafe void AdoptClone(TracedThread parent)
@@ -192,11 +229,12 @@ public sealed partial class Tracee
             throw ErrnoException.FromLastError($"ptrace(PTRACE_GETEVENTMSG, {parent.Tid})");
         }
 
-        threads.TryAdd((int)child, new TracedThread((int)child) { StopEventPending = true });
+        threads.TryAdd((int)child, new TracedThread((int)child) { StopEventPending = true, HasRun = false });
     }
 
     private void Restart(TracedThread thread, int request, int signal)
     {
+        thread.HasRun = true;
         if (Ptrace.ptrace(request, thread.Tid, 0, signal) != 0)
         {
             var error = ErrnoException.FromLastError($"ptrace({request}, {thread.Tid})");

@@ -95,16 +95,17 @@ public sealed partial class Tracee : IDisposable
         }
 
         var error = ErrnoException.FromLastError($"ptrace(PTRACE_SEIZE, {tid})");
-        if (error.Errno == Errno.ESRCH)
+        if (error.Errno == Errno.ESRCH || (error.Errno == Errno.EPERM && IsExiting(tid)))
         {
+            // Gone, or a zombie the kernel no longer lets anyone attach to.
             return false;
         }
 
-        if (error.Errno == Errno.EPERM && TracerOf(tid) == Environment.ProcessId)
+        if (error.Errno == Errno.EPERM && TracerOf(tid) == Threads.gettid())
         {
             // A clone of a thread we already hold: the kernel attached it for us and will
-            // report its first event-stop.
-            threads[tid] = new TracedThread(tid) { StopEventPending = true };
+            // report its first event-stop. (TracerPid names the tracing thread, not its process.)
+            threads[tid] = new TracedThread(tid) { StopEventPending = true, HasRun = false };
             return true;
         }
 
@@ -132,6 +133,19 @@ public sealed partial class Tracee : IDisposable
         }
 
         return entries.Select(e => int.TryParse(Path.GetFileName(e), out var tid) ? tid : 0).Where(tid => tid > 0);
+    }
+
+    private bool IsExiting(int tid)
+    {
+        try
+        {
+            var state = File.ReadLines($"/proc/{Pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("State:", StringComparison.Ordinal));
+            return state is null || state.Contains('Z') || state.Contains('X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
     }
 
     private int TracerOf(int tid)
@@ -172,12 +186,19 @@ public sealed partial class Tracee : IDisposable
             return;
         }
 
-        foreach (var thread in threads.Values.ToList())
+        // Threads created meanwhile by threads not yet detached are attached automatically:
+        // go round again until none is left.
+        while (threads.Count > 0)
         {
-            if (Stop(thread.Tid))
+            foreach (var thread in threads.Values.ToList())
             {
-                // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
-                Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+                if (Stop(thread.Tid))
+                {
+                    // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
+                    Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+                }
+
+                threads.Remove(thread.Tid);
             }
         }
 

@@ -10,7 +10,8 @@ namespace Graft.Linux.Unwinding;
 /// Unwinds a stopped thread with the DWARF call-frame information in each object's .eh_frame
 /// (signal trampolines and PLT stubs included, both described there by glibc and the linker).
 /// The stack is reliable only if every frame was found in unwind tables and the walk ended
-/// where the tables say the stack ends (return address undefined: _start, clone3).
+/// where the tables say the stack ends (return address undefined: _start, clone3); a zero
+/// return address anywhere else is a stack we cannot vouch for.
 /// </summary>
 public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
 {
@@ -24,10 +25,11 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
         var frames = new List<StackFrame>();
         var pc = regs.rip;
         var exact = true;
+        var callSite = InnermostCallSite(regs);
         while (true)
         {
             var module = modules.FindByAddress(pc);
-            var frame = new StackFrame(pc, 0, module, exact);
+            var frame = new StackFrame(pc, callSite, 0, module, exact);
             if (frames.Count == MaxFrames)
             {
                 return new ThreadStack(tid, frames, $"more than {MaxFrames} frames");
@@ -41,6 +43,13 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
 
             var lookup = frame.CallSite - module.LoadBias;
             var fde = FindFrameDescription(module, lookup);
+            if (fde is null && frames.Count == 0 && frame.CallSite != pc)
+            {
+                // The syscall instruction lies just past its object's unwind information (glibc's
+                // clone3 ends it there): the row in force before it still holds, since a
+                // syscall instruction changes no stack state.
+                fde = FindFrameDescription(module, --lookup);
+            }
             if (fde is null)
             {
                 frames.Add(frame);
@@ -77,12 +86,22 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
                 return new ThreadStack(tid, frames, $"cannot restore registers of {module.Describe(frame.CallSite)}: {e.Message}");
             }
 
-            if (!caller.TryGet(fde.ReturnAddressRegister, out var returnAddress) || returnAddress == 0)
+            if (!caller.TryGet(fde.ReturnAddressRegister, out var returnAddress))
             {
-                return new ThreadStack(tid, frames, returnAddress == 0 ? null : "return address lost");
+                return new ThreadStack(tid, frames, $"return address lost at {module.Describe(frame.CallSite)}");
             }
 
-            if (!fde.IsSignalFrame && caller.Get(StackPointer) <= registers.Get(StackPointer))
+            if (returnAddress == 0)
+            {
+                return new ThreadStack(tid, frames, $"return address 0 at {module.Describe(frame.CallSite)}, where the unwind tables mark no end of stack");
+            }
+
+            if (!caller.TryGet(StackPointer, out var callerStack) || !registers.TryGet(StackPointer, out var stack))
+            {
+                return new ThreadStack(tid, frames, $"stack pointer lost at {module.Describe(frame.CallSite)}");
+            }
+
+            if (!fde.IsSignalFrame && callerStack <= stack)
             {
                 return new ThreadStack(tid, frames, $"stack pointer does not grow at {module.Describe(frame.CallSite)}");
             }
@@ -90,8 +109,33 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
             // After a signal trampoline the next pc is where the signal interrupted the code: exact, not a return address.
             exact = fde.IsSignalFrame;
             pc = returnAddress;
+            callSite = exact ? pc : pc - 1;
             registers = caller;
         }
+    }
+
+    /// <summary>
+    /// A thread stopped inside a system call has its pc after the syscall instruction; the
+    /// instruction it is executing is the syscall, and its unwind rules are the ones that hold.
+    /// </summary>
+    private ulong InnermostCallSite(UserRegs regs)
+    {
+        if (regs.orig_rax == ulong.MaxValue || regs.rip < 2)
+        {
+            return regs.rip;
+        }
+
+        Span<byte> instruction = stackalloc byte[2];
+        try
+        {
+            memory.Read(regs.rip - 2, instruction);
+        }
+        catch (RemoteMemoryException)
+        {
+            return regs.rip;
+        }
+
+        return instruction is [0x0f, 0x05] ? regs.rip - 2 : regs.rip;
     }
 
     private static FrameDescription? FindFrameDescription(LoadedModule module, ulong lookup)

@@ -28,7 +28,7 @@ internal static class StopWorld
             var blocked = new List<string>();
             try
             {
-                foreach (var tid in target.Tracee.ThreadIds.ToList())
+                foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsUnstarted(t)).ToList())
                 {
                     var stack = target.Stack(tid);
                     var reason = stack.IsReliable ? blocker(stack) : $"unreliable stack: {stack.UnreliableReason}";

@@ -37,4 +37,49 @@ public sealed class ConsistencyTests
         Assert.Equal(2, report.Functions.Count);
         Ticks.Next(blocker, 2, "new");
     }
+
+    [Fact]
+    public void ThreadsCreatedWhileStoppingAreStoppedTooAndNoneIsLeftBehind()
+    {
+        using var churn = RunningFixture.Start("churn");
+        var patcher = new NoticeLog().NewPatcher();
+
+        for (var cycle = 0; cycle < 20; cycle++)
+        {
+            patcher.Apply(churn.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15));
+            Ticks.Next(churn, 2, "new");
+            patcher.Revert(churn.Pid, "describe-new", TimeSpan.FromSeconds(15));
+            Ticks.Next(churn, 2, "old");
+        }
+
+        var first = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));
+        var later = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Created(l) > first + 100));
+        Assert.True(later > first, "threads are still being created");
+        foreach (var status in TaskStatuses(churn.Pid))
+        {
+            Assert.Contains("TracerPid:\t0", status);
+            Assert.DoesNotContain(status, l => l.StartsWith("State:\tt", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>/proc status of every thread that still exists by the time it is read.</summary>
+    private static IEnumerable<string[]> TaskStatuses(int pid)
+    {
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            string[] status;
+            try
+            {
+                status = File.ReadAllLines(Path.Combine(task, "status"));
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+            {
+                continue;
+            }
+
+            yield return status;
+        }
+    }
+
+    private static long Created(string tick) => long.Parse(tick.Split("created=")[1]);
 }

@@ -14,6 +14,9 @@ public sealed class UnreliableStackTests
     // read_loop in unwalkable.c: mov $1,%edx (5 bytes); xor %eax,%eax (2); syscall (2).
     private const ulong AfterSyscall = 9;
 
+    // A thread blocked in a syscall is described by the syscall instruction itself.
+    private const ulong AtSyscall = AfterSyscall - 2;
+
     [Fact]
     public void ThreadsBlockedInCodeWithoutUnwindInformationAreUnreliable()
     {
@@ -34,7 +37,7 @@ public sealed class UnreliableStackTests
         var withoutCfi = stacks[inFunction];
         Assert.False(withoutCfi.IsReliable, withoutCfi.ToString());
         Assert.Equal("unwalkable", Assert.Single(withoutCfi.Frames).Module?.FileName);
-        Assert.Contains($"no unwind information for read_without_cfi+0x{AfterSyscall:x} in unwalkable", withoutCfi.UnreliableReason);
+        Assert.Contains($"no unwind information for read_without_cfi+0x{AtSyscall:x} in unwalkable", withoutCfi.UnreliableReason);
 
         // The main thread, in pthread_join, is described all the way down.
         Assert.True(stacks[running.Pid].IsReliable, stacks[running.Pid].ToString());
