@@ -19,13 +19,30 @@ internal sealed class RunningFixture : IDisposable
 
     public int Pid { get; }
 
-    public static RunningFixture Start(string fixture, params string[] arguments)
+    /// <summary>The "ready" (or first "tick") line the program printed once it was set up.</summary>
+    public string ReadyLine { get; private set; } = "";
+
+    /// <summary>Starts a fixture of tests/fixtures/out by name.</summary>
+    public static RunningFixture Start(string fixture, params string[] arguments) =>
+        StartProgram(Repository.Fixture(fixture), arguments);
+
+    /// <summary>Starts any program detached and waits for its "ready" or first "tick" line.</summary>
+    public static RunningFixture StartProgram(string path, params string[] arguments)
     {
-        var log = Path.Combine(Path.GetTempPath(), $"graft-test-{fixture}-{Guid.NewGuid():N}.log");
-        var command = $"setsid {Quote(Repository.Fixture(fixture))} {string.Join(' ', arguments.Select(Quote))} > {Quote(log)} 2>&1 < /dev/null & echo $!";
+        var log = Path.Combine(Path.GetTempPath(), $"graft-test-{Path.GetFileName(path)}-{Guid.NewGuid():N}.log");
+        var command = $"setsid {Quote(path)} {string.Join(' ', arguments.Select(Quote))} > {Quote(log)} 2>&1 < /dev/null & echo $!";
         var result = Shell.Run("/bin/sh", "-c", command);
         var running = new RunningFixture(int.Parse(result.Stdout.Trim()), log);
-        running.WaitForLine(l => l.StartsWith("ready", StringComparison.Ordinal) || l.StartsWith("tick", StringComparison.Ordinal), StartTimeout);
+        try
+        {
+            running.ReadyLine = running.WaitForLine(l => l.StartsWith("ready", StringComparison.Ordinal) || l.StartsWith("tick", StringComparison.Ordinal), StartTimeout);
+        }
+        catch
+        {
+            running.Dispose();
+            throw;
+        }
+
         return running;
     }
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 
-using Graft.IntegrationTests.Layout;
 using Graft.IntegrationTests.Support;
 
 namespace Graft.IntegrationTests.Unwinding;
@@ -21,7 +20,7 @@ public sealed class UnreliableStackTests
     public void ThreadsBlockedInCodeWithoutUnwindInformationAreUnreliable()
     {
         using var program = CProgram.Compile("Unwinding/unwalkable.c", "-O2", "-g", "-pthread", "-I", Path.Combine(Repository.Root, "tests", "fixtures"));
-        using var running = DetachedProgram.Start(program.Path);
+        using var running = RunningFixture.StartProgram(program.Path);
         var ready = running.ReadyLine.Split(' ');
         var page = ulong.Parse(ready[2].AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
         var inPage = int.Parse(ready[3], CultureInfo.InvariantCulture);

@@ -1,6 +1,4 @@
-using Graft.IntegrationTests.Support;
-
-namespace Graft.IntegrationTests.Layout;
+namespace Graft.IntegrationTests.Support;
 
 /// <summary>A C source of this test project compiled by gcc into a temporary directory, deleted on dispose.</summary>
 internal sealed class CProgram : IDisposable
