@@ -49,14 +49,16 @@ public sealed partial class Patcher
                     Patches = [.. state.Patches, record],
                     SlotPages = [.. state.SlotPages, .. slots.NewPages],
                 };
+                var recordBytes = StateLayout.Serialize(newState);
+                var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: JumpCode.EncodeJmpRel32(f.PatchAddress, f.Slot))).ToList();
                 var statistics = StopWorld.Run(target, deadline, Blocker, () =>
                 {
                     // The record goes first: if graft dies between the two, a later revert still
                     // knows every byte it may have changed.
-                    store.Write(newState);
-                    foreach (var function in record.Functions)
+                    store.Write(recordBytes);
+                    foreach (var (address, bytes) in jumps)
                     {
-                        target.Tracee.Memory.Write(function.PatchAddress, JumpCode.EncodeJmpRel32(function.PatchAddress, function.Slot));
+                        target.Tracee.Memory.Write(address, bytes);
                     }
                 });
                 patcher.Notice(Notices.Completing(name, patching: true));

@@ -32,14 +32,16 @@ public sealed partial class Patcher
             var unusedPages = state.SlotPages.Where(page => !usedSlots.Any(s => s >= page.Address && s < page.Address + page.Size)).ToList();
             var newState = state with { Patches = remaining, SlotPages = [.. state.SlotPages.Except(unusedPages)] };
 
+            var recordBytes = StateLayout.Serialize(newState);
+            var originals = patch.Functions.Select(f => (f.PatchAddress, Bytes: Convert.FromHexString(f.OriginalBytes))).ToList();
             var statistics = StopWorld.Run(target, deadline, stack => RevertBlocker(stack, patch, state.SlotPages), () =>
             {
-                foreach (var function in patch.Functions)
+                foreach (var (address, bytes) in originals)
                 {
-                    target.Tracee.Memory.Write(function.PatchAddress, Convert.FromHexString(function.OriginalBytes));
+                    target.Tracee.Memory.Write(address, bytes);
                 }
 
-                store.Write(newState);
+                store.Write(recordBytes);
             });
             Notice(Notices.Completing(patchName, patching: false));
             Unload(target, store, patch, unusedPages, deadline);

@@ -48,10 +48,12 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
             : StateLayout.Deserialize(memory.Read(Address + StateLayout.HalfOffset(half), length));
     }
 
-    /// <summary>Writes the record to the idle half, then flips the commit word to it in one 8-byte write.</summary>
-    public void Write(TargetState state)
+    /// <summary>
+    /// Writes a record (serialized beforehand with <see cref="StateLayout.Serialize"/>, outside
+    /// any stop) to the idle half, then flips the commit word to it in one 8-byte write.
+    /// </summary>
+    public void Write(byte[] bytes)
     {
-        var bytes = StateLayout.Serialize(state);
         var idle = 1 - half;
         memory.Write(Address + StateLayout.HalfOffset(idle), bytes);
         memory.WriteUInt64(Address + StateLayout.CommitWordOffset, StateLayout.EncodeCommit(bytes.Length, idle, generation + 1));

@@ -19,6 +19,7 @@ internal static class StopWorld
     public static TransitionStatistics Run(TargetProcess target, DateTime deadline, Func<ThreadStack, string?> blocker, Action commit)
     {
         target.PrepareUnwinding();
+        Rehearse(target, blocker);
         var delay = FirstRetryDelay;
         var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
@@ -62,6 +63,27 @@ internal static class StopWorld
 
             target.Tracee.Pump(delay);
             delay = Max(FirstRetryDelay, Min(LongestRetryDelay, delay * 2));
+        }
+    }
+
+    /// <summary>
+    /// Runs the stack check once on one thread while the others run, so that the first use of
+    /// the unwinder (code compiled on first call, tables read lazily) does not fall inside the
+    /// window where every thread is stopped.
+    /// </summary>
+    private static void Rehearse(TargetProcess target, Func<ThreadStack, string?> blocker)
+    {
+        var tid = target.Tracee.ThreadIds.First();
+        if (target.Tracee.Stop(tid))
+        {
+            try
+            {
+                blocker(target.Stack(tid));
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
         }
     }
 
