@@ -6,6 +6,12 @@ namespace Graft.Linux.Tracing;
 /// <summary>Stopping, resuming and the handling of every event a traced thread can report.</summary>
 public sealed partial class Tracee
 {
+    // How long Pump keeps polling without sleeping after the last event.
+    private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
+
+    // How long a stop may take before the interrupt is sent again.
+    private static readonly TimeSpan InterruptRepeat = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
     public bool Stop(int tid)
     {
@@ -105,8 +111,6 @@ public sealed partial class Tracee
         while (clock.Elapsed < duration);
     }
 
-    private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
-
     /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
     private bool PollRunning(TracedThread? except = null)
     {
@@ -182,8 +186,6 @@ public sealed partial class Tracee
 
         return thread.IsStopped && threads.ContainsKey(thread.Tid);
     }
-
-    private static readonly TimeSpan InterruptRepeat = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Handles one event of a thread that is not stopped: it stays stopped if Graft asked for
