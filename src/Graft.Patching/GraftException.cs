@@ -23,4 +23,7 @@ public enum GraftFailure
 
     /// <summary>The process cannot be traced by this user, or is traced by someone else.</summary>
     NotPermitted = 5,
+
+    /// <summary>The operator interrupted graft (SIGINT, SIGTERM, SIGHUP) while it waited; everything was rolled back.</summary>
+    Interrupted = 6,
 }

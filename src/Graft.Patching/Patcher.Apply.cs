@@ -10,16 +10,17 @@ namespace Graft.Patching;
 
 public sealed partial class Patcher
 {
-    private static readonly TimeSpan RollbackTimeout = TimeSpan.FromSeconds(5);
+    // How long a rollback, or the unloading after a revert, may wait for a thread to run calls on.
+    private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Loads the patch into the process and redirects its functions, once no thread is inside
     /// any of them (stop-the-world). On any failure the process is left as it was.
     /// </summary>
-    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout)
+    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout, CancellationToken interruption = default)
     {
         var definition = ReadPatch(patchPath);
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Deadline.After(timeout, interruption);
         return OnTarget(pid, target =>
         {
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
@@ -32,7 +33,7 @@ public sealed partial class Patcher
     }
 
     /// <summary>One apply, with what it has done so far, so that a failure can undo exactly that.</summary>
-    private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, DateTime deadline)
+    private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, Deadline deadline)
     {
         private readonly SlotAllocator slots = new(target, state);
         private ulong handle;
@@ -148,7 +149,7 @@ public sealed partial class Patcher
                 return;
             }
 
-            var tid = CallThread.Acquire(target, DateTime.UtcNow + RollbackTimeout);
+            var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
             try
             {
                 if (handle != 0)

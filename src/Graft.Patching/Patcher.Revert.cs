@@ -15,9 +15,9 @@ public sealed partial class Patcher
     /// Puts the original code back once no thread is inside the patch (stop-the-world), then
     /// unloads the patch and the slot pages nothing uses any more.
     /// </summary>
-    public OperationReport Revert(int pid, string patchName, TimeSpan timeout)
+    public OperationReport Revert(int pid, string patchName, TimeSpan timeout, CancellationToken interruption = default)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Deadline.After(timeout, interruption);
         return OnTarget(pid, target =>
         {
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
@@ -44,16 +44,17 @@ public sealed partial class Patcher
                 store.Write(recordBytes);
             });
             Notice(Notices.Completing(patchName, patching: false));
-            Unload(target, store, patch, unusedPages, deadline);
+            Unload(target, store, patch, unusedPages);
             Notice(Notices.Complete(patchName, patching: false));
             return new OperationReport(patchName, pid, statistics, patch.Functions);
         });
     }
 
     /// <summary>Nothing can enter the patch any more: unload it and unmap the slot pages left empty.</summary>
-    private static void Unload(TargetProcess target, StateStore store, AppliedPatch patch, List<SlotPage> unusedPages, DateTime deadline)
+    /// <remarks>Past the switch, an interruption no longer stops the operation: it finishes.</remarks>
+    private static void Unload(TargetProcess target, StateStore store, AppliedPatch patch, List<SlotPage> unusedPages)
     {
-        var tid = CallThread.Acquire(target, Later(deadline, RollbackTimeout));
+        var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
         try
         {
             new RemoteLoader(target, store.Scratch).Close(tid, patch.Handle);
@@ -85,7 +86,4 @@ public sealed partial class Patcher
 
         return null;
     }
-
-    private static DateTime Later(DateTime a, TimeSpan atLeast) =>
-        a > DateTime.UtcNow + atLeast ? a : DateTime.UtcNow + atLeast;
 }

@@ -15,9 +15,9 @@ internal static class ApplyCommand
         var timeout = CommonOptions.Timeout();
         var json = CommonOptions.Json();
         var command = new Command("apply", "load a patch into a running process and switch it to the new functions") { pid, patch, timeout, json };
-        command.SetAction(result => CommonOptions.Run(() =>
+        command.SetAction(result => CommonOptions.Run(interruption =>
         {
-            var report = CommonOptions.NewPatcher().Apply(result.GetValue(pid), result.GetValue(patch)!, TimeSpan.FromSeconds(result.GetValue(timeout)));
+            var report = CommonOptions.NewPatcher().Apply(result.GetValue(pid), result.GetValue(patch)!, TimeSpan.FromSeconds(result.GetValue(timeout)), interruption);
             Print(report, "apply", result.GetValue(json));
             return 0;
         }));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Graft.Patching;
 
 namespace Graft.Cli.Commands;
@@ -17,16 +18,34 @@ internal static class CommonOptions
     };
 
     /// <summary>Runs a command body; a refusal or failure is one line on stderr and its exit code.</summary>
-    public static int Run(Func<int> body)
+    public static int Run(Func<int> body) => Run(_ => body());
+
+    /// <summary>
+    /// Runs a command body that touches a process. SIGINT, SIGTERM and SIGHUP do not kill graft
+    /// half-way: they interrupt the wait for a safe moment, and the operation rolls back.
+    /// </summary>
+    public static int Run(Func<CancellationToken, int> body)
     {
+        using var interruption = new CancellationTokenSource();
+        var registrations = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true;
+                interruption.Cancel();
+            }))
+            .ToList();
         try
         {
-            return body();
+            return body(interruption.Token);
         }
         catch (GraftException e)
         {
             Console.Error.WriteLine($"graft: error: {e.Message}");
             return (int)e.Failure;
+        }
+        finally
+        {
+            registrations.ForEach(r => r.Dispose());
         }
     }
 

@@ -13,9 +13,9 @@ internal static class RevertCommand
         var timeout = CommonOptions.Timeout();
         var json = CommonOptions.Json();
         var command = new Command("revert", "restore the original functions and unload the patch") { pid, name, timeout, json };
-        command.SetAction(result => CommonOptions.Run(() =>
+        command.SetAction(result => CommonOptions.Run(interruption =>
         {
-            var report = CommonOptions.NewPatcher().Revert(result.GetValue(pid), result.GetValue(name)!, TimeSpan.FromSeconds(result.GetValue(timeout)));
+            var report = CommonOptions.NewPatcher().Revert(result.GetValue(pid), result.GetValue(name)!, TimeSpan.FromSeconds(result.GetValue(timeout)), interruption);
             ApplyCommand.Print(report, "revert", result.GetValue(json));
             return 0;
         }));

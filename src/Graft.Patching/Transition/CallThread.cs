@@ -24,7 +24,7 @@ internal static class CallThread
     ];
 
     /// <summary>Stops and returns a thread fit to run calls; every other thread keeps running.</summary>
-    public static int Acquire(TargetProcess target, DateTime deadline)
+    public static int Acquire(TargetProcess target, Deadline deadline)
     {
         var reasons = new List<string>();
         while (true)
@@ -47,7 +47,8 @@ internal static class CallThread
                 target.Tracee.Resume(tid);
             }
 
-            if (DateTime.UtcNow > deadline)
+            deadline.ThrowIfInterrupted();
+            if (deadline.HasPassed)
             {
                 throw new GraftException(GraftFailure.Timeout,
                     $"no thread of process {target.Pid} was in a state where graft can run code before the timeout: {string.Join("; ", reasons)}");

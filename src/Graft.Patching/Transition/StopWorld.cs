@@ -16,7 +16,7 @@ internal static class StopWorld
 
     /// <param name="blocker">What in a stack holds the switch back (a function name), or null if the stack is clean.</param>
     /// <param name="commit">The switch; runs with every thread stopped.</param>
-    public static TransitionStatistics Run(TargetProcess target, DateTime deadline, Func<ThreadStack, string?> blocker, Action commit)
+    public static TransitionStatistics Run(TargetProcess target, Deadline deadline, Func<ThreadStack, string?> blocker, Action commit)
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
@@ -55,7 +55,8 @@ internal static class StopWorld
                 return new TransitionStatistics(attempt, longestStop);
             }
 
-            if (DateTime.UtcNow + delay > deadline)
+            deadline.ThrowIfInterrupted();
+            if (!deadline.Allows(delay))
             {
                 throw new GraftException(GraftFailure.Timeout,
                     $"no safe moment found in process {target.Pid} before the timeout ({attempt} attempts): {string.Join("; ", blocked)}");

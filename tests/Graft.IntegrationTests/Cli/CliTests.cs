@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Graft.IntegrationTests.Support;
 
@@ -44,6 +45,37 @@ public sealed class CliTests
         Assert.Equal("", result.Stdout);
         var error = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("graft: error:", StringComparison.Ordinal));
         Assert.Contains("no_such_function", error);
+    }
+
+    [Fact]
+    public void InterruptedApplyRollsBackAndLeavesTheTargetAsItWas()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var before = TargetText.Read(blocker.Pid);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var graft = Process.Start(start)!;
+        var stderr = new List<string>();
+        while (graft.StandardError.ReadLine() is { } line)
+        {
+            stderr.Add(line);
+            if (line.Contains("starting patching transition", StringComparison.Ordinal))
+            {
+                // Now it is waiting for the thread in slow_path to leave: interrupt it as Ctrl-C would.
+                Shell.Run("kill", "-INT", graft.Id.ToString());
+            }
+        }
+
+        graft.WaitForExit();
+        Assert.Equal(6, graft.ExitCode);
+        Assert.Contains(stderr, l => l.StartsWith("graft: error: interrupted", StringComparison.Ordinal));
+        before.AssertCodeUnchanged(blocker.Pid);
+        Assert.Contains("no patches applied", Shell.Graft("list", blocker.Pid.ToString()).Stdout);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
     }
 
     [Fact]
