@@ -24,7 +24,7 @@ public sealed partial class Patcher
         return OnTarget(pid, target =>
         {
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
-            var state = store.Read();
+            var state = CleanUpInterrupted(target, store, store.Read());
             var patch = PatchResolver.Resolve(definition, target, state);
             Notice(Notices.Enabling(definition.Name));
             Notice(Notices.Initializing(definition.Name, patching: true));
@@ -37,6 +37,7 @@ public sealed partial class Patcher
     {
         private readonly SlotAllocator slots = new(target, state);
         private ulong handle;
+        private bool recorded;
 
         public OperationReport Run()
         {
@@ -45,12 +46,7 @@ public sealed partial class Patcher
             {
                 var record = Load();
                 patcher.Notice(Notices.Starting(name, patching: true));
-                var newState = state with
-                {
-                    Patches = [.. state.Patches, record],
-                    SlotPages = [.. state.SlotPages, .. slots.NewPages],
-                };
-                var recordBytes = StateLayout.Serialize(newState);
+                var recordBytes = StateLayout.Serialize(With(record));
                 var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: JumpCode.EncodeJmpRel32(f.PatchAddress, f.Slot))).ToList();
                 var statistics = StopWorld.Run(target, deadline, Blocker, () =>
                 {
@@ -81,7 +77,17 @@ public sealed partial class Patcher
             {
                 store.EnsureMapped(target.Tracee, tid);
                 var slotOf = patch.Functions.ToDictionary(f => f, f => slots.Allocate(f.Module, f.Analysis.PatchAddress, tid));
+
+                // Recorded as loading before and after dlopen, so that what a graft killed from
+                // here on leaves behind can be found and undone by the next one.
+                var objects = patch.Functions.Select(f => f.Module).Distinct()
+                    .Select(m => new PatchedObject(patch.Definition.Objects.First(o => m.Matches(o.Name)).Name, m.Path, m.BuildId))
+                    .ToList();
+                var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
+                    0, 0, 0, DateTimeOffset.UtcNow, [], objects);
+                WriteState(loading);
                 handle = new RemoteLoader(target, store.Scratch).Open(tid, patch.Definition.Path);
+                WriteState(loading with { Handle = handle });
 
                 // struct link_map starts with l_addr, the difference between file and memory addresses.
                 var bias = target.Tracee.Memory.ReadUInt64(handle);
@@ -95,10 +101,14 @@ public sealed partial class Patcher
 
                 var image = RemoteLoader.ImageOf(target, bias, patch.Definition.Path);
                 var functions = patch.Functions.Select(f => Prepare(f, slotOf[f], bias + f.Definition.NewFunction)).ToList();
-                return new AppliedPatch(patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId, handle,
-                    image.Start, image.End, DateTimeOffset.UtcNow, functions,
-                    [.. patch.Functions.Select(f => f.Module).Distinct().Select(m => new PatchedObject(
-                        patch.Definition.Objects.First(o => m.Matches(o.Name)).Name, m.Path, m.BuildId))]);
+                return loading with
+                {
+                    Phase = PatchPhase.Patched,
+                    Handle = handle,
+                    ImageStart = image.Start,
+                    ImageEnd = image.End,
+                    Functions = functions,
+                };
             }
             finally
             {
@@ -124,6 +134,19 @@ public sealed partial class Patcher
                 slot, newFunction);
         }
 
+        /// <summary>The state as it was, plus this patch and the slot pages mapped for it.</summary>
+        private TargetState With(AppliedPatch record) => state with
+        {
+            Patches = [.. state.Patches, record],
+            SlotPages = [.. state.SlotPages, .. slots.NewPages],
+        };
+
+        private void WriteState(AppliedPatch record)
+        {
+            store.Write(StateLayout.Serialize(With(record)));
+            recorded = true;
+        }
+
         private string? Blocker(ThreadStack stack)
         {
             foreach (var frame in stack.Frames)
@@ -144,7 +167,7 @@ public sealed partial class Patcher
 
         private void RollBack()
         {
-            if (handle == 0 && slots.NewPages.Count == 0)
+            if (handle == 0 && slots.NewPages.Count == 0 && !recorded)
             {
                 return;
             }
@@ -158,6 +181,10 @@ public sealed partial class Patcher
                 }
 
                 slots.UnmapNewPages(tid);
+                if (recorded)
+                {
+                    store.Write(StateLayout.Serialize(state));
+                }
             }
             finally
             {

@@ -21,16 +21,15 @@ public sealed partial class Patcher
         return OnTarget(pid, target =>
         {
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
-            var state = store.Read();
+            var state = CleanUpInterrupted(target, store, store.Read());
             var patch = state.FindPatch(patchName)
                 ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
             Notice(Notices.Initializing(patchName, patching: false));
             Notice(Notices.Starting(patchName, patching: false));
 
-            var remaining = state.Patches.Where(p => p != patch).ToList();
-            var usedSlots = remaining.SelectMany(p => p.Functions).Select(f => f.Slot).ToHashSet();
-            var unusedPages = state.SlotPages.Where(page => !usedSlots.Any(s => s >= page.Address && s < page.Address + page.Size)).ToList();
-            var newState = state with { Patches = remaining, SlotPages = [.. state.SlotPages.Except(unusedPages)] };
+            var remaining = state with { Patches = [.. state.Patches.Where(p => p != patch)] };
+            var unusedPages = remaining.UnusedSlotPages();
+            var newState = remaining with { SlotPages = [.. state.SlotPages.Except(unusedPages)] };
 
             var recordBytes = StateLayout.Serialize(newState);
             var originals = patch.Functions.Select(f => (f.PatchAddress, Bytes: Convert.FromHexString(f.OriginalBytes))).ToList();
@@ -52,12 +51,16 @@ public sealed partial class Patcher
 
     /// <summary>Nothing can enter the patch any more: unload it and unmap the slot pages left empty.</summary>
     /// <remarks>Past the switch, an interruption no longer stops the operation: it finishes.</remarks>
-    private static void Unload(TargetProcess target, StateStore store, AppliedPatch patch, List<SlotPage> unusedPages)
+    private static void Unload(TargetProcess target, StateStore store, AppliedPatch patch, IReadOnlyList<SlotPage> unusedPages)
     {
         var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
         try
         {
-            new RemoteLoader(target, store.Scratch).Close(tid, patch.Handle);
+            if (patch.Handle != 0)
+            {
+                new RemoteLoader(target, store.Scratch).Close(tid, patch.Handle);
+            }
+
             foreach (var page in unusedPages)
             {
                 target.Tracee.InjectSyscall(tid, SYS_munmap, page.Address, page.Size);

@@ -32,9 +32,16 @@ internal static class ListCommand
             var table = new Table().AddColumns("patch", "state", "object", "function", "address", "replacement", "applied");
             foreach (var patch in state.Patches)
             {
+                // A patch still loading has no function switched yet: it gets one row of its own.
+                var phase = patch.Phase.ToString().ToLowerInvariant();
+                if (patch.Functions.Count == 0)
+                {
+                    table.AddRow(Markup.Escape(patch.Name), phase, "", "", "", "", patch.AppliedAt.ToString("u"));
+                }
+
                 foreach (var function in patch.Functions)
                 {
-                    table.AddRow(Markup.Escape(patch.Name), "patched", Markup.Escape(Path.GetFileName(function.ObjectPath)), Markup.Escape(function.Name),
+                    table.AddRow(Markup.Escape(patch.Name), phase, Markup.Escape(Path.GetFileName(function.ObjectPath)), Markup.Escape(function.Name),
                         $"0x{function.Address:x}", $"0x{function.NewFunction:x}", patch.AppliedAt.ToString("u"));
                 }
             }

@@ -5,7 +5,7 @@ using Graft.Core.State;
 namespace Graft.Cli.Output;
 
 /// <summary>The documents the commands print with --json.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(PatchDefinition))]
 [JsonSerializable(typeof(TargetState))]
 [JsonSerializable(typeof(OperationOutput))]

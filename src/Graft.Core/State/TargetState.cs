@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Graft.Core.State;
 
 /// <summary>
@@ -17,10 +19,29 @@ public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patche
         Patches.FirstOrDefault(p => p.Functions.Any(f => f.Address == functionAddress));
 
     public IEnumerable<ulong> UsedSlots => Patches.SelectMany(p => p.Functions).Select(f => f.Slot);
+
+    /// <summary>The slot pages that no function of any patch uses.</summary>
+    public IReadOnlyList<SlotPage> UnusedSlotPages()
+    {
+        var used = UsedSlots.ToList();
+        return [.. SlotPages.Where(page => !used.Any(slot => slot >= page.Address && slot < page.Address + page.Size))];
+    }
+}
+
+/// <summary>Where a patch is in its life: loading until the switch, patched after it.</summary>
+public enum PatchPhase
+{
+    /// <summary>Being loaded by a graft that has not switched to it yet; left behind if that graft was killed.</summary>
+    [JsonStringEnumMemberName("loading")]
+    Loading,
+
+    [JsonStringEnumMemberName("patched")]
+    Patched,
 }
 
 /// <summary>A patch loaded into the target (its dlopen handle and where its image lies) and what it redirects.</summary>
 public sealed record AppliedPatch(
+    PatchPhase Phase,
     string Name,
     string Path,
     string? BuildId,

@@ -79,6 +79,48 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void NextGraftUndoesWhatAKilledOneLeftBehind()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var pid = blocker.Pid.ToString();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", pid, Repository.Patch("slow_path"), "--timeout", "120" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using (var graft = Process.Start(start)!)
+        {
+            while (graft.StandardError.ReadLine() is { } line)
+            {
+                if (line.Contains("starting patching transition", StringComparison.Ordinal))
+                {
+                    // Loaded, waiting for the thread in slow_path: the worst moment to die.
+                    graft.Kill();
+                }
+            }
+
+            graft.WaitForExit();
+        }
+
+        using (var left = JsonDocument.Parse(Shell.Graft("list", pid, "--json").Stdout))
+        {
+            var patch = Assert.Single(left.RootElement.GetProperty("patches").EnumerateArray());
+            Assert.Equal("loading", patch.GetProperty("phase").GetString());
+        }
+
+        Assert.Contains(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
+        var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
+
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Assert.Contains("graft: 'slow-path': unloading what an interrupted apply left behind", apply.Stderr);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
+        Ticks.Next(blocker, 2, "new");
+        using var now = JsonDocument.Parse(Shell.Graft("list", pid, "--json").Stdout);
+        Assert.Equal("describe-new", Assert.Single(now.RootElement.GetProperty("patches").EnumerateArray()).GetProperty("name").GetString());
+    }
+
+    [Fact]
     public void RevertOfAPatchThatIsNotAppliedIsRefused()
     {
         using var counter = RunningFixture.Start("counter");

@@ -1,0 +1,34 @@
+using Graft.Core.State;
+using Graft.Patching.Target;
+
+namespace Graft.Patching;
+
+public sealed partial class Patcher
+{
+    /// <summary>
+    /// Undoes what a graft killed in the middle of an apply left behind (DESIGN invariant 5): a
+    /// patch recorded as loading is unloaded and its empty slot pages unmapped. Only a dead graft
+    /// leaves one: a live one holds the process, and this graft could not have attached to it.
+    /// </summary>
+    private TargetState CleanUpInterrupted(TargetProcess target, StateStore store, TargetState state)
+    {
+        var interrupted = state.Patches.Where(p => p.Phase == PatchPhase.Loading).ToList();
+        if (interrupted.Count == 0)
+        {
+            return state;
+        }
+
+        var remaining = state with { Patches = [.. state.Patches.Except(interrupted)] };
+        var unusedPages = remaining.UnusedSlotPages();
+        var cleaned = remaining with { SlotPages = [.. state.SlotPages.Except(unusedPages)] };
+        foreach (var patch in interrupted)
+        {
+            Notice($"'{patch.Name}': unloading what an interrupted apply left behind");
+            Unload(target, store, patch, patch == interrupted[^1] ? unusedPages : []);
+        }
+
+        store.Write(StateLayout.Serialize(cleaned));
+        target.Refresh();
+        return cleaned;
+    }
+}
