@@ -113,7 +113,7 @@ public sealed partial class Tracee : IDisposable
         {
             var tracer = TracerOf(tid);
             throw new UnauthorizedAccessException(tracer > 0
-                ? $"process {Pid} is already being traced by process {tracer} (a debugger?)"
+                ? $"process {Pid} is already being traced by {TracerName(tracer)}; only one tracer at a time"
                 : $"not permitted to trace process {Pid}: run graft as root or as the process's owner (see /proc/sys/kernel/yama/ptrace_scope)");
         }
 
@@ -145,6 +145,21 @@ public sealed partial class Tracee : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return true;
+        }
+    }
+
+    /// <summary>TracerPid names the tracing thread; say which program that is (another graft, gdb ...).</summary>
+    private static string TracerName(int tracerThread)
+    {
+        try
+        {
+            var process = File.ReadLines($"/proc/{tracerThread}/status").First(l => l.StartsWith("Tgid:", StringComparison.Ordinal))["Tgid:".Length..].Trim();
+            var name = File.ReadAllText($"/proc/{process}/comm").Trim();
+            return $"process {process} ({name})";
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return $"thread {tracerThread}";
         }
     }
 
