@@ -121,6 +121,21 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void DemoPatchesItsServiceLiveAndRevertsIt()
+    {
+        var demo = Shell.Graft("demo", "--phase", "0.5");
+
+        Assert.True(demo.ExitCode == 0, demo.Stderr + demo.Stdout);
+        var requests = demo.Stdout.Split('\n').Where(l => l.Contains("parse_len(", StringComparison.Ordinal)).ToList();
+        var fixedAt = requests.FindIndex(l => l.Contains("= 12 (expected 12)", StringComparison.Ordinal));
+        Assert.True(fixedAt > 0, demo.Stdout);
+        Assert.Contains("= 11 (expected 12)", requests[0]);
+        Assert.Contains("= 11 (expected 12)", requests[^1]);
+        Assert.Contains("patching complete", demo.Stdout);
+        Assert.Contains("unpatching complete", demo.Stdout);
+    }
+
+    [Fact]
     public void RevertOfAPatchThatIsNotAppliedIsRefused()
     {
         using var counter = RunningFixture.Start("counter");
