@@ -86,7 +86,7 @@ public sealed partial class Patcher
                 var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
                     0, 0, 0, DateTimeOffset.UtcNow, [], objects);
                 WriteState(loading);
-                handle = new RemoteLoader(target, store.Scratch).Open(tid, patch.Definition.Path);
+                handle = new RemoteLoader(target, store).Open(tid, patch.Definition.Path);
                 WriteState(loading with { Handle = handle });
 
                 // struct link_map starts with l_addr, the difference between file and memory addresses.
@@ -177,7 +177,7 @@ public sealed partial class Patcher
             {
                 if (handle != 0)
                 {
-                    new RemoteLoader(target, store.Scratch).Close(tid, handle);
+                    new RemoteLoader(target, store).Close(tid, handle);
                 }
 
                 slots.UnmapNewPages(tid);

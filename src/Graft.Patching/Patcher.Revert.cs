@@ -58,7 +58,7 @@ public sealed partial class Patcher
         {
             if (patch.Handle != 0)
             {
-                new RemoteLoader(target, store.Scratch).Close(tid, patch.Handle);
+                new RemoteLoader(target, store).Close(tid, patch.Handle);
             }
 
             foreach (var page in unusedPages)

@@ -9,8 +9,9 @@ namespace Graft.Core.State;
 /// <code>
 ///   0      magic "GRAFTST1"
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
-///   4096   scratch page (strings passed to injected calls)
-///   8192   half 0 | half 1: the JSON record, written to the idle half before the commit word
+///   4096   code page, read and execute only: where injected calls return (the return trampoline)
+///   8192   scratch page (strings passed to injected calls)
+///   12288  half 0 | half 1: the JSON record, written to the idle half before the commit word
 ///          flips to it, so a graft killed half-way leaves the previous record intact.
 /// </code>
 /// </summary>
@@ -19,9 +20,11 @@ public static class StateLayout
     public const string MappingName = "graft-state";
     public const ulong Size = 1 << 20;
     public const ulong CommitWordOffset = 8;
-    public const ulong ScratchOffset = 4096;
+    public const ulong CodeOffset = 4096;
+    public const ulong PageSize = 4096;
+    public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;
-    public const ulong RecordsOffset = 8192;
+    public const ulong RecordsOffset = 12288;
     public const ulong HalfSize = (Size - RecordsOffset) / 2;
 
     public static ReadOnlySpan<byte> Magic => "GRAFTST1"u8;

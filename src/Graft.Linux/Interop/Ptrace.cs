@@ -7,6 +7,7 @@ internal static partial class Ptrace
 {
     public const int PTRACE_CONT = 7;
     public const int PTRACE_SINGLESTEP = 9;
+    public const int PTRACE_SYSCALL = 24;
     public const int PTRACE_GETREGS = 12;
     public const int PTRACE_SETREGS = 13;
     public const int PTRACE_DETACH = 17;
@@ -21,6 +22,7 @@ internal static partial class Ptrace
     public const int PTRACE_GETSIGMASK = 0x420a;
     public const int PTRACE_SETSIGMASK = 0x420b;
 
+    public const int PTRACE_O_TRACESYSGOOD = 0x1;
     public const int PTRACE_O_TRACECLONE = 0x8;
 
     public const int PTRACE_EVENT_CLONE = 3;

@@ -36,27 +36,6 @@ public sealed partial class Tracee
         }, done => done.rip == site + 2);
     }
 
-    /// <summary>
-    /// Calls a function of the target on a stopped thread (System V ABI, up to six integer
-    /// arguments) and returns its rax. The call returns to address 0, whose fault tells Graft it
-    /// is over; a fault anywhere else is reported as a crash and the thread is put back.
-    /// </summary>
-    public ulong InjectCall(int tid, ulong function, TimeSpan timeout, params ulong[] args)
-    {
-        return RunOnThread(tid, timeout, singleStep: false, regs =>
-        {
-            // Keep clear of the interrupted code's red zone, and enter with rsp+8 16-byte aligned
-            // as if a call instruction had pushed the return address.
-            var stack = ((regs.rsp - RedZone) & ~0xfUL) - 8;
-            Memory.WriteUInt64(stack, 0);
-            regs.rsp = stack;
-            regs.rax = 0;
-            SetArguments(ref regs, args, syscallConvention: false);
-            regs.rip = function;
-            return regs;
-        }, done => done.rip == 0);
-    }
-
     private ulong RunOnThread(int tid, TimeSpan timeout, bool singleStep, Func<UserRegs, UserRegs> prepare, Func<UserRegs, bool> isFinished)
     {
         var thread = Get(tid);
@@ -75,35 +54,42 @@ public sealed partial class Tracee
             SetRegisters(tid, regs);
             var end = RunUntilTrap(thread, singleStep ? Ptrace.PTRACE_SINGLESTEP : Ptrace.PTRACE_CONT, timeout);
             var after = GetRegisters(tid);
-            if (!isFinished(after))
-            {
-                throw new InjectionException(end is { } signal
-                    ? $"code run inside process {Pid} by graft stopped with signal {signal} at 0x{after.rip:x}; the thread was restored"
-                    : $"code run inside process {Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
-            }
-
-            return after.rax;
+            return isFinished(after) ? after.rax : throw Failure(end, after, timeout);
         }
         finally
         {
-            if (threads.ContainsKey(tid))
-            {
-                SetRegisters(tid, saved);
-                SetExtendedState(tid, savedState);
-                SetSignalMask(tid, savedMask);
-            }
+            PutBack(tid, saved, savedState, savedMask);
         }
     }
 
-    /// <summary>Lets the thread run until a fault or trap of its own; other threads are served meanwhile.</summary>
-    private int? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout)
+    /// <summary>Restores a thread's registers, extended state and signal mask, if it still exists.</summary>
+    private void PutBack(int tid, UserRegs regs, byte[] extendedState, ulong signalMask)
+    {
+        if (threads.ContainsKey(tid))
+        {
+            SetRegisters(tid, regs);
+            SetExtendedState(tid, extendedState);
+            SetSignalMask(tid, signalMask);
+        }
+    }
+
+    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => new(end is { } status
+        ? $"code run inside process {Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored"
+        : $"code run inside process {Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
+
+    /// <summary>
+    /// Lets the thread run until a fault or trap of its own, or an event <paramref name="isEnd"/>
+    /// accepts; null if the timeout came first (the thread is then stopped). Other threads are
+    /// served meanwhile.
+    /// </summary>
+    private WaitStatus? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool>? isEnd = null)
     {
         thread.IsStopped = false;
         thread.IsRunningInjected = true;
         try
         {
             Restart(thread, request, 0);
-            return AwaitTrap(thread, request, timeout);
+            return AwaitTrap(thread, request, timeout, isEnd ?? (_ => false));
         }
         finally
         {
@@ -111,7 +97,7 @@ public sealed partial class Tracee
         }
     }
 
-    private int? AwaitTrap(TracedThread thread, int request, TimeSpan timeout)
+    private WaitStatus? AwaitTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool> isEnd)
     {
         var clock = Stopwatch.StartNew();
         for (var idle = 0; ; idle++)
@@ -124,10 +110,10 @@ public sealed partial class Tracee
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
                 }
 
-                if (status.IsSignalDeliveryStop && IsFault(thread.Tid, status.StopSignal))
+                if (isEnd(status) || (status.IsSignalDeliveryStop && IsFault(thread.Tid, status.StopSignal)))
                 {
                     thread.IsStopped = true;
-                    return status.StopSignal;
+                    return status;
                 }
 
                 ContinueInjected(thread, status, request);

@@ -8,9 +8,15 @@ public sealed partial class Tracee
     // Large enough for every XSAVE layout of this architecture, AMX tiles included.
     private const int XStateBufferSize = 16384;
 
-    public unsafe UserRegs GetRegisters(int tid)
+    public UserRegs GetRegisters(int tid)
     {
         RequireStopped(tid);
+        return ReadRegisters(tid);
+    }
+
+    /// <summary>Registers of a thread in any ptrace-stop, including the stops of code Graft runs on it.</summary>
+    private unsafe UserRegs ReadRegisters(int tid)
+    {
         UserRegs regs;
         Check(Ptrace.ptrace(Ptrace.PTRACE_GETREGS, tid, 0, (nint)(&regs)), "PTRACE_GETREGS", tid);
         return regs;

@@ -88,7 +88,7 @@ public sealed partial class Tracee : IDisposable
 
     private bool TrySeize(int tid)
     {
-        if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, Ptrace.PTRACE_O_TRACECLONE) == 0)
+        if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACESYSGOOD) == 0)
         {
             threads[tid] = new TracedThread(tid);
             return true;

@@ -25,8 +25,11 @@ internal readonly record struct WaitStatus(int Raw)
 
     public bool IsCloneEvent => Stopped && Event == Ptrace.PTRACE_EVENT_CLONE;
 
+    /// <summary>A syscall-enter or syscall-exit stop after PTRACE_SYSCALL (marked by PTRACE_O_TRACESYSGOOD).</summary>
+    public bool IsSyscallStop => Stopped && Event == 0 && StopSignal == (Signals.SIGTRAP | 0x80);
+
     /// <summary>A signal on its way to the thread; it is lost unless the tracer passes it on.</summary>
-    public bool IsSignalDeliveryStop => Stopped && Event == 0;
+    public bool IsSignalDeliveryStop => Stopped && Event == 0 && !IsSyscallStop;
 
     public override string ToString() =>
         Exited ? $"exited({(Raw >> 8) & 0xff})"

@@ -10,7 +10,7 @@ namespace Graft.Patching.Loading;
 /// injected calls), so relocations, dependencies, constructors, TLS and unwind registration are
 /// all done the way the program's own libraries get them.
 /// </summary>
-internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
+internal sealed class RemoteLoader(TargetProcess target, StateStore store)
 {
     private const ulong RTLD_NOW = 2;
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
@@ -24,8 +24,8 @@ internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
             throw new GraftException(GraftFailure.Refused, $"patch path is longer than {Core.State.StateLayout.ScratchSize} bytes");
         }
 
-        target.Tracee.Memory.Write(scratch, bytes);
-        var handle = target.Tracee.InjectCall(tid, Function("dlopen"), CallTimeout, scratch, RTLD_NOW);
+        target.Tracee.Memory.Write(store.Scratch, bytes);
+        var handle = Call(tid, "dlopen", store.Scratch, RTLD_NOW);
         return handle != 0
             ? handle
             : throw new GraftException(GraftFailure.Refused, $"the dynamic linker of process {target.Pid} cannot load {path}: {LastError(tid)}");
@@ -33,7 +33,7 @@ internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
 
     public void Close(int tid, ulong handle)
     {
-        if (target.Tracee.InjectCall(tid, Function("dlclose"), CallTimeout, handle) != 0)
+        if (Call(tid, "dlclose", handle) != 0)
         {
             throw new GraftException(GraftFailure.Internal, $"dlclose of a patch in process {target.Pid} failed: {LastError(tid)}");
         }
@@ -41,9 +41,12 @@ internal sealed class RemoteLoader(TargetProcess target, ulong scratch)
 
     private string LastError(int tid)
     {
-        var message = target.Tracee.InjectCall(tid, Function("dlerror"), CallTimeout);
+        var message = Call(tid, "dlerror");
         return message == 0 ? "no reason given" : target.Tracee.Memory.ReadCString(message);
     }
+
+    private ulong Call(int tid, string function, params ulong[] args) =>
+        target.Tracee.InjectCall(tid, store.Trampoline, Function(function), CallTimeout, args);
 
     /// <summary>A libc (glibc 2.34+) or libdl function, by its default symbol version.</summary>
     private ulong Function(string name)

@@ -12,6 +12,8 @@ namespace Graft.Patching.Target;
 internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid)
 {
     private const long SYS_mmap = 9;
+    private const long SYS_mprotect = 10;
+    private const ulong PROT_READ_EXEC = 5;
     private const long SYS_close = 3;
     private const long SYS_ftruncate = 77;
     private const long SYS_memfd_create = 319;
@@ -26,6 +28,9 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
     public ulong Address { get; private set; }
 
     public ulong Scratch => Address + StateLayout.ScratchOffset;
+
+    /// <summary>Where injected calls return (<see cref="ReturnTrampoline"/>).</summary>
+    public ulong Trampoline => Address + StateLayout.CodeOffset;
 
     public TargetState Read()
     {
@@ -84,6 +89,8 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
             tracee.InjectSyscall(tid, SYS_close, (ulong)fd);
         }
 
+        Check(tracee.InjectSyscall(tid, SYS_mprotect, Trampoline, StateLayout.PageSize, PROT_READ_EXEC), "mprotect");
+        tracee.Memory.Write(Trampoline, ReturnTrampoline.Code);
         tracee.Memory.Write(Address, StateLayout.Magic);
         half = 1;
         generation = 0;
