@@ -56,9 +56,17 @@ public sealed partial class Patcher
         var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
         try
         {
+            var loader = new RemoteLoader(target, store);
             if (patch.Handle != 0)
             {
-                new RemoteLoader(target, store).Close(tid, patch.Handle);
+                loader.Close(tid, patch.Handle);
+            }
+            else if (loader.FindLoaded(tid, patch.Path) is var handle and not 0)
+            {
+                // A graft killed inside dlopen never learnt the handle: the lookup took a second
+                // reference to the patch, so close it twice.
+                loader.Close(tid, handle);
+                loader.Close(tid, handle);
             }
 
             foreach (var page in unusedPages)

@@ -13,6 +13,7 @@ namespace Graft.Patching.Loading;
 internal sealed class RemoteLoader(TargetProcess target, StateStore store)
 {
     private const ulong RTLD_NOW = 2;
+    private const ulong RTLD_NOLOAD = 4;
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>dlopen()s the file; returns the handle (a struct link_map*).</summary>
@@ -29,6 +30,13 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
         return handle != 0
             ? handle
             : throw new GraftException(GraftFailure.Refused, $"the dynamic linker of process {target.Pid} cannot load {path}: {LastError(tid)}");
+    }
+
+    /// <summary>The handle of a file the process has loaded already, without loading anything; 0 if it has not.</summary>
+    public ulong FindLoaded(int tid, string path)
+    {
+        target.Tracee.Memory.Write(store.Scratch, Encoding.UTF8.GetBytes(path + "\0"));
+        return Call(tid, "dlopen", store.Scratch, RTLD_NOW | RTLD_NOLOAD);
     }
 
     public void Close(int tid, ulong handle)

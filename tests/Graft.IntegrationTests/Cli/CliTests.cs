@@ -136,6 +136,45 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void TargetCarriesOnWhenGraftIsKilledInsideItsDlopen()
+    {
+        using var counter = RunningFixture.Start("counter");
+        var pid = counter.Pid.ToString();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", pid, Repository.Patch("slow_constructor") })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using (var graft = Process.Start(start)!)
+        {
+            while (graft.StandardError.ReadLine() is { } line)
+            {
+                if (line.Contains("initializing patching transition", StringComparison.Ordinal))
+                {
+                    // The patch's constructor keeps dlopen busy for 1.5 s: die in the middle of it.
+                    Thread.Sleep(500);
+                    graft.Kill();
+                }
+            }
+
+            graft.WaitForExit();
+        }
+
+        // The borrowed thread finishes dlopen, returns through its signal frame and goes on.
+        Thread.Sleep(1500);
+        var after = counter.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal));
+        Assert.True(counter.IsAlive);
+        Assert.Equal("old", Ticks.Field(after, 2));
+
+        var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Assert.Contains("graft: 'slow-constructor': unloading what an interrupted apply left behind", apply.Stderr);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_constructor.so", StringComparison.Ordinal));
+        Ticks.Next(counter, 2, "new");
+    }
+
+    [Fact]
     public void RevertOfAPatchThatIsNotAppliedIsRefused()
     {
         using var counter = RunningFixture.Start("counter");
