@@ -27,7 +27,7 @@ public sealed partial class Tracee
     public long InjectSyscall(int tid, long number, params ulong[] args)
     {
         var site = FindSyscallInstruction();
-        return (long)RunOnThread(tid, TimeSpan.FromSeconds(10), singleStep: true, regs =>
+        return (long)SingleStep(tid, TimeSpan.FromSeconds(10), regs =>
         {
             regs.rax = (ulong)number;
             SetArguments(ref regs, args, syscallConvention: true);
@@ -36,7 +36,8 @@ public sealed partial class Tracee
         }, done => done.rip == site + 2);
     }
 
-    private ulong RunOnThread(int tid, TimeSpan timeout, bool singleStep, Func<UserRegs, UserRegs> prepare, Func<UserRegs, bool> isFinished)
+    /// <summary>Runs one instruction on a stopped thread with the registers <paramref name="prepare"/> gives, then puts the thread back.</summary>
+    private ulong SingleStep(int tid, TimeSpan timeout, Func<UserRegs, UserRegs> prepare, Func<UserRegs, bool> isFinished)
     {
         var thread = Get(tid);
         RequireStopped(tid);
@@ -52,7 +53,7 @@ public sealed partial class Tracee
             // apply its restart logic to our registers; it applies it to the saved ones later.
             regs.orig_rax = ulong.MaxValue;
             SetRegisters(tid, regs);
-            var end = RunUntilTrap(thread, singleStep ? Ptrace.PTRACE_SINGLESTEP : Ptrace.PTRACE_CONT, timeout);
+            var end = RunUntilTrap(thread, Ptrace.PTRACE_SINGLESTEP, timeout);
             var after = GetRegisters(tid);
             return isFinished(after) ? after.rax : throw Failure(end, after, timeout);
         }
