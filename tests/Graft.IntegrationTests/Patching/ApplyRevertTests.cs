@@ -98,6 +98,19 @@ public sealed class ApplyRevertTests
     }
 
     [Fact]
+    public void OldSymposPicksOneOfTwoStaticFunctionsOfTheSameName()
+    {
+        using var twins = RunningFixture.Start("twins");
+        var patcher = new NoticeLog().NewPatcher();
+
+        patcher.Apply(twins.Pid, Repository.Patch("twin_b"), Timeout);
+
+        twins.NextLine(l => l.EndsWith(" a-old b-new", StringComparison.Ordinal));
+        patcher.Revert(twins.Pid, "twin-b", Timeout);
+        twins.NextLine(l => l.EndsWith(" a-old b-old", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void TwoPatchesOnDifferentFunctionsCoexist()
     {
         using var counter = RunningFixture.Start("counter");

@@ -11,6 +11,7 @@ public sealed class RefusalTests
     [InlineData("missing_symbol", "'no_such_function'", "not found")]
     [InlineData("too_small", "cannot patch 'tiny'", "does not fit")]
     [InlineData("branch_into_window", "cannot patch 'branchy'", "branches to +0x2")]
+    [InlineData("not_loaded", "object 'libabsent.so.1'", "is not loaded in process")]
     public void MismatchedPatchIsRefusedAndTargetUntouched(string patch, string subject, string reason)
     {
         using var counter = RunningFixture.Start("counter");
@@ -23,6 +24,20 @@ public sealed class RefusalTests
         Assert.Contains(subject, refusal.Message);
         Assert.Contains(reason, refusal.Message);
         before.AssertUnchanged(counter.Pid);
+    }
+
+    [Fact]
+    public void AmbiguousSymbolWithoutSymposIsRefused()
+    {
+        using var twins = RunningFixture.Start("twins");
+        var before = TargetText.Read(twins.Pid);
+
+        var refusal = Assert.Throws<GraftException>(() =>
+            new NoticeLog().NewPatcher().Apply(twins.Pid, Repository.Patch("twin_ambiguous"), TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(GraftFailure.Refused, refusal.Failure);
+        Assert.Equal("twins: symbol 'label' is ambiguous: 2 local symbols share the name; set old_sympos (1..2)", refusal.Message);
+        before.AssertUnchanged(twins.Pid);
     }
 
     [Fact]
