@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Graft.IntegrationTests.Support;
 
@@ -52,27 +51,14 @@ public sealed class CliTests
     {
         using var blocker = RunningFixture.Start("blocker");
         var before = TargetText.Read(blocker.Pid);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120" })
-        {
-            start.ArgumentList.Add(argument);
-        }
+        var graft = GraftProcess.Run(
+            ["apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120"],
+            line => line.Contains("starting patching transition", StringComparison.Ordinal),
+            // Now it is waiting for the thread in slow_path to leave: interrupt it as Ctrl-C would.
+            process => Shell.Run("kill", "-INT", process.Id.ToString()));
 
-        using var graft = Process.Start(start)!;
-        var stderr = new List<string>();
-        while (graft.StandardError.ReadLine() is { } line)
-        {
-            stderr.Add(line);
-            if (line.Contains("starting patching transition", StringComparison.Ordinal))
-            {
-                // Now it is waiting for the thread in slow_path to leave: interrupt it as Ctrl-C would.
-                Shell.Run("kill", "-INT", graft.Id.ToString());
-            }
-        }
-
-        graft.WaitForExit();
         Assert.Equal(6, graft.ExitCode);
-        Assert.Contains(stderr, l => l.StartsWith("graft: error: interrupted", StringComparison.Ordinal));
+        Assert.Contains(graft.Stderr, l => l.StartsWith("graft: error: interrupted", StringComparison.Ordinal));
         before.AssertCodeUnchanged(blocker.Pid);
         Assert.Contains("no patches applied", Shell.Graft("list", blocker.Pid.ToString()).Stdout);
         Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
@@ -83,25 +69,11 @@ public sealed class CliTests
     {
         using var blocker = RunningFixture.Start("blocker");
         var pid = blocker.Pid.ToString();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", pid, Repository.Patch("slow_path"), "--timeout", "120" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using (var graft = Process.Start(start)!)
-        {
-            while (graft.StandardError.ReadLine() is { } line)
-            {
-                if (line.Contains("starting patching transition", StringComparison.Ordinal))
-                {
-                    // Loaded, waiting for the thread in slow_path: the worst moment to die.
-                    graft.Kill();
-                }
-            }
-
-            graft.WaitForExit();
-        }
+        GraftProcess.Run(
+            ["apply", pid, Repository.Patch("slow_path"), "--timeout", "120"],
+            line => line.Contains("starting patching transition", StringComparison.Ordinal),
+            // Loaded, waiting for the thread in slow_path: the worst moment to die.
+            process => process.Kill());
 
         using (var left = JsonDocument.Parse(Shell.Graft("list", pid, "--json").Stdout))
         {
@@ -140,26 +112,15 @@ public sealed class CliTests
     {
         using var counter = RunningFixture.Start("counter");
         var pid = counter.Pid.ToString();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", pid, Repository.Patch("slow_constructor") })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using (var graft = Process.Start(start)!)
-        {
-            while (graft.StandardError.ReadLine() is { } line)
+        GraftProcess.Run(
+            ["apply", pid, Repository.Patch("slow_constructor")],
+            line => line.Contains("initializing patching transition", StringComparison.Ordinal),
+            process =>
             {
-                if (line.Contains("initializing patching transition", StringComparison.Ordinal))
-                {
-                    // The patch's constructor keeps dlopen busy for 1.5 s: die in the middle of it.
-                    Thread.Sleep(500);
-                    graft.Kill();
-                }
-            }
-
-            graft.WaitForExit();
-        }
+                // The patch's constructor keeps dlopen busy for 1.5 s: die in the middle of it.
+                Thread.Sleep(500);
+                process.Kill();
+            });
 
         // The borrowed thread finishes dlopen, returns through its signal frame and goes on.
         Thread.Sleep(1500);

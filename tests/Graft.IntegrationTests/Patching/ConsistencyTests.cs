@@ -42,15 +42,7 @@ public sealed class ConsistencyTests
     public void ThreadsCreatedWhileStoppingAreStoppedTooAndNoneIsLeftBehind()
     {
         using var churn = RunningFixture.Start("churn");
-        var patcher = new NoticeLog().NewPatcher();
-
-        for (var cycle = 0; cycle < 20; cycle++)
-        {
-            patcher.Apply(churn.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15));
-            Ticks.Next(churn, 2, "new");
-            patcher.Revert(churn.Pid, "describe-new", TimeSpan.FromSeconds(15));
-            Ticks.Next(churn, 2, "old");
-        }
+        Ticks.CycleDescribe(churn, cycles: 20);
 
         var first = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));
         var later = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Created(l) > first + 100));

@@ -13,15 +13,7 @@ public sealed class RegisterPreservationTests
     public void BorrowedThreadsGetTheirGeneralAndVectorRegistersBack()
     {
         using var fixture = RunningFixture.Start("registers");
-        var patcher = new NoticeLog().NewPatcher();
-
-        for (var cycle = 0; cycle < 20; cycle++)
-        {
-            patcher.Apply(fixture.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15));
-            Ticks.Next(fixture, 2, "new");
-            patcher.Revert(fixture.Pid, "describe-new", TimeSpan.FromSeconds(15));
-            Ticks.Next(fixture, 2, "old");
-        }
+        Ticks.CycleDescribe(fixture, cycles: 20);
 
         var last = Counters(fixture.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));
         Assert.True(last["checks"] > 100, $"{last["checks"]} syscalls checked");

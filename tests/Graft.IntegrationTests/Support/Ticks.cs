@@ -10,4 +10,17 @@ internal static class Ticks
     /// <summary>Waits for a tick printed after now whose field matches; returns the line.</summary>
     public static string Next(RunningFixture fixture, int field, string value) =>
         fixture.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Field(l, field) == value);
+
+    /// <summary>Applies and reverts describe_new (describe: "old" → "new"), waiting each time for the fixture to print the change.</summary>
+    public static void CycleDescribe(RunningFixture fixture, int cycles)
+    {
+        var patcher = new NoticeLog().NewPatcher();
+        for (var cycle = 0; cycle < cycles; cycle++)
+        {
+            patcher.Apply(fixture.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15));
+            Next(fixture, 2, "new");
+            patcher.Revert(fixture.Pid, "describe-new", TimeSpan.FromSeconds(15));
+            Next(fixture, 2, "old");
+        }
+    }
 }
