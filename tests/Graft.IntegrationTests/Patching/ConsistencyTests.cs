@@ -44,9 +44,9 @@ public sealed class ConsistencyTests
         using var churn = RunningFixture.Start("churn");
         Ticks.CycleDescribe(churn, cycles: 20);
 
+        // Threads are still being created (NextLine fails if no such line comes).
         var first = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));
-        var later = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Created(l) > first + 100));
-        Assert.True(later > first, "threads are still being created");
+        churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Created(l) > first + 100);
         foreach (var status in TaskStatuses(churn.Pid))
         {
             Assert.Contains("TracerPid:\t0", status);
