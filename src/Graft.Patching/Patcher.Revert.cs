@@ -1,5 +1,6 @@
 using Graft.Core;
 using Graft.Core.State;
+using Graft.Linux.Interop;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;
@@ -9,7 +10,6 @@ namespace Graft.Patching;
 
 public sealed partial class Patcher
 {
-    private const long SYS_munmap = 11;
 
     /// <summary>
     /// Puts the original code back once no thread is inside the patch (stop-the-world), then
@@ -71,7 +71,7 @@ public sealed partial class Patcher
 
             foreach (var page in unusedPages)
             {
-                target.Tracee.InjectSyscall(tid, SYS_munmap, page.Address, page.Size);
+                target.Tracee.InjectSyscall(tid, Syscalls.SYS_munmap, page.Address, page.Size);
             }
         }
         finally

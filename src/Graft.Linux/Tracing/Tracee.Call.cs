@@ -12,8 +12,6 @@ namespace Graft.Linux.Tracing;
 /// </summary>
 public sealed partial class Tracee
 {
-    private const long SYS_rt_sigreturn = 15;
-    private const long SYS_sigaltstack = 131;
     private const int StackTSize = 24;
 
     /// <summary>
@@ -51,7 +49,7 @@ public sealed partial class Tracee
         var end = RunUntilTrap(thread, Ptrace.PTRACE_SYSCALL, timeout, status =>
             status.IsSyscallStop
             && ReadRegisters(tid) is var regs
-            && regs.orig_rax == SYS_rt_sigreturn
+            && regs.orig_rax == Syscalls.SYS_rt_sigreturn
             && regs.rip == trampoline + ReturnTrampoline.AfterSyscall);
         if (end is not { IsSyscallStop: true })
         {
@@ -92,7 +90,7 @@ public sealed partial class Tracee
     /// <summary>The thread's sigaltstack (a stack_t): rt_sigreturn sets it again from the frame.</summary>
     private byte[] AltStack(int tid, ulong scratch)
     {
-        var result = InjectSyscall(tid, SYS_sigaltstack, 0, scratch);
+        var result = InjectSyscall(tid, Syscalls.SYS_sigaltstack, 0, scratch);
         return result == 0
             ? Memory.Read(scratch, StackTSize)
             : throw new InjectionException($"sigaltstack inside process {Pid} failed with errno {-result}");

@@ -1,5 +1,6 @@
 using Graft.Core.State;
 using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
 using Graft.X86;
 
 namespace Graft.Patching.Target;
@@ -10,12 +11,7 @@ namespace Graft.Patching.Target;
 /// </summary>
 internal sealed class SlotAllocator(TargetProcess target, TargetState state)
 {
-    private const long SYS_mmap = 9;
-    private const long SYS_munmap = 11;
     private const ulong PageSize = 4096;
-    private const ulong PROT_READ_EXEC = 5;
-    private const ulong MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE = 0x2 | 0x20 | 0x100000;
-    private const long EEXIST = 17;
     private const ulong LowestAddress = 0x10000;
 
     private readonly HashSet<ulong> taken = [.. state.UsedSlots];
@@ -45,7 +41,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
     {
         foreach (var page in NewPages)
         {
-            target.Tracee.InjectSyscall(tid, SYS_munmap, page.Address, page.Size);
+            target.Tracee.InjectSyscall(tid, Syscalls.SYS_munmap, page.Address, page.Size);
         }
 
         NewPages.Clear();
@@ -79,13 +75,14 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
     {
         foreach (var candidate in CandidateAddresses(module).Where(a => InReach(a, patchAddress)).Take(64))
         {
-            var result = target.Tracee.InjectSyscall(tid, SYS_mmap, candidate, PageSize, PROT_READ_EXEC, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, ulong.MaxValue, 0);
-            if (result == -EEXIST)
+            var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_mmap, candidate, PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC,
+                Syscalls.MAP_PRIVATE | Syscalls.MAP_ANONYMOUS | Syscalls.MAP_FIXED_NOREPLACE, ulong.MaxValue, 0);
+            if (result == -Syscalls.EEXIST)
             {
                 continue;
             }
 
-            if (result is < 0 and > -4096)
+            if (Syscalls.Failed(result))
             {
                 throw new GraftException(GraftFailure.Internal, $"mmap of a slot page inside process {target.Pid} failed with errno {-result}");
             }

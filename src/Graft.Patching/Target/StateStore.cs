@@ -1,6 +1,7 @@
 using System.Text;
 using Graft.Core.State;
 using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 
 namespace Graft.Patching.Target;
@@ -11,15 +12,6 @@ namespace Graft.Patching.Target;
 /// </summary>
 internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid)
 {
-    private const long SYS_mmap = 9;
-    private const long SYS_mprotect = 10;
-    private const ulong PROT_READ_EXEC = 5;
-    private const long SYS_close = 3;
-    private const long SYS_ftruncate = 77;
-    private const long SYS_memfd_create = 319;
-    private const ulong MFD_CLOEXEC = 1;
-    private const ulong PROT_READ_WRITE = 3;
-    private const ulong MAP_PRIVATE = 2;
 
     private ulong generation;
     private int half;
@@ -78,25 +70,25 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
         var name = Encoding.ASCII.GetBytes(StateLayout.MappingName + "\0");
         var nameAddress = (tracee.GetRegisters(tid).rsp - 512) & ~0xfUL;
         tracee.Memory.Write(nameAddress, name);
-        var fd = Check(tracee.InjectSyscall(tid, SYS_memfd_create, nameAddress, MFD_CLOEXEC), "memfd_create");
+        var fd = Check(tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, nameAddress, Syscalls.MFD_CLOEXEC), "memfd_create");
         try
         {
-            Check(tracee.InjectSyscall(tid, SYS_ftruncate, (ulong)fd, StateLayout.Size), "ftruncate");
-            Address = (ulong)Check(tracee.InjectSyscall(tid, SYS_mmap, 0, StateLayout.Size, PROT_READ_WRITE, MAP_PRIVATE, (ulong)fd, 0), "mmap");
+            Check(tracee.InjectSyscall(tid, Syscalls.SYS_ftruncate, (ulong)fd, StateLayout.Size), "ftruncate");
+            Address = (ulong)Check(tracee.InjectSyscall(tid, Syscalls.SYS_mmap, 0, StateLayout.Size, Syscalls.PROT_READ | Syscalls.PROT_WRITE, Syscalls.MAP_PRIVATE, (ulong)fd, 0), "mmap");
         }
         finally
         {
-            tracee.InjectSyscall(tid, SYS_close, (ulong)fd);
+            tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)fd);
         }
 
-        Check(tracee.InjectSyscall(tid, SYS_mprotect, Trampoline, StateLayout.PageSize, PROT_READ_EXEC), "mprotect");
+        Check(tracee.InjectSyscall(tid, Syscalls.SYS_mprotect, Trampoline, StateLayout.PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC), "mprotect");
         tracee.Memory.Write(Trampoline, ReturnTrampoline.Code);
         tracee.Memory.Write(Address, StateLayout.Magic);
         half = 1;
         generation = 0;
     }
 
-    private long Check(long result, string call) => result is < 0 and > -4096
+    private long Check(long result, string call) => Syscalls.Failed(result)
         ? throw new GraftException(GraftFailure.Internal, $"{call} inside process {pid} failed with errno {-result}")
         : result;
 }

@@ -1,0 +1,30 @@
+namespace Graft.Linux.Interop;
+
+/// <summary>
+/// x86-64 system call numbers and flags of the calls Graft runs inside a target, with their C
+/// names (&lt;asm/unistd_64.h&gt;, &lt;sys/mman.h&gt;).
+/// </summary>
+public static class Syscalls
+{
+    public const long SYS_close = 3;
+    public const long SYS_mmap = 9;
+    public const long SYS_mprotect = 10;
+    public const long SYS_munmap = 11;
+    public const long SYS_rt_sigreturn = 15;
+    public const long SYS_ftruncate = 77;
+    public const long SYS_sigaltstack = 131;
+    public const long SYS_memfd_create = 319;
+
+    public const ulong PROT_READ = 1;
+    public const ulong PROT_WRITE = 2;
+    public const ulong PROT_EXEC = 4;
+    public const ulong MAP_PRIVATE = 0x2;
+    public const ulong MAP_ANONYMOUS = 0x20;
+    public const ulong MAP_FIXED_NOREPLACE = 0x100000;
+    public const ulong MFD_CLOEXEC = 1;
+
+    public const long EEXIST = 17;
+
+    /// <summary>A raw syscall result from -4095 to -1 is a negated errno; anything else is a value.</summary>
+    public static bool Failed(long result) => result is < 0 and > -4096;
+}
