@@ -15,8 +15,9 @@ public static class SlotCode
     private const byte Int3 = 0xCC;
 
     /// <summary>
-    /// The 64 bytes of a slot at <paramref name="slotAddress"/>: <c>jmp [rip+2]</c>, int3 padding, the target pointer
+    /// The 64-byte head of a slot at <paramref name="slotAddress"/>: <c>jmp [rip+2]</c>, int3 padding, the target pointer
     /// (set to <paramref name="initialTarget"/>), then the window's instructions relocated to +16 and a jump back.
+    /// The slot's remaining bytes, from <see cref="SlotLayout.DispatcherOffset"/>, are not part of the head.
     /// </summary>
     public static SlotImage Build(ulong slotAddress, PrologueAnalysis analysis, ulong initialTarget)
     {
@@ -28,7 +29,7 @@ public static class SlotCode
 
         if (slotAddress % 8 != 0 || slotAddress > ulong.MaxValue - SlotLayout.Size + 1)
         {
-            throw new ArgumentException($"a slot needs 64 bytes at an 8-byte aligned address; 0x{slotAddress:x} is not one", nameof(slotAddress));
+            throw new ArgumentException($"a slot needs {SlotLayout.Size} bytes at an 8-byte aligned address; 0x{slotAddress:x} is not one", nameof(slotAddress));
         }
 
         ulong copyAddress = slotAddress + SlotLayout.OriginalCodeOffset;
@@ -50,7 +51,7 @@ public static class SlotCode
         }
 
         ulong jumpBackAddress = copyAddress + (ulong)copy.Length;
-        byte[] slot = new byte[SlotLayout.Size];
+        byte[] slot = new byte[SlotLayout.HeadSize];
         slot.AsSpan().Fill(Int3);
         JmpThroughTargetPointer.CopyTo(slot);
         BinaryPrimitives.WriteUInt64LittleEndian(slot.AsSpan(SlotLayout.TargetPointerOffset), initialTarget);
@@ -71,7 +72,7 @@ public static class SlotCode
     private static void CheckReach(ulong slotAddress, PrologueAnalysis analysis, ulong resumeAddress)
     {
         ulong copyStart = slotAddress + SlotLayout.OriginalCodeOffset;
-        ulong copyEnd = slotAddress + SlotLayout.Size;
+        ulong copyEnd = slotAddress + SlotLayout.HeadSize;
         foreach (Instruction instruction in analysis.WindowInstructions)
         {
             foreach (ulong target in OutsideTargets(instruction, analysis))

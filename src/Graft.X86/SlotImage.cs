@@ -1,6 +1,6 @@
 namespace Graft.X86;
 
-/// <summary>The 64 bytes of one slot, and how its copied code maps back to the function it came from.</summary>
+/// <summary>The 64-byte head of one slot, and how its copied code maps back to the function it came from.</summary>
 public sealed class SlotImage
 {
     private readonly ulong _copyEnd;
@@ -13,7 +13,7 @@ public sealed class SlotImage
         _copyEnd = copyEnd;
     }
 
-    /// <summary>Exactly <see cref="SlotLayout.Size"/> bytes.</summary>
+    /// <summary>Exactly <see cref="SlotLayout.HeadSize"/> bytes, to be written at the slot's start.</summary>
     public ReadOnlyMemory<byte> Bytes { get; }
 
     /// <summary>Where "call the original" goes: the relocated window followed by the jump back.</summary>

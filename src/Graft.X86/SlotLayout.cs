@@ -1,11 +1,16 @@
 namespace Graft.X86;
 
 /// <summary>
-/// The per-function slot: a fixed 64-byte record in a slot page that Graft maps within ±2 GB of the code.
+/// The per-function slot: a fixed 256-byte record in a slot page that Graft maps within ±2 GB of the code.
+/// A 64-byte head (what <see cref="SlotCode"/> builds) is followed by room for a dispatcher (what <see cref="DispatcherCode"/> builds).
 /// </summary>
 public static class SlotLayout
 {
-    public const int Size = 64;
+    /// <summary>The allocation unit: one slot per patched function.</summary>
+    public const int Size = 256;
+
+    /// <summary>The jump through the target pointer, the pointer, and the relocated copy.</summary>
+    public const int HeadSize = 64;
 
     /// <summary>Aligned 8-byte pointer the slot jumps through, so retargeting is a data write.</summary>
     public const int TargetPointerOffset = 8;
@@ -13,5 +18,10 @@ public static class SlotLayout
     /// <summary>Relocated displaced instructions followed by a jump back into the function.</summary>
     public const int OriginalCodeOffset = 16;
 
-    public const int OriginalCodeCapacity = Size - OriginalCodeOffset;
+    public const int OriginalCodeCapacity = HeadSize - OriginalCodeOffset;
+
+    /// <summary>Where the per-thread dispatcher goes while a transition is in flight; 8-byte aligned like the slot.</summary>
+    public const int DispatcherOffset = HeadSize;
+
+    public const int DispatcherCapacity = Size - DispatcherOffset;
 }

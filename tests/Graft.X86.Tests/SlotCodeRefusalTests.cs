@@ -55,12 +55,13 @@ public sealed class SlotCodeRefusalTests
     [Theory]
     [InlineData(0x7f12_3455_0004UL)]
     [InlineData(ulong.MaxValue - 7)]
-    public void SlotAddressMustBeAlignedAndLeaveRoomForSixtyFourBytes(ulong slotAddress)
+    [InlineData(ulong.MaxValue - 127)] // room for the head, not for the dispatcher after it
+    public void SlotAddressMustBeAlignedAndLeaveRoomForAWholeSlot(ulong slotAddress)
     {
         PrologueAnalysis analysis = PrologueAnalyzer.Analyze(FramePointerFunction, FunctionAddress);
 
         var exception = Assert.Throws<ArgumentException>(() => SlotCode.Build(slotAddress, analysis, 0));
 
-        Assert.Contains("a slot needs 64 bytes at an 8-byte aligned address", exception.Message);
+        Assert.Contains("a slot needs 256 bytes at an 8-byte aligned address", exception.Message);
     }
 }

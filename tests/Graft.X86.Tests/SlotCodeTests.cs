@@ -39,7 +39,7 @@ public sealed class SlotCodeTests
             0xCC,
         ];
         Assert.Equal(expected, slot.Bytes.ToArray());
-        Assert.Equal(SlotLayout.Size, slot.Bytes.Length);
+        Assert.Equal(SlotLayout.HeadSize, slot.Bytes.Length);
         Assert.Equal(SlotAddress + 0x10, slot.OriginalCodeAddress);
     }
 
@@ -81,7 +81,7 @@ public sealed class SlotCodeTests
     [InlineData(0xf)]
     [InlineData(0x1f)]  // int3 filling after the jump back
     [InlineData(0x3f)]
-    [InlineData(0x40)]  // the next slot
+    [InlineData(0x40)]  // the dispatcher after the head
     public void MapToOriginalIsNullOutsideTheCopiedCode(int slotOffset)
     {
         SlotImage slot = SlotCode.Build(SlotAddress, PrologueAnalyzer.Analyze(FunctionWithRipRelativeLoad, FunctionAddress), 0);

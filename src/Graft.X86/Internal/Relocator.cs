@@ -55,19 +55,4 @@ internal static class Relocator
         error = "";
         return true;
     }
-
-    private sealed class ByteListWriter : CodeWriter
-    {
-        private readonly List<byte> _bytes = [];
-
-        public override void WriteByte(byte value)
-        {
-            _bytes.Add(value);
-        }
-
-        public byte[] ToArray()
-        {
-            return [.. _bytes];
-        }
-    }
 }

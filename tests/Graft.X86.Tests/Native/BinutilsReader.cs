@@ -5,8 +5,8 @@ using System.Text.RegularExpressions;
 namespace Graft.X86.Tests.Native;
 
 /// <summary>
-/// Reads functions out of an ELF file through nm and objdump, so that the tests check Graft.X86 against
-/// an independent disassembler rather than against Iced itself.
+/// Reads functions out of an ELF file, and disassembles raw code, through nm and objdump, so that the tests check
+/// Graft.X86 against an independent disassembler rather than against Iced itself.
 /// </summary>
 internal static partial class BinutilsReader
 {
@@ -25,6 +25,28 @@ internal static partial class BinutilsReader
         }
 
         return functions;
+    }
+
+    /// <summary>objdump's Intel-syntax text of each instruction in <paramref name="code"/> placed at <paramref name="address"/>.</summary>
+    public static IReadOnlyList<(ulong Address, string Text)> DisassembleBytes(byte[] code, ulong address)
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, code);
+            string[] output = Run(
+                "objdump", "-D", "-w", "-M", "intel", "-b", "binary", "-m", "i386:x86-64", $"--adjust-vma=0x{address:x}", path);
+            return
+            [
+                .. output.Select(line => ObjdumpLine().Match(line))
+                    .Where(match => match.Success)
+                    .Select(match => (Hex(match.Groups["address"].Value), match.Groups["text"].Value.Trim())),
+            ];
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static Dictionary<string, (ulong Address, ulong Size)> DynamicFunctionSymbols(string elfPath)
@@ -98,6 +120,6 @@ internal static partial class BinutilsReader
     private static partial Regex NmLine();
 
     // "   3f0be:\t48 8b 05 cb 3e 19 00 \tmov    0x193ecb(%rip),%rax" (with -w, one line per instruction)
-    [GeneratedRegex(@"^\s*(?<address>[0-9a-f]+):\t(?<bytes>(?:[0-9a-f]{2} )+)")]
+    [GeneratedRegex(@"^\s*(?<address>[0-9a-f]+):\t(?<bytes>(?:[0-9a-f]{2} )+)\s*\t?(?<text>.*)$")]
     private static partial Regex ObjdumpLine();
 }

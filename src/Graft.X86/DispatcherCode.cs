@@ -1,0 +1,131 @@
+using System.Buffers.Binary;
+using System.Numerics;
+
+using Graft.X86.Internal;
+
+using Iced.Intel;
+
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Graft.X86;
+
+/// <summary>
+/// Builds the dispatcher a slot jumps through during a per-thread transition: it finds the calling thread in the
+/// thread table (<see cref="ThreadTableLayout"/>) and goes on to the old code or to the new function.
+/// </summary>
+public static class DispatcherCode
+{
+    // The 64-bit constants sit in aligned words at the end of the stub, after the code and its int3 padding.
+    private const int NewTargetOffset = SlotLayout.DispatcherCapacity - WordSize;
+    private const int OldTargetOffset = NewTargetOffset - WordSize;
+    private const int EntriesEndOffset = OldTargetOffset - WordSize;
+    private const int EntriesStartOffset = EntriesEndOffset - WordSize;
+    private const int TableHeaderOffset = EntriesStartOffset - WordSize;
+    private const int MultiplierOffset = TableHeaderOffset - WordSize;
+    private const int WordSize = 8;
+
+    private const byte Int3 = 0xCC;
+
+    /// <summary>
+    /// The <see cref="SlotLayout.DispatcherCapacity"/> bytes of the dispatcher at <paramref name="stubAddress"/>.
+    /// </summary>
+    /// <remarks>
+    /// It runs at the entry of a patched function, so it clobbers only r10, r11 and rflags: arguments, rax (the vector count
+    /// of a varargs call), the stack and every other register reach the target untouched. It neither writes memory nor
+    /// touches the stack, so a signal handler may run it again at any of its instructions.
+    /// It reads the calling thread's pointer from <c>%fs:0</c>, which glibc keeps equal to fs_base.
+    /// Precondition: the table at <paramref name="threadTable"/> always holds at least one empty entry;
+    /// the probe stops only at the thread's key or at an empty entry, and has no count of its own.
+    /// </remarks>
+    /// <param name="stubAddress">Where the stub goes: a slot's address plus <see cref="SlotLayout.DispatcherOffset"/>.</param>
+    /// <param name="threadTable">The thread table's address in the target.</param>
+    /// <param name="oldTarget">Where a thread in the old universe goes: the slot's relocated copy of the original code.</param>
+    /// <param name="newTarget">Where a thread in the new universe goes: the replacement function.</param>
+    public static byte[] Build(ulong stubAddress, ulong threadTable, ulong oldTarget, ulong newTarget)
+    {
+        CheckPlacement(stubAddress, SlotLayout.DispatcherCapacity, "a dispatcher", nameof(stubAddress));
+        CheckPlacement(threadTable, ThreadTableLayout.Size, "a thread table", nameof(threadTable));
+
+        byte[] stub = new byte[SlotLayout.DispatcherCapacity];
+        stub.AsSpan().Fill(Int3);
+        Assemble(stubAddress).CopyTo(stub.AsSpan(0, MultiplierOffset));
+        Span<byte> words = stub.AsSpan(MultiplierOffset);
+        ulong entriesStart = threadTable + ThreadTableLayout.HeaderSize;
+        ulong[] values = [ThreadTableLayout.HashMultiplier, threadTable, entriesStart, threadTable + ThreadTableLayout.Size, oldTarget, newTarget];
+        for (int index = 0; index < values.Length; index++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(words[(index * WordSize)..], values[index]);
+        }
+
+        return stub;
+    }
+
+    private static void CheckPlacement(ulong address, int size, string what, string parameterName)
+    {
+        // Aligned, so that every word the stub reads (and Graft writes) is one atomic access.
+        if (address % WordSize != 0 || address > ulong.MaxValue - (ulong)size + 1)
+        {
+            throw new ArgumentException($"{what} needs {size} bytes at an 8-byte aligned address; 0x{address:x} is not one", parameterName);
+        }
+    }
+
+    private static byte[] Assemble(ulong stubAddress)
+    {
+        var assembler = new Assembler(64);
+        Label probe = assembler.CreateLabel();
+        Label known = assembler.CreateLabel();
+        Label absent = assembler.CreateLabel();
+        Label toNew = assembler.CreateLabel();
+
+        assembler.mov(r11, __qword_ptr.fs[0]);
+        assembler.mov(r10, r11);
+
+        // imul's low 64 bits are the unsigned product's, which is all ThreadTableLayout.HomeIndex keeps.
+        assembler.AddInstruction(WithWord(Code.Imul_r64_rm64, stubAddress + MultiplierOffset));
+        assembler.shr(r10, ThreadTableLayout.HashShift);
+        assembler.shl(r10, (byte)BitOperations.Log2(ThreadTableLayout.EntrySize));
+        assembler.AddInstruction(WithWord(Code.Add_r64_rm64, stubAddress + EntriesStartOffset));
+
+        // Ends at the thread's key or at an empty entry; the table always has one (see the precondition on Build).
+        assembler.Label(ref probe);
+        assembler.cmp(__qword_ptr[r10 + ThreadTableLayout.EntryKeyOffset], r11);
+        assembler.je(known);
+        assembler.cmp(__qword_ptr[r10 + ThreadTableLayout.EntryKeyOffset], 0);
+        assembler.je(absent);
+        assembler.add(r10, ThreadTableLayout.EntrySize);
+        assembler.AddInstruction(WithWord(Code.Cmp_r64_rm64, stubAddress + EntriesEndOffset));
+        assembler.jb(probe);
+        assembler.AddInstruction(WithWord(Code.Mov_r64_rm64, stubAddress + EntriesStartOffset));
+        assembler.jmp(probe);
+
+        assembler.Label(ref known);
+        assembler.test(__byte_ptr[r10 + ThreadTableLayout.EntryUniverseOffset], ThreadTableLayout.NewUniverse);
+        assembler.jnz(toNew);
+        assembler.AddInstruction(JumpThroughWord(stubAddress + OldTargetOffset));
+
+        assembler.Label(ref absent);
+        assembler.AddInstruction(WithWord(Code.Mov_r64_rm64, stubAddress + TableHeaderOffset));
+        assembler.test(__byte_ptr[r10 + ThreadTableLayout.DefaultUniverseOffset], ThreadTableLayout.NewUniverse);
+        assembler.jnz(toNew);
+        assembler.AddInstruction(JumpThroughWord(stubAddress + OldTargetOffset));
+
+        assembler.Label(ref toNew);
+        assembler.AddInstruction(JumpThroughWord(stubAddress + NewTargetOffset));
+
+        var writer = new ByteListWriter();
+        assembler.Assemble(writer, stubAddress);
+        return writer.ToArray();
+    }
+
+    // Iced's assembler has no RIP-relative operand for a fixed address; a MemoryOperand based on RIP holds the absolute
+    // address, and the block encoder turns it into a displacement from the instruction's end.
+    private static Instruction WithWord(Code code, ulong wordAddress)
+    {
+        return Instruction.Create(code, Register.R10, new MemoryOperand(Register.RIP, (long)wordAddress));
+    }
+
+    private static Instruction JumpThroughWord(ulong wordAddress)
+    {
+        return Instruction.Create(Code.Jmp_rm64, new MemoryOperand(Register.RIP, (long)wordAddress));
+    }
+}
