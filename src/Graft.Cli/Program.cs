@@ -13,6 +13,8 @@ internal static class Program
             InfoCommand.Create(),
             ApplyCommand.Create(),
             RevertCommand.Create(),
+            ContinueCommand.Create(),
+            StatusCommand.Create(),
             ListCommand.Create(),
             DemoCommand.Create(),
         };

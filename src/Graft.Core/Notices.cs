@@ -16,5 +16,10 @@ public static class Notices
 
     public static string Complete(string patch, bool patching) => $"'{patch}': {Mode(patching)} complete";
 
+    public static string Reversing(string patch, bool toPatching) =>
+        $"'{patch}': reversing transition from {Mode(!toPatching)} to {Mode(toPatching)}";
+
+    public static string Forcing(bool patching) => $"forcing remaining threads to the {(patching ? "patched" : "unpatched")} state";
+
     private static string Mode(bool patching) => patching ? "patching" : "unpatching";
 }

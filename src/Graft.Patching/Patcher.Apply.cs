@@ -14,10 +14,13 @@ public sealed partial class Patcher
     private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Loads the patch into the process and redirects its functions, once no thread is inside
-    /// any of them (stop-the-world). On any failure the process is left as it was.
+    /// Loads the patch into the process and switches it to the new functions: thread by thread
+    /// (per-thread, the default), or all at once when no thread is inside any of them
+    /// (stop-world). Applying a patch whose transition is in flight continues it, or reverses an
+    /// unpatching. On a failure before the transition starts the process is left as it was.
     /// </summary>
-    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout, CancellationToken interruption = default)
+    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout, CancellationToken interruption = default,
+        ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
     {
         var definition = ReadPatch(patchPath);
         var deadline = Deadline.After(timeout, interruption);
@@ -25,10 +28,16 @@ public sealed partial class Patcher
         {
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
             var state = CleanUpInterrupted(target, store, store.Read());
+            if (state.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight)
+            {
+                return Resume(target, store, state, inFlight, Universe.New, force, deadline);
+            }
+
+            RefuseDuringTransition(state, pid);
             var patch = PatchResolver.Resolve(definition, target, state);
             Notice(Notices.Enabling(definition.Name));
             Notice(Notices.Initializing(definition.Name, patching: true));
-            return new Application(this, target, store, state, patch, deadline).Run();
+            return new Application(this, target, store, state, patch, deadline).Run(model, force);
         });
     }
 
@@ -36,18 +45,25 @@ public sealed partial class Patcher
     private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, Deadline deadline)
     {
         private readonly SlotAllocator slots = new(target, state);
+        private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
         private ulong handle;
         private bool recorded;
 
-        public OperationReport Run()
+        public OperationReport Run(ConsistencyModel model, bool force)
         {
             var name = patch.Definition.Name;
             try
             {
                 var record = Load();
+                if (model == ConsistencyModel.PerThread)
+                {
+                    var install = record.Functions.Select(f => Redirects.ToDispatcher(f, movedInstructions[f.Slot])).ToList();
+                    return patcher.Transit(target, store, With(record), record, Universe.New, install, force, deadline);
+                }
+
                 patcher.Notice(Notices.Starting(name, patching: true));
                 var recordBytes = StateLayout.Serialize(With(record));
-                var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: JumpCode.EncodeJmpRel32(f.PatchAddress, f.Slot))).ToList();
+                var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: Redirects.Final(f, patched: true))).ToList();
                 var statistics = StopWorld.Run(target, deadline, Blocker, () =>
                 {
                     // The record goes first: if graft dies between the two, a later revert still
@@ -62,12 +78,16 @@ public sealed partial class Patcher
                 patcher.Notice(Notices.Complete(name, patching: true));
                 return new OperationReport(name, target.Pid, statistics, record.Functions);
             }
-            catch
+            catch when (!TransitionStarted())
             {
                 RollBack();
                 throw;
             }
         }
+
+        /// <summary>Once a per-thread transition is recorded it is never rolled back: a later graft continues or reverses it.</summary>
+        private bool TransitionStarted() =>
+            recorded && store.Read().FindPatch(patch.Definition.Name) is { Phase: PatchPhase.Patching };
 
         /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
         private AppliedPatch Load()
@@ -129,6 +149,9 @@ public sealed partial class Patcher
             }
 
             target.Tracee.Memory.Write(slot, image.Bytes.Span);
+            target.Tracee.Memory.Write(slot + SlotLayout.DispatcherOffset,
+                DispatcherCode.Build(slot + SlotLayout.DispatcherOffset, store.Address + StateLayout.ThreadTableOffset, image.OriginalCodeAddress, newFunction));
+            movedInstructions[slot] = image.InstructionMap.ToDictionary(m => m.OriginalAddress, m => m.CopyAddress);
             return new PatchedFunction(function.Definition.OldName, function.Definition.OldSympos, function.Module.Path,
                 function.Address, function.Size, function.Analysis.PatchAddress, Convert.ToHexString(function.Analysis.WindowBytes.Span),
                 slot, newFunction);

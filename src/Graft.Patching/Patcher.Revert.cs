@@ -12,10 +12,12 @@ public sealed partial class Patcher
 {
 
     /// <summary>
-    /// Puts the original code back once no thread is inside the patch (stop-the-world), then
-    /// unloads the patch and the slot pages nothing uses any more.
+    /// Puts the original code back, thread by thread (per-thread) or once no thread is inside the
+    /// patch (stop-world), then unloads the patch and the slot pages nothing uses any more.
+    /// Reverting a patch whose transition is in flight reverses it (or continues an unpatching).
     /// </summary>
-    public OperationReport Revert(int pid, string patchName, TimeSpan timeout, CancellationToken interruption = default)
+    public OperationReport Revert(int pid, string patchName, TimeSpan timeout, CancellationToken interruption = default,
+        ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
     {
         var deadline = Deadline.After(timeout, interruption);
         return OnTarget(pid, target =>
@@ -24,9 +26,19 @@ public sealed partial class Patcher
             var state = CleanUpInterrupted(target, store, store.Read());
             var patch = state.FindPatch(patchName)
                 ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
-            Notice(Notices.Initializing(patchName, patching: false));
-            Notice(Notices.Starting(patchName, patching: false));
+            if (patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching)
+            {
+                return Resume(target, store, state, patch, Universe.Old, force, deadline);
+            }
 
+            RefuseDuringTransition(state, pid);
+            Notice(Notices.Initializing(patchName, patching: false));
+            if (model == ConsistencyModel.PerThread)
+            {
+                return Transit(target, store, state, patch, Universe.Old, [.. patch.Functions.Select(f => Redirects.ToDispatcher(f))], force, deadline);
+            }
+
+            Notice(Notices.Starting(patchName, patching: false));
             var remaining = state with { Patches = [.. state.Patches.Where(p => p != patch)] };
             var unusedPages = remaining.UnusedSlotPages();
             var newState = remaining with { SlotPages = [.. state.SlotPages.Except(unusedPages)] };

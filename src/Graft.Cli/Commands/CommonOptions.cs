@@ -13,9 +13,22 @@ internal static class CommonOptions
 
     public static Option<double> Timeout() => new("--timeout")
     {
-        Description = "seconds to wait for a safe moment before giving up and rolling back",
+        Description = "seconds to wait: per-thread, then the transition stays in flight; stop-world, then everything is rolled back",
         DefaultValueFactory = _ => Patcher.DefaultTimeout.TotalSeconds,
     };
+
+    public static Option<string> Consistency() => new Option<string>("--consistency")
+    {
+        Description = "per-thread: threads switch one by one, each when its own stack is clean; stop-world: all at once",
+        DefaultValueFactory = _ => "per-thread",
+    }.AcceptOnlyFromAmong("per-thread", "stop-world");
+
+    public static Option<bool> Force() => new("--force")
+    {
+        Description = "switch the threads still stuck when the timeout comes, consistency or not (the patch can then never be unloaded)",
+    };
+
+    public static ConsistencyModel Model(string? name) => name == "stop-world" ? ConsistencyModel.StopWorld : ConsistencyModel.PerThread;
 
     /// <summary>Runs a command body; a refusal or failure is one line on stderr and its exit code.</summary>
     public static int Run(Func<int> body) => Run(_ => body());

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Graft.Core.Patches;
 using Graft.Core.State;
+using Graft.Patching;
 
 namespace Graft.Cli.Output;
 
@@ -9,7 +10,23 @@ namespace Graft.Cli.Output;
 [JsonSerializable(typeof(PatchDefinition))]
 [JsonSerializable(typeof(TargetState))]
 [JsonSerializable(typeof(OperationOutput))]
+[JsonSerializable(typeof(StatusOutput))]
 internal sealed partial class CliJson : JsonSerializerContext;
 
-/// <summary>The result of apply or revert: what changed, and how long the threads were held.</summary>
-internal sealed record OperationOutput(string Patch, int Pid, string Operation, int Attempts, double LongestStopMilliseconds, IReadOnlyList<PatchedFunction> Functions);
+/// <summary>The result of apply, revert or continue: what changed, how the threads were held, and the transition if it is still in flight.</summary>
+internal sealed record OperationOutput(
+    string Patch,
+    int Pid,
+    string Operation,
+    ConsistencyModel Consistency,
+    string Transition,
+    int Attempts,
+    double LongestStopMilliseconds,
+    int MostStoppedAtOnce,
+    int ThreadsMoved,
+    int TrapsHandled,
+    IReadOnlyList<PatchedFunction> Functions,
+    TransitionProgress? InFlight);
+
+/// <summary>graft status: the transition in flight, null when there is none.</summary>
+internal sealed record StatusOutput(int Pid, TransitionProgress? Transition);

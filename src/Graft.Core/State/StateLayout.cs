@@ -7,11 +7,12 @@ namespace Graft.Core.State;
 /// <summary>
 /// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):
 /// <code>
-///   0      magic "GRAFTST1"
+///   0      magic "GRAFTST2"
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
 ///   4096   code page, read and execute only: where injected calls return (the return trampoline)
 ///   8192   scratch page (strings passed to injected calls)
-///   12288  half 0 | half 1: the JSON record, written to the idle half before the commit word
+///   12288  the per-thread table of the transition in flight, read by the slots' dispatchers
+///   81920  half 0 | half 1: the JSON record, written to the idle half before the commit word
 ///          flips to it, so a graft killed half-way leaves the previous record intact.
 /// </code>
 /// </summary>
@@ -24,10 +25,12 @@ public static class StateLayout
     public const ulong PageSize = 4096;
     public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;
-    public const ulong RecordsOffset = 12288;
+    public const ulong ThreadTableOffset = 12288;
+    public const ulong ThreadTableSize = 69632;
+    public const ulong RecordsOffset = ThreadTableOffset + ThreadTableSize;
     public const ulong HalfSize = (Size - RecordsOffset) / 2;
 
-    public static ReadOnlySpan<byte> Magic => "GRAFTST1"u8;
+    public static ReadOnlySpan<byte> Magic => "GRAFTST2"u8;
 
     public static ulong HalfOffset(int half) => RecordsOffset + ((ulong)half * HalfSize);
 

@@ -8,11 +8,17 @@ namespace Graft.Core.State;
 /// </summary>
 public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patches, IReadOnlyList<SlotPage> SlotPages)
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public static TargetState Empty { get; } = new(CurrentVersion, [], []);
 
     public AppliedPatch? FindPatch(string name) => Patches.FirstOrDefault(p => p.Name == name);
+
+    /// <summary>The patch whose transition is in flight, if any: there is at most one, as in the kernel.</summary>
+    public AppliedPatch? InTransition => Patches.FirstOrDefault(p => p.Phase is PatchPhase.Patching or PatchPhase.Unpatching);
+
+    public TargetState Replace(AppliedPatch old, AppliedPatch updated) =>
+        this with { Patches = [.. Patches.Select(p => p == old ? updated : p)] };
 
     /// <summary>The patch that currently redirects the function at this address, if any.</summary>
     public AppliedPatch? PatchOf(ulong functionAddress) =>
@@ -28,15 +34,27 @@ public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patche
     }
 }
 
-/// <summary>Where a patch is in its life: loading until the switch, patched after it.</summary>
+/// <summary>
+/// Where a patch is in its life: loading until its transition starts, then patching (threads
+/// switch one by one), patched, and unpatching on the way out. Stop-the-world goes from loading
+/// to patched in one step.
+/// </summary>
 public enum PatchPhase
 {
     /// <summary>Being loaded by a graft that has not switched to it yet; left behind if that graft was killed.</summary>
     [JsonStringEnumMemberName("loading")]
     Loading,
 
+    /// <summary>In a per-thread transition towards patched; the thread table says who has switched.</summary>
+    [JsonStringEnumMemberName("patching")]
+    Patching,
+
     [JsonStringEnumMemberName("patched")]
     Patched,
+
+    /// <summary>In a per-thread transition towards unpatched (a revert, or a reversed apply).</summary>
+    [JsonStringEnumMemberName("unpatching")]
+    Unpatching,
 }
 
 /// <summary>A patch loaded into the target (its dlopen handle and where its image lies) and what it redirects.</summary>
@@ -50,14 +68,22 @@ public sealed record AppliedPatch(
     ulong ImageEnd,
     DateTimeOffset AppliedAt,
     IReadOnlyList<PatchedFunction> Functions,
-    IReadOnlyList<PatchedObject> Objects);
+    IReadOnlyList<PatchedObject> Objects)
+{
+    /// <summary>
+    /// Some threads were switched by --force rather than found clean: code of the patch may still
+    /// run on them, so a revert never unloads it (the kernel keeps a forced patch's module).
+    /// </summary>
+    public bool Forced { get; init; }
+}
 
 /// <summary>An object of the target a patch touches, as found when the patch was applied.</summary>
 public sealed record PatchedObject(string? Name, string Path, string? BuildId);
 
 /// <summary>
 /// One redirected function: its entry window's original bytes (to put back), the slot it jumps
-/// to, and the replacement the slot points at.
+/// to, and the replacement the slot points at. During a transition the entry jumps to the
+/// slot's dispatcher instead, which picks old or new code per thread.
 /// </summary>
 public sealed record PatchedFunction(
     string Name,

@@ -23,10 +23,15 @@ internal static partial class Ptrace
     public const int PTRACE_SETSIGMASK = 0x420b;
 
     public const int PTRACE_O_TRACESYSGOOD = 0x1;
+    public const int PTRACE_O_TRACEFORK = 0x2;
     public const int PTRACE_O_TRACECLONE = 0x8;
 
+    public const int PTRACE_EVENT_FORK = 1;
     public const int PTRACE_EVENT_CLONE = 3;
     public const int PTRACE_EVENT_STOP = 128;
+
+    /// <summary>si_code of a SIGTRAP raised by the kernel itself, as for an int3 (&lt;asm-generic/siginfo.h&gt;).</summary>
+    public const int SI_KERNEL = 0x80;
 
     /// <summary>The regset note type of the XSAVE area (&lt;elf.h&gt; NT_X86_XSTATE).</summary>
     public const int NT_X86_XSTATE = 0x202;

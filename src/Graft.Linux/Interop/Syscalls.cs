@@ -14,6 +14,7 @@ public static class Syscalls
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
     public const long SYS_memfd_create = 319;
+    public const long SYS_membarrier = 324;
 
     public const ulong PROT_READ = 1;
     public const ulong PROT_WRITE = 2;
@@ -22,6 +23,10 @@ public static class Syscalls
     public const ulong MAP_ANONYMOUS = 0x20;
     public const ulong MAP_FIXED_NOREPLACE = 0x100000;
     public const ulong MFD_CLOEXEC = 1;
+
+    // <linux/membarrier.h>: "sync cores" for code written while threads run (seeds/004).
+    public const ulong MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 5;
+    public const ulong MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 6;
 
     public const long EEXIST = 17;
 

@@ -8,6 +8,9 @@ internal sealed class TracedThread(int tid)
     /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
     public bool IsStopped { get; set; }
 
+    /// <summary>When the current stop began (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    public long StoppedSince { get; set; }
+
     /// <summary>False for a new clone until Graft first lets it run.</summary>
     public bool HasRun { get; set; } = true;
 

@@ -57,7 +57,7 @@ public sealed partial class Tracee
             return;
         }
 
-        thread.IsStopped = false;
+        MarkResumed(thread);
         thread.WantStopped = false;
         Restart(thread, thread.GroupStopped ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
     }

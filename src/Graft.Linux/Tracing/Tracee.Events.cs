@@ -103,13 +103,18 @@ public sealed partial class Tracee
             AdoptClone(thread);
             Restart(thread, Ptrace.PTRACE_CONT, 0);
         }
+        else if (status.IsForkEvent)
+        {
+            ReleaseForkedChild(thread);
+            Restart(thread, Ptrace.PTRACE_CONT, 0);
+        }
         else if (status.IsEventStop)
         {
             thread.StopEventPending = false;
             thread.GroupStopped = status.IsGroupStop;
             if (thread.WantStopped)
             {
-                thread.IsStopped = true;
+                MarkStopped(thread);
             }
             else
             {
@@ -117,22 +122,11 @@ public sealed partial class Tracee
                 Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
             }
         }
-        else
+        else if (!TryHandleTrap(thread, status))
         {
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
             Restart(thread, Ptrace.PTRACE_CONT, status.IsSignalDeliveryStop ? status.StopSignal : 0);
         }
-    }
-
-    private unsafe void AdoptClone(TracedThread parent)
-    {
-        ulong child;
-        if (Ptrace.ptrace(Ptrace.PTRACE_GETEVENTMSG, parent.Tid, 0, (nint)(&child)) != 0)
-        {
-            throw ErrnoException.FromLastError($"ptrace(PTRACE_GETEVENTMSG, {parent.Tid})");
-        }
-
-        threads.TryAdd((int)child, new TracedThread((int)child) { StopEventPending = true, HasRun = false });
     }
 
     private void Restart(TracedThread thread, int request, int signal)

@@ -163,16 +163,22 @@ public sealed partial class Tracee
     }
 
     /// <summary>A trap or fault raised by the thread's own execution (si_code &gt; 0), not a signal sent to it.</summary>
-    private unsafe bool IsFault(int tid, int signal)
+    private static bool IsFault(int tid, int signal)
     {
         if ((SynchronousSignals & (1UL << (signal - 1))) == 0)
         {
             return false;
         }
 
+        return SignalCode(tid) > 0;
+    }
+
+    /// <summary>The si_code of the signal a thread in signal-delivery-stop is about to take; 0 if it cannot be read.</summary>
+    private static unsafe int SignalCode(int tid)
+    {
         // siginfo_t is 128 bytes; si_code is its third int.
         var info = stackalloc int[32];
-        return Ptrace.ptrace(Ptrace.PTRACE_GETSIGINFO, tid, 0, (nint)info) == 0 && info[2] > 0;
+        return Ptrace.ptrace(Ptrace.PTRACE_GETSIGINFO, tid, 0, (nint)info) == 0 ? info[2] : 0;
     }
 
     private static void SetArguments(ref UserRegs regs, ulong[] args, bool syscallConvention)

@@ -22,9 +22,14 @@ public sealed partial class Tracee
         return regs;
     }
 
-    public unsafe void SetRegisters(int tid, UserRegs regs)
+    public void SetRegisters(int tid, UserRegs regs)
     {
         RequireStopped(tid);
+        WriteRegisters(tid, regs);
+    }
+
+    private unsafe void WriteRegisters(int tid, UserRegs regs)
+    {
         Check(Ptrace.ptrace(Ptrace.PTRACE_SETREGS, tid, 0, (nint)(&regs)), "PTRACE_SETREGS", tid);
     }
 

@@ -9,6 +9,10 @@ namespace Graft.Linux.Tracing;
 /// </summary>
 public sealed partial class Tracee : IDisposable
 {
+    // Forks are traced so that a child copied while a transition is in flight can be settled
+    // before it runs (DESIGN §5); without an observer the child is let go at once.
+    private const int SeizeOptions = Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACEFORK | Ptrace.PTRACE_O_TRACESYSGOOD;
+
     private readonly Dictionary<int, TracedThread> threads = [];
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
     private bool disposed;
@@ -88,7 +92,7 @@ public sealed partial class Tracee : IDisposable
 
     private bool TrySeize(int tid)
     {
-        if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACESYSGOOD) == 0)
+        if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, SeizeOptions) == 0)
         {
             threads[tid] = new TracedThread(tid);
             return true;

@@ -25,6 +25,8 @@ internal readonly record struct WaitStatus(int Raw)
 
     public bool IsCloneEvent => Stopped && Event == Ptrace.PTRACE_EVENT_CLONE;
 
+    public bool IsForkEvent => Stopped && Event == Ptrace.PTRACE_EVENT_FORK;
+
     /// <summary>A syscall-enter or syscall-exit stop after PTRACE_SYSCALL (marked by PTRACE_O_TRACESYSGOOD).</summary>
     public bool IsSyscallStop => Stopped && Event == 0 && StopSignal == (Signals.SIGTRAP | 0x80);
 

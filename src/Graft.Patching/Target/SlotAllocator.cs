@@ -6,7 +6,7 @@ using Graft.X86;
 namespace Graft.Patching.Target;
 
 /// <summary>
-/// Hands out 64-byte slots in pages mapped within rel32 reach of the code that jumps to them,
+/// Hands out slots (SlotLayout.Size bytes each) in pages mapped within rel32 reach of the code that jumps to them,
 /// mapping a new page (by a syscall run in the target) when no existing one is in reach.
 /// </summary>
 internal sealed class SlotAllocator(TargetProcess target, TargetState state)

@@ -20,6 +20,7 @@ internal static class StopWorld
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
+        target.Tracee.ResetStopStatistics();
         var delay = FirstRetryDelay;
         var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
@@ -52,7 +53,7 @@ internal static class StopWorld
 
             if (blocked.Count == 0)
             {
-                return new TransitionStatistics(attempt, longestStop);
+                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.Tracee.MostStoppedAtOnce, 0, 0);
             }
 
             deadline.ThrowIfInterrupted();
@@ -92,6 +93,3 @@ internal static class StopWorld
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
-
-/// <summary>How a transition went: attempts made, and the longest time all threads were stopped at once.</summary>
-public sealed record TransitionStatistics(int Attempts, TimeSpan LongestStop);

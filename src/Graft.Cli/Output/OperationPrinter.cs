@@ -1,0 +1,50 @@
+using System.Text.Json;
+using Graft.Patching;
+
+namespace Graft.Cli.Output;
+
+/// <summary>How apply, revert and continue report: one summary line, or JSON; a transition left in flight has its own exit code.</summary>
+internal static class OperationPrinter
+{
+    /// <summary>Not a failure: the transition is in the target and a later graft continues or reverses it.</summary>
+    public const int InFlightExitCode = 7;
+
+    public static int Print(OperationReport report, string operation, bool json)
+    {
+        var statistics = report.Transition;
+        if (json)
+        {
+            var output = new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
+                statistics.Attempts, statistics.LongestStop.TotalMilliseconds, statistics.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.TrapsHandled,
+                report.Functions, report.InFlight);
+            Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
+        }
+        else
+        {
+            var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
+            Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {model}, " +
+                $"{statistics.Attempts} attempt(s), a thread stopped for at most {statistics.LongestStop.TotalMilliseconds:0.###} ms, " +
+                $"at most {statistics.MostStoppedAtOnce} stopped at once");
+            if (report.InFlight is { } progress)
+            {
+                PrintProgress(progress);
+                Console.WriteLine($"the transition stays in flight: 'graft continue {report.Pid}' resumes it, 'graft revert {report.Pid} {report.PatchName}' reverses it, --force forces it");
+            }
+        }
+
+        return report.InFlight is null ? 0 : InFlightExitCode;
+    }
+
+    public static void PrintProgress(TransitionProgress progress)
+    {
+        Console.WriteLine($"'{progress.Patch}': {(progress.Patching ? "patching" : "unpatching")} transition in flight, {progress.Switched} of {progress.Threads} threads switched");
+        foreach (var thread in progress.Stuck)
+        {
+            Console.WriteLine($"  thread {thread.Tid} {thread.Reason}");
+            foreach (var frame in thread.Stack)
+            {
+                Console.WriteLine($"    {frame}");
+            }
+        }
+    }
+}

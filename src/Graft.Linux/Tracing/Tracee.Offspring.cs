@@ -1,0 +1,113 @@
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>
+/// Threads and processes the target creates while Graft is attached. Clones are attached by the
+/// kernel (PTRACE_O_TRACECLONE) and start in an event-stop, so Graft sees each before it runs a
+/// single instruction; so are forked children (PTRACE_O_TRACEFORK), which Graft lets go again.
+/// </summary>
+public sealed partial class Tracee
+{
+    /// <summary>
+    /// Called with (creator, new thread) when a thread is created, both stopped: the new thread
+    /// has not run yet, the creator sits at the return from clone. Neither may be resumed here.
+    /// </summary>
+    public Action<int, int>? ThreadCreated { get; set; }
+
+    /// <summary>
+    /// Called with (forking thread, child pid) when a thread forks, before the child runs: the
+    /// child (one thread, a copy of the process as it was at the fork) is stopped and still
+    /// attached, and the forking thread counts as stopped, so its registers and stack, which
+    /// the child's thread shares, can be read. Graft detaches the child afterwards.
+    /// </summary>
+    public Action<int, int>? ProcessForked { get; set; }
+
+    private void AdoptClone(TracedThread creator)
+    {
+        var tid = (int)EventMessage(creator.Tid);
+        var child = new TracedThread(tid) { StopEventPending = true, HasRun = false };
+        if (!threads.TryAdd(tid, child) || ThreadCreated is not { } observer)
+        {
+            return;
+        }
+
+        child.WantStopped = true;
+        if (!AwaitStop(child))
+        {
+            return;
+        }
+
+        creator.IsStopped = true;
+        try
+        {
+            observer(creator.Tid, tid);
+        }
+        finally
+        {
+            creator.IsStopped = false;
+            Resume(tid);
+        }
+    }
+
+    private void ReleaseForkedChild(TracedThread parent)
+    {
+        var child = (int)EventMessage(parent.Tid);
+
+        if (!AwaitFirstStop(child))
+        {
+            return;
+        }
+
+        try
+        {
+            if (ProcessForked is { } observer)
+            {
+                parent.IsStopped = true;
+                try
+                {
+                    observer(parent.Tid, child);
+                }
+                finally
+                {
+                    parent.IsStopped = false;
+                }
+            }
+        }
+        finally
+        {
+            Ptrace.ptrace(Ptrace.PTRACE_DETACH, child, 0, 0);
+        }
+    }
+
+    /// <summary>A new child starts in an event-stop; until it has reported it, it cannot be detached. False if it died first.</summary>
+    private static bool AwaitFirstStop(int pid)
+    {
+        while (true)
+        {
+            if (Wait.waitpid(pid, out var raw, Wait.__WALL) == pid)
+            {
+                var status = new WaitStatus(raw);
+                if (status.Stopped || status.Gone)
+                {
+                    return status.Stopped;
+                }
+            }
+            else if (ErrnoException.FromLastError($"waitpid({pid})").Errno != Errno.EINTR)
+            {
+                return false;
+            }
+        }
+    }
+
+    private unsafe ulong EventMessage(int tid)
+    {
+        ulong message;
+        if (Ptrace.ptrace(Ptrace.PTRACE_GETEVENTMSG, tid, 0, (nint)(&message)) != 0)
+        {
+            throw ErrnoException.FromLastError($"ptrace(PTRACE_GETEVENTMSG, {tid})");
+        }
+
+        return message;
+    }
+}

@@ -1,0 +1,51 @@
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>
+/// Graft as the int3 handler of the code it rewrites while threads run (seeds/004): a thread
+/// that hits an int3 Graft wrote is sent on as if the finished instruction were already there.
+/// </summary>
+public sealed partial class Tracee
+{
+    private readonly Dictionary<ulong, ulong> trapSites = [];
+
+    /// <summary>How many threads Graft has sent on from one of its int3s.</summary>
+    public int TrapsHandled { get; private set; }
+
+    /// <summary>
+    /// From now on, a thread that traps on an int3 at <paramref name="address"/> continues at
+    /// <paramref name="continueAt"/>. Sites stay handled until Graft detaches: a trap taken just
+    /// before the int3 was overwritten is reported later, and must still be served. Setting a
+    /// site again changes where such a thread goes, which must then be a valid place to run the
+    /// code at the site from.
+    /// </summary>
+    public void HandleTrapsAt(ulong address, ulong continueAt)
+    {
+        CheckOwner();
+        trapSites[address] = continueAt;
+    }
+
+    /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
+    private bool TryHandleTrap(TracedThread thread, WaitStatus status)
+    {
+        if (trapSites.Count == 0 || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
+        {
+            return false;
+        }
+
+        // An int3 leaves rip after itself; the kernel raises its SIGTRAP with SI_KERNEL, which a
+        // SIGTRAP sent with kill() or raise() cannot have.
+        var regs = ReadRegisters(thread.Tid);
+        if (!trapSites.TryGetValue(regs.rip - 1, out var continueAt) || SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
+        {
+            return false;
+        }
+
+        regs.rip = continueAt;
+        WriteRegisters(thread.Tid, regs);
+        TrapsHandled++;
+        Restart(thread, Ptrace.PTRACE_CONT, 0);
+        return true;
+    }
+}

@@ -1,0 +1,130 @@
+using Graft.Linux.Unwinding;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// A per-thread transition of one process towards a goal universe (the kernel's
+/// klp_init_transition ... klp_complete_transition): the table of threads, the sweeps, threads
+/// and processes created meanwhile, and --force. Hooks into the tracee while it lives.
+/// </summary>
+internal sealed class PerThreadTransition : IDisposable
+{
+    private readonly TargetProcess target;
+    private readonly ThreadTable table;
+    private readonly ThreadSweeper sweeper;
+    private readonly Func<ThreadStack, string?> blocker;
+    private readonly Action<int, Universe> settleChild;
+
+    private PerThreadTransition(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    {
+        this.target = target;
+        this.table = table;
+        this.blocker = blocker;
+        this.settleChild = settleChild;
+        sweeper = new ThreadSweeper(target, table, goal, blocker);
+        target.Tracee.ThreadCreated = Inherit;
+        target.Tracee.ProcessForked = Settle;
+    }
+
+    public Universe Goal => sweeper.Goal;
+
+    public int Sweeps => sweeper.Sweeps;
+
+    /// <summary>
+    /// A new table with every thread in the universe opposite to <paramref name="goal"/>.
+    /// Threads the table does not know (created later with no graft attached, so with empty
+    /// stacks) start in the goal universe.
+    /// </summary>
+    public static PerThreadTransition Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    {
+        var table = ThreadTable.Create(target.Tracee.Memory, tableAddress, goal);
+        var transition = new PerThreadTransition(target, table, goal, blocker, settleChild);
+        var start = goal == Universe.New ? Universe.Old : Universe.New;
+        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        {
+            if (target.Tracee.Stop(tid))
+            {
+                try
+                {
+                    table.Set(transition.sweeper.ThreadPointer(tid), start);
+                }
+                finally
+                {
+                    target.Tracee.Resume(tid);
+                }
+            }
+        }
+
+        return transition;
+    }
+
+    /// <summary>The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal, or reversed).</summary>
+    public static PerThreadTransition Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    {
+        var table = ThreadTable.Load(target.Tracee.Memory, tableAddress);
+        table.SetUnknown(goal);
+        return new PerThreadTransition(target, table, goal, blocker, settleChild);
+    }
+
+    /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>
+    public IReadOnlyList<StuckThread> Run(Deadline deadline) => sweeper.Run(deadline);
+
+    /// <summary>How many live threads there are and how many are in the goal universe (after a sweep).</summary>
+    public (int Threads, int Switched) Progress()
+    {
+        var threads = target.Tracee.ThreadIds.ToList();
+        return (threads.Count, threads.Count(sweeper.IsSwitched));
+    }
+
+    /// <summary>--force: every thread goes to the goal universe now, clean stack or not.</summary>
+    public void Force()
+    {
+        foreach (var tid in target.Tracee.ThreadIds.Where(t => !sweeper.IsSwitched(t)).ToList())
+        {
+            if (target.Tracee.Stop(tid))
+            {
+                try
+                {
+                    table.Set(sweeper.ThreadPointer(tid), Goal);
+                }
+                finally
+                {
+                    target.Tracee.Resume(tid);
+                }
+            }
+        }
+    }
+
+    /// <summary>A new thread takes its creator's universe (the kernel's klp_copy_process).</summary>
+    private void Inherit(int creator, int child)
+    {
+        table.Set(sweeper.ThreadPointer(child), table.UniverseOf(sweeper.ThreadPointer(creator)));
+    }
+
+    /// <summary>
+    /// A forked child is a process of one thread, whose stack is its forking thread's. It must
+    /// not be left half-way with no graft to finish: it ends in its thread's universe if that
+    /// is the goal or the stack is clean for it, otherwise in the universe it started in.
+    /// </summary>
+    private void Settle(int forkingThread, int child)
+    {
+        var universe = table.UniverseOf(sweeper.ThreadPointer(forkingThread));
+        if (universe != Goal)
+        {
+            var stack = target.Stack(forkingThread);
+            if (stack.IsReliable && blocker(stack) is null)
+            {
+                universe = Goal;
+            }
+        }
+
+        settleChild(child, universe);
+    }
+
+    public void Dispose()
+    {
+        target.Tracee.ThreadCreated = null;
+        target.Tracee.ProcessForked = null;
+    }
+}

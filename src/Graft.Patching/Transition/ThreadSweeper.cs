@@ -1,0 +1,106 @@
+using Graft.Linux.Unwinding;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// The kernel's klp_try_complete_transition for threads: stop one thread, unwind it, and if its
+/// stack holds nothing the goal forbids, switch it to the goal universe; then resume it. At no
+/// moment is more than that one thread stopped.
+/// </summary>
+internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker)
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    // A thread's pointer never changes (glibc sets it once, at creation), so one stop tells it.
+    private readonly Dictionary<int, ulong> threadPointers = [];
+
+    public int Sweeps { get; private set; }
+
+    public Universe Goal => goal;
+
+    /// <summary>The thread's pointer (fs_base), read once while it is stopped.</summary>
+    public ulong ThreadPointer(int tid)
+    {
+        if (!threadPointers.TryGetValue(tid, out var pointer))
+        {
+            pointer = target.Registers(tid).fs_base;
+            threadPointers[tid] = pointer;
+        }
+
+        return pointer;
+    }
+
+    public bool IsSwitched(int tid) =>
+        threadPointers.TryGetValue(tid, out var pointer) && table.UniverseOf(pointer) == goal;
+
+    /// <summary>Sweeps until every thread has switched or the deadline passes; the threads still stuck, none when done.</summary>
+    public IReadOnlyList<StuckThread> Run(Deadline deadline)
+    {
+        var delay = FirstRetryDelay;
+        while (true)
+        {
+            var stuck = Sweep();
+            if (stuck.Count == 0 || deadline.Interruption.IsCancellationRequested || !deadline.Allows(delay))
+            {
+                return stuck;
+            }
+
+            target.Tracee.Pump(delay);
+            delay = delay * 2 < LongestRetryDelay ? delay * 2 : LongestRetryDelay;
+        }
+    }
+
+    /// <summary>One pass over the threads not yet in the goal universe.</summary>
+    public IReadOnlyList<StuckThread> Sweep()
+    {
+        Sweeps++;
+        var stuck = new List<StuckThread>();
+        foreach (var tid in target.Tracee.ThreadIds.Where(t => !IsSwitched(t)).ToList())
+        {
+            if (!target.Tracee.Stop(tid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (TrySwitch(tid) is { } reason)
+                {
+                    stuck.Add(reason);
+                }
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+
+        threadPointers.Keys.Where(t => !target.Tracee.ThreadIds.Contains(t)).ToList().ForEach(t => threadPointers.Remove(t));
+        return stuck;
+    }
+
+    private StuckThread? TrySwitch(int tid)
+    {
+        var pointer = ThreadPointer(tid);
+        if (table.UniverseOf(pointer) == goal)
+        {
+            return null;
+        }
+
+        // A thread that has not run yet has an empty stack (see Tracee.IsUnstarted).
+        if (!target.Tracee.IsUnstarted(tid))
+        {
+            var stack = target.Stack(tid);
+            var reason = stack.IsReliable ? blocker(stack) : $"has an unreliable stack: {stack.UnreliableReason}";
+            if (reason is not null)
+            {
+                return new StuckThread(tid, reason, [.. stack.Frames.Select(f => f.ToString())]);
+            }
+        }
+
+        table.Set(pointer, goal);
+        return null;
+    }
+}
