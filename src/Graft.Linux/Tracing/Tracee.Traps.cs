@@ -26,6 +26,31 @@ public sealed partial class Tracee
         trapSites[address] = continueAt;
     }
 
+    /// <summary>
+    /// Whether a stopped thread has just executed an int3 and will report its SIGTRAP when it
+    /// runs: the interrupt that stopped it is taken before the signal, so its rip is one past the
+    /// int3 and the trap is still pending (SigPnd of /proc/&lt;pid&gt;/task/&lt;tid&gt;/status).
+    /// </summary>
+    public bool HasTrapPendingAfter(int tid, ulong address)
+    {
+        if (GetRegisters(tid).rip != address + 1)
+        {
+            return false;
+        }
+
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("SigPnd:", StringComparison.Ordinal));
+            return line is not null
+                && ulong.TryParse(line["SigPnd:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out var pending)
+                && (pending & (1UL << (Signals.SIGTRAP - 1))) != 0;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {

@@ -69,7 +69,8 @@ internal sealed class CodeWriter(TargetProcess target)
             try
             {
                 var regs = target.Tracee.GetRegisters(tid);
-                var edit = edits.FirstOrDefault(e => regs.rip > e.Address && regs.rip < e.Address + (ulong)e.Bytes.Length);
+                var edit = edits.FirstOrDefault(e => regs.rip > e.Address && regs.rip < e.Address + (ulong)e.Bytes.Length
+                    && !target.Tracee.HasTrapPendingAfter(tid, e.Address));
                 if (edit is not null)
                 {
                     regs.rip = edit.MovedInstructions!.TryGetValue(regs.rip, out var copy)

@@ -52,7 +52,7 @@ public sealed class CliTests
         using var blocker = RunningFixture.Start("blocker");
         var before = TargetText.Read(blocker.Pid);
         var graft = GraftProcess.Run(
-            ["apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120"],
+            ["apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120", "--consistency", "stop-world"],
             line => line.Contains("starting patching transition", StringComparison.Ordinal),
             // Now it is waiting for the thread in slow_path to leave: interrupt it as Ctrl-C would.
             process => Shell.Run("kill", "-INT", process.Id.ToString()));
@@ -70,7 +70,7 @@ public sealed class CliTests
         using var blocker = RunningFixture.Start("blocker");
         var pid = blocker.Pid.ToString();
         GraftProcess.Run(
-            ["apply", pid, Repository.Patch("slow_path"), "--timeout", "120"],
+            ["apply", pid, Repository.Patch("slow_path"), "--timeout", "120", "--consistency", "stop-world"],
             line => line.Contains("starting patching transition", StringComparison.Ordinal),
             // Loaded, waiting for the thread in slow_path: the worst moment to die.
             process => process.Kill());

@@ -1,3 +1,5 @@
+using Graft.Patching;
+
 namespace Graft.IntegrationTests.Support;
 
 /// <summary>Reads the counter and blocker fixtures' "tick &lt;n&gt; &lt;describe&gt; ..." lines.</summary>
@@ -12,14 +14,14 @@ internal static class Ticks
         fixture.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && Field(l, field) == value);
 
     /// <summary>Applies and reverts describe_new (describe: "old" → "new"), waiting each time for the fixture to print the change.</summary>
-    public static void CycleDescribe(RunningFixture fixture, int cycles)
+    public static void CycleDescribe(RunningFixture fixture, int cycles, ConsistencyModel model = ConsistencyModel.PerThread)
     {
         var patcher = new NoticeLog().NewPatcher();
         for (var cycle = 0; cycle < cycles; cycle++)
         {
-            patcher.Apply(fixture.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15));
+            Assert.Null(patcher.Apply(fixture.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(15), model: model).InFlight);
             Next(fixture, 2, "new");
-            patcher.Revert(fixture.Pid, "describe-new", TimeSpan.FromSeconds(15));
+            Assert.Null(patcher.Revert(fixture.Pid, "describe-new", TimeSpan.FromSeconds(15), model: model).InFlight);
             Next(fixture, 2, "old");
         }
     }

@@ -4,7 +4,7 @@ using Graft.Patching;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>Stop-the-world: a thread inside a function to be replaced holds the patch back until it leaves.</summary>
-public sealed class ConsistencyTests
+public sealed class StopWorldTests
 {
     [Fact]
     public void ThreadInsideTheOldFunctionHoldsApplyBackAndTimeoutLeavesTheTextUntouched()
@@ -14,7 +14,7 @@ public sealed class ConsistencyTests
         var patcher = new NoticeLog().NewPatcher();
 
         var refusal = Assert.Throws<GraftException>(() =>
-            patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromSeconds(1)));
+            patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromSeconds(1), model: ConsistencyModel.StopWorld));
 
         Assert.Equal(GraftFailure.Timeout, refusal.Failure);
         Assert.Contains("is running slow_path", refusal.Message);
@@ -28,11 +28,11 @@ public sealed class ConsistencyTests
     {
         using var blocker = RunningFixture.Start("blocker");
         var patcher = new NoticeLog().NewPatcher();
-        Assert.Throws<GraftException>(() => patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromMilliseconds(300)));
+        Assert.Throws<GraftException>(() => patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromMilliseconds(300), model: ConsistencyModel.StopWorld));
 
         blocker.Signal("USR1");
         blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
-        var report = patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromSeconds(15));
+        var report = patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), TimeSpan.FromSeconds(15), model: ConsistencyModel.StopWorld);
 
         Assert.Equal(2, report.Functions.Count);
         Ticks.Next(blocker, 2, "new");
@@ -42,7 +42,7 @@ public sealed class ConsistencyTests
     public void ThreadsCreatedWhileStoppingAreStoppedTooAndNoneIsLeftBehind()
     {
         using var churn = RunningFixture.Start("churn");
-        Ticks.CycleDescribe(churn, cycles: 20);
+        Ticks.CycleDescribe(churn, cycles: 20, ConsistencyModel.StopWorld);
 
         // Threads are still being created (NextLine fails if no such line comes).
         var first = Created(churn.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));

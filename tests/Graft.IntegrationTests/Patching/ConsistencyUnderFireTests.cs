@@ -1,0 +1,35 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Patching;
+
+/// <summary>
+/// DESIGN invariant 2 under load: pair() = f()*10 + g(), 11 old and 22 new. Worker threads and
+/// a 200 µs timer signal handler on each of them (the NMI case of seeds/000) call pair() all
+/// the time; a thread that ran old f() and new g() in one call would see 12 or 21.
+/// </summary>
+public sealed class ConsistencyUnderFireTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void HundredApplyRevertCyclesNeverMixVersions()
+    {
+        using var pair = RunningFixture.Start("pair");
+        var patcher = new NoticeLog().NewPatcher();
+
+        for (var cycle = 0; cycle < 100; cycle++)
+        {
+            Assert.Null(patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout).InFlight);
+            Assert.Null(patcher.Revert(pair.Pid, "pair-new", Timeout).InFlight);
+        }
+
+        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
+        Assert.True(pair.IsAlive);
+        Assert.Equal("0", Field(last, "bad"));
+        Assert.True(long.Parse(Field(last, "v22")) > 0, $"the new pair() never ran: {last}");
+        Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
+    }
+
+    private static string Field(string line, string name) =>
+        line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+}

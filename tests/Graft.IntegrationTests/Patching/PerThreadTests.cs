@@ -1,0 +1,126 @@
+using Graft.IntegrationTests.Support;
+using Graft.Patching;
+
+namespace Graft.IntegrationTests.Patching;
+
+/// <summary>The per-thread model: a stuck thread holds back only itself; transitions stay in flight, continue, reverse and force.</summary>
+public sealed class PerThreadTests
+{
+    private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void BlockedThreadHoldsBackOnlyItselfAndTheNextSweepCompletesOnceItIsReleased()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var log = new NoticeLog();
+        var patcher = log.NewPatcher();
+
+        var report = patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), Short);
+
+        var progress = Assert.IsType<TransitionProgress>(report.InFlight);
+        Assert.Equal(progress.Threads - 1, progress.Switched);
+        var stuck = Assert.Single(progress.Stuck);
+        Assert.StartsWith("is running slow_path", stuck.Reason);
+        Assert.Contains(stuck.Stack, frame => frame.Contains("slow_path", StringComparison.Ordinal));
+        Assert.Equal(1, report.Transition.MostStoppedAtOnce);
+
+        // The main thread switched: it runs the new describe() while the worker still sits in the old slow_path().
+        Ticks.Next(blocker, 2, "new");
+        var status = Assert.IsType<TransitionProgress>(Patcher.Status(blocker.Pid));
+        Assert.Equal(stuck.Tid, Assert.Single(status.Stuck).Tid);
+        Assert.Equal("patching", Phase(blocker.Pid));
+
+        blocker.Signal("USR1");
+        blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
+        Assert.Null(patcher.Continue(blocker.Pid, Long).InFlight);
+
+        Assert.Null(Patcher.Status(blocker.Pid));
+        Assert.Equal("patched", Phase(blocker.Pid));
+        Assert.Equal(
+            [
+                "enabling patch 'slow-path'",
+                "'slow-path': initializing patching transition",
+                "'slow-path': starting patching transition",
+                "'slow-path': completing patching transition",
+                "'slow-path': patching complete",
+            ],
+            log.Lines);
+    }
+
+    [Fact]
+    public void RevertDuringTheTransitionReversesItAndThreadsConvergeBack()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var original = TargetText.Read(blocker.Pid);
+        var log = new NoticeLog();
+        var patcher = log.NewPatcher();
+        Assert.NotNull(patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), Short).InFlight);
+        Ticks.Next(blocker, 2, "new");
+
+        // The worker never left the old code, so nothing holds the way back.
+        Assert.Null(patcher.Revert(blocker.Pid, "slow-path", Long).InFlight);
+
+        Ticks.Next(blocker, 2, "old");
+        original.AssertCodeUnchanged(blocker.Pid);
+        Assert.Empty(Patcher.List(blocker.Pid).Patches);
+        Assert.Equal(
+            [
+                "enabling patch 'slow-path'",
+                "'slow-path': initializing patching transition",
+                "'slow-path': starting patching transition",
+                "'slow-path': reversing transition from patching to unpatching",
+                "'slow-path': completing unpatching transition",
+                "'slow-path': unpatching complete",
+            ],
+            log.Lines);
+    }
+
+    [Fact]
+    public void ForceSwitchesTheStuckThreadAndTheForcedPatchStaysLoadedAfterRevert()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var log = new NoticeLog();
+        var patcher = log.NewPatcher();
+        Assert.NotNull(patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), Short).InFlight);
+
+        Assert.Null(patcher.Continue(blocker.Pid, Short, force: true).InFlight);
+
+        Assert.Contains("forcing remaining threads to the patched state", log.Lines);
+        Assert.True(Assert.Single(Patcher.List(blocker.Pid).Patches).Forced);
+        blocker.Signal("USR1");
+        blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
+        Assert.Null(patcher.Revert(blocker.Pid, "slow-path", Long).InFlight);
+        Assert.Contains("'slow-path': forced earlier, so its code stays loaded", log.Lines);
+        Assert.Contains(File.ReadLines($"/proc/{blocker.Pid}/maps"), l => l.EndsWith("slow_path.so", StringComparison.Ordinal));
+        Ticks.Next(blocker, 2, "old");
+    }
+
+    [Fact]
+    public void AnotherPatchIsRefusedWhileATransitionIsInFlight()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var patcher = new NoticeLog().NewPatcher();
+        Assert.NotNull(patcher.Apply(blocker.Pid, Repository.Patch("slow_path"), Short).InFlight);
+
+        var refusal = Assert.Throws<GraftException>(() => patcher.Apply(blocker.Pid, Repository.Patch("describe_new"), Long));
+
+        Assert.Equal(GraftFailure.Refused, refusal.Failure);
+        Assert.Equal($"patch 'slow-path' is in transition in process {blocker.Pid}; finish it with 'graft continue {blocker.Pid}' "
+            + $"or reverse it with 'graft revert {blocker.Pid} slow-path' first", refusal.Message);
+    }
+
+    [Fact]
+    public void ThreadChurnDuringTransitionsLeavesNoThreadBehind()
+    {
+        using var churn = RunningFixture.Start("churn");
+
+        Ticks.CycleDescribe(churn, cycles: 20);
+
+        Assert.True(churn.IsAlive);
+        Assert.DoesNotContain(File.ReadLines($"/proc/{churn.Pid}/status"), l => l.StartsWith("TracerPid:", StringComparison.Ordinal) && !l.EndsWith("\t0", StringComparison.Ordinal));
+    }
+
+    private static string Phase(int pid) =>
+        Patcher.List(pid).Patches.Single().Phase.ToString().ToLowerInvariant();
+}
