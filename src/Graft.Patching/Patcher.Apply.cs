@@ -87,7 +87,7 @@ public sealed partial class Patcher
 
         /// <summary>Once a per-thread transition is recorded it is never rolled back: a later graft continues or reverses it.</summary>
         private bool TransitionStarted() =>
-            recorded && store.Read().FindPatch(patch.Definition.Name) is { Phase: PatchPhase.Patching };
+            recorded && store.ReadCurrent().FindPatch(patch.Definition.Name) is { Phase: PatchPhase.Patching };
 
         /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
         private AppliedPatch Load()

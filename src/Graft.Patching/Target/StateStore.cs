@@ -28,6 +28,12 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
     {
         Address = modules.Mappings
             .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0;
+        return ReadCurrent();
+    }
+
+    /// <summary>The record in the mapping already found or created, without looking at the memory map again.</summary>
+    public TargetState ReadCurrent()
+    {
         if (Address == 0)
         {
             return TargetState.Empty;

@@ -10,7 +10,7 @@ namespace Graft.Patching.Transition;
 /// </summary>
 internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker)
 {
-    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromMilliseconds(100);
 
     // A thread's pointer never changes (glibc sets it once, at creation), so one stop tells it.
@@ -39,6 +39,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     public IReadOnlyList<StuckThread> Run(Deadline deadline)
     {
         var delay = FirstRetryDelay;
+        var stuckBefore = int.MaxValue;
         while (true)
         {
             var stuck = Sweep();
@@ -47,8 +48,10 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
                 return stuck;
             }
 
+            // While threads keep switching, sweep again soon; back off only when a sweep switched none.
+            delay = stuck.Count < stuckBefore ? FirstRetryDelay : (delay * 2 < LongestRetryDelay ? delay * 2 : LongestRetryDelay);
+            stuckBefore = stuck.Count;
             target.Tracee.Pump(delay);
-            delay = delay * 2 < LongestRetryDelay ? delay * 2 : LongestRetryDelay;
         }
     }
 

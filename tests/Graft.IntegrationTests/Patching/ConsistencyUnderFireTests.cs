@@ -14,7 +14,7 @@ public sealed class ConsistencyUnderFireTests
     [Fact]
     public void HundredApplyRevertCyclesNeverMixVersions()
     {
-        using var pair = RunningFixture.Start("pair");
+        using var pair = RunningFixture.Start("pair", "3");
         var patcher = new NoticeLog().NewPatcher();
 
         for (var cycle = 0; cycle < 100; cycle++)

@@ -1,0 +1,34 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Cli;
+
+/// <summary>A transition left in flight by the CLI: its exit code, graft status, and graft continue from a new process.</summary>
+public sealed class TransitionCliTests
+{
+    [Fact]
+    public void ApplyLeavesTheTransitionInFlightAndStatusAndContinueTakeItUp()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var pid = blocker.Pid.ToString();
+
+        var apply = Shell.Graft("apply", pid, Repository.Patch("slow_path"), "--timeout", "1");
+
+        Assert.Equal(7, apply.ExitCode);
+        Assert.Contains($"the transition stays in flight: 'graft continue {pid}' resumes it", apply.Stdout);
+        var status = Shell.Graft("status", pid);
+        Assert.Equal(0, status.ExitCode);
+        var lines = status.Stdout.Split('\n');
+        Assert.Equal("'slow-path': patching transition in flight, 1 of 2 threads switched", lines[0]);
+        Assert.Matches(@"^  thread \d+ is running slow_path \(0x[0-9a-f]+ slow_path\+0x[0-9a-f]+ ", lines[1]);
+        Assert.Contains(lines, l => l.Contains(" worker+", StringComparison.Ordinal));
+
+        blocker.Signal("USR1");
+        blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
+        var resumed = Shell.Graft("continue", pid);
+
+        Assert.Equal(0, resumed.ExitCode);
+        Assert.Contains("'slow-path': patching complete", resumed.Stderr);
+        Assert.Equal($"process {pid}: no transition in flight", Shell.Graft("status", pid).Stdout.Trim());
+        Assert.Equal(1, Shell.Graft("continue", pid).ExitCode - 1);
+    }
+}
