@@ -34,6 +34,7 @@
 #ifndef GRAFT_H
 #define GRAFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -41,7 +42,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the layout of the structures below changes. */
-#define GRAFT_ABI_VERSION 1
+#define GRAFT_ABI_VERSION 2
 
 /* One function of the target replaced by one function of the patch. */
 struct graft_func {
@@ -56,23 +57,59 @@ struct graft_func {
 	unsigned long old_sympos;
 };
 
+struct graft_object;
+
+/*
+ * Callbacks run inside the target, on a thread Graft has stopped where it
+ * holds no lock of the C library (so they may call malloc(), take locks
+ * and use shadow variables), and only for an object that is loaded.  As
+ * the kernel's (un)patch callbacks they run in symmetry:
+ *
+ *  - pre_patch: before any thread can run the object's new functions.
+ *    Nonzero fails the apply: nothing stays patched, and graft reports
+ *    the value (a negative errno, e.g. -ENODEV; -1: errno is read).
+ *  - post_patch: once every thread runs the new functions.
+ *  - pre_unpatch: before a revert starts, only if post_patch ran.  A
+ *    transition that is reversed in flight never ran post_patch, so it
+ *    runs no pre_unpatch.
+ *  - post_unpatch: once no thread runs the new functions any more, only
+ *    if pre_patch ran (and succeeded); the patch is still loaded.
+ */
+struct graft_callbacks {
+	int (*pre_patch)(struct graft_object *obj);
+	void (*post_patch)(struct graft_object *obj);
+	void (*pre_unpatch)(struct graft_object *obj);
+	void (*post_unpatch)(struct graft_object *obj);
+};
+
 /* The main executable or one shared library of the target. */
 struct graft_object {
 	/*
 	 * NULL: the main executable; otherwise a library by file name or
-	 * soname, e.g. "libfoo.so.1".
+	 * soname, e.g. "libfoo.so.1".  A library the process has not loaded
+	 * is accepted and left alone: its functions are not patched and its
+	 * callbacks do not run.
 	 */
 	const char *name;
-	/* terminated by an all-zero entry */
+	/* terminated by an all-zero entry; may be empty ({ }) */
 	struct graft_func *funcs;
 	/* optional: lowercase hex GNU build-id the object must have; NULL: any */
 	const char *build_id;
+	/* optional, each of them */
+	struct graft_callbacks callbacks;
 };
 
 struct graft_patch {
 	const char *name;
-	/* terminated by an all-zero entry */
+	/* terminated by an entry whose funcs is NULL */
 	struct graft_object *objs;
+	/*
+	 * A cumulative patch (the kernel's atomic replace): applying it
+	 * replaces every patch applied before it in one transition.  The
+	 * functions only those touched go back to their original code, their
+	 * callbacks do not run, and they are unloaded.
+	 */
+	bool replace;
 };
 
 /*

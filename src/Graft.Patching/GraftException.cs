@@ -26,4 +26,9 @@ public enum GraftFailure
 
     /// <summary>The operator interrupted graft (SIGINT, SIGTERM, SIGHUP) while it waited; everything was rolled back.</summary>
     Interrupted = 6,
+
+    // 7 is not a failure: the CLI's "transition still in flight".
+
+    /// <summary>A pre_patch callback of the patch returned an error; nothing stays patched.</summary>
+    PrePatchFailed = 8,
 }

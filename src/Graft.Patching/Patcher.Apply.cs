@@ -1,6 +1,7 @@
 using Graft.Core;
 using Graft.Core.State;
 using Graft.Linux.Unwinding;
+using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
@@ -35,6 +36,11 @@ public sealed partial class Patcher
 
             RefuseDuringTransition(state, pid);
             var patch = PatchResolver.Resolve(definition, target, state);
+            foreach (var absent in patch.Objects.Where(o => o.Module is null))
+            {
+                Notice($"'{definition.Name}': object '{absent.Definition.Name}' is not loaded in process {pid}; it will not be patched if it is loaded later");
+            }
+
             Notice(Notices.Enabling(definition.Name));
             Notice(Notices.Initializing(definition.Name, patching: true));
             return new Application(this, target, store, state, patch, deadline).Run(model, force);
@@ -54,7 +60,7 @@ public sealed partial class Patcher
             var name = patch.Definition.Name;
             try
             {
-                var record = Load();
+                var record = PrePatch(Load());
                 if (model == ConsistencyModel.PerThread)
                 {
                     var install = record.Functions.Select(f => Redirects.ToDispatcher(f, movedInstructions[f.Slot])).ToList();
@@ -62,9 +68,9 @@ public sealed partial class Patcher
                 }
 
                 patcher.Notice(Notices.Starting(name, patching: true));
-                var recordBytes = StateLayout.Serialize(With(record));
-                var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: Redirects.Final(f, patched: true))).ToList();
-                var statistics = StopWorld.Run(target, deadline, Blocker, () =>
+                var recordBytes = StateLayout.Serialize(Patched(With(record), record).State);
+                var jumps = record.Functions.Select(f => (f.PatchAddress, Bytes: Redirects.Patched(f))).ToList();
+                var statistics = StopWorld.Run(target, deadline, Blockers.For(With(record), record, Universe.New), () =>
                 {
                     // The record goes first: if graft dies between the two, a later revert still
                     // knows every byte it may have changed.
@@ -75,6 +81,7 @@ public sealed partial class Patcher
                     }
                 });
                 patcher.Notice(Notices.Completing(name, patching: true));
+                patcher.FinishPatching(target, store, With(record), record);
                 patcher.Notice(Notices.Complete(name, patching: true));
                 return new OperationReport(name, target.Pid, statistics, record.Functions);
             }
@@ -83,6 +90,30 @@ public sealed partial class Patcher
                 RollBack();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// The pre_patch callbacks, before any thread can reach the patch. A failure cancels the
+        /// transition the kernel's way: post_unpatch for the objects whose pre_patch ran, then
+        /// the rollback unloads the patch.
+        /// </summary>
+        private AppliedPatch PrePatch(AppliedPatch record)
+        {
+            var (prepared, failure) = new CallbackRunner(target, store, deadline).PrePatch(record);
+            if (failure is null)
+            {
+                return prepared;
+            }
+
+            var name = record.Name;
+            patcher.Notice($"pre-patch callback failed for object '{failure.Object}'");
+            patcher.Notice($"failed to enable patch '{name}'");
+            patcher.Notice($"'{name}': canceling transition, going to unpatch");
+            patcher.Notice(Notices.Completing(name, patching: false));
+            new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(prepared);
+            patcher.Notice(Notices.Complete(name, patching: false));
+            throw new GraftException(GraftFailure.PrePatchFailed,
+                $"patch '{name}' was not applied: the pre-patch callback of object '{failure.Object}' returned {failure.Describe()}");
         }
 
         /// <summary>Once a per-thread transition is recorded it is never rolled back: a later graft continues or reverses it.</summary>
@@ -100,9 +131,7 @@ public sealed partial class Patcher
 
                 // Recorded as loading before and after dlopen, so that what a graft killed from
                 // here on leaves behind can be found and undone by the next one.
-                var objects = patch.Functions.Select(f => f.Module).Distinct()
-                    .Select(m => new PatchedObject(patch.Definition.Objects.First(o => m.Matches(o.Name)).Name, m.Path, m.BuildId))
-                    .ToList();
+                var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
                 var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
                     0, 0, 0, DateTimeOffset.UtcNow, [], objects);
                 WriteState(loading);
@@ -120,14 +149,20 @@ public sealed partial class Patcher
                 }
 
                 var image = RemoteLoader.ImageOf(target, bias, patch.Definition.Path);
-                var functions = patch.Functions.Select(f => Prepare(f, slotOf[f], bias + f.Definition.NewFunction)).ToList();
+                var functions = patch.Functions.Select(f => Prepare(f, slotOf[f], bias)).ToList();
                 return loading with
                 {
+                    Objects = [.. objects.Zip(patch.Objects, (o, r) => o with
+                    {
+                        Descriptor = bias + r.Definition.Address,
+                        Callbacks = r.Definition.Callbacks.Relocated(bias),
+                    })],
                     Phase = PatchPhase.Patched,
                     Handle = handle,
                     ImageStart = image.Start,
                     ImageEnd = image.End,
                     Functions = functions,
+                    Replace = patch.Definition.Replace,
                 };
             }
             finally
@@ -136,9 +171,11 @@ public sealed partial class Patcher
             }
         }
 
-        private PatchedFunction Prepare(ResolvedFunction function, ulong slot, ulong newFunction)
+        /// <summary>Writes the function's slot; a nop's new function is the slot's copy of the original code.</summary>
+        private PatchedFunction Prepare(ResolvedFunction function, ulong slot, ulong bias)
         {
             SlotImage image;
+            var newFunction = function.IsNop ? slot + SlotLayout.OriginalCodeOffset : bias + function.Definition.NewFunction;
             try
             {
                 image = SlotCode.Build(slot, function.Analysis, newFunction);
@@ -149,12 +186,14 @@ public sealed partial class Patcher
             }
 
             target.Tracee.Memory.Write(slot, image.Bytes.Span);
-            target.Tracee.Memory.Write(slot + SlotLayout.DispatcherOffset,
-                DispatcherCode.Build(slot + SlotLayout.DispatcherOffset, store.Address + StateLayout.ThreadTableOffset, image.OriginalCodeAddress, newFunction));
             movedInstructions[slot] = image.InstructionMap.ToDictionary(m => m.OriginalAddress, m => m.CopyAddress);
             return new PatchedFunction(function.Definition.OldName, function.Definition.OldSympos, function.Module.Path,
                 function.Address, function.Size, function.Analysis.PatchAddress, Convert.ToHexString(function.Analysis.WindowBytes.Span),
-                slot, newFunction);
+                slot, newFunction)
+            {
+                NewSize = function.Definition.NewSize,
+                IsNop = function.IsNop,
+            };
         }
 
         /// <summary>The state as it was, plus this patch and the slot pages mapped for it.</summary>
@@ -168,24 +207,6 @@ public sealed partial class Patcher
         {
             store.Write(StateLayout.Serialize(With(record)));
             recorded = true;
-        }
-
-        private string? Blocker(ThreadStack stack)
-        {
-            foreach (var frame in stack.Frames)
-            {
-                if (patch.Functions.FirstOrDefault(f => f.Contains(frame.CallSite)) is { } function)
-                {
-                    return $"is running {function.Definition.OldName} ({frame})";
-                }
-
-                if (slots.AllPages.Any(p => frame.Pc >= p.Address && frame.Pc < p.Address + p.Size))
-                {
-                    return $"is passing through a graft slot at 0x{frame.Pc:x}";
-                }
-            }
-
-            return null;
         }
 
         private void RollBack()

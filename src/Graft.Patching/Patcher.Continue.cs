@@ -27,7 +27,9 @@ public sealed partial class Patcher
         var heading = patch.Phase == PatchPhase.Patching ? Universe.New : Universe.Old;
         if (heading != goal)
         {
+            // The kernel's klp_reverse_transition restarts the transition the other way.
             Notice(Notices.Reversing(patch.Name, toPatching: goal == Universe.New));
+            Notice(Notices.Starting(patch.Name, patching: goal == Universe.New));
         }
 
         return Transit(target, store, state, patch, goal, install: null, force, deadline);

@@ -2,8 +2,10 @@ using Graft.Core;
 using Graft.Core.State;
 using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
+using Graft.Patching.Lifecycle;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
+using Graft.X86;
 
 namespace Graft.Patching;
 
@@ -23,13 +25,12 @@ public sealed partial class Patcher
         writer.Prepare();
         target.PrepareUnwinding();
         var tableAddress = store.Address + StateLayout.ThreadTableOffset;
-        var blocker = Blocker(patch, goal, state.SlotPages);
         void Settle(int child, Universe universe) => SettleChild(target, patch, child, universe);
 
         target.Tracee.ResetStopStatistics();
         using var transition = install is not null
-            ? PerThreadTransition.Begin(target, tableAddress, goal, blocker, Settle)
-            : PerThreadTransition.Continue(target, tableAddress, goal, blocker, Settle);
+            ? PerThreadTransition.Begin(target, tableAddress, goal, Blockers.For(state, patch, goal), Settle)
+            : PerThreadTransition.Continue(target, tableAddress, goal, Blockers.For(state, patch, goal), Settle);
 
         // The record first: a graft killed from here on leaves a transition the next one can continue or reverse.
         var inTransition = patch with { Phase = patching ? PatchPhase.Patching : PatchPhase.Unpatching };
@@ -37,6 +38,7 @@ public sealed partial class Patcher
         store.Write(StateLayout.Serialize(state));
         if (install is not null)
         {
+            WriteDispatchers(target, state, inTransition, tableAddress);
             writer.Write(install);
             Notice(Notices.Starting(patch.Name, patching));
         }
@@ -63,31 +65,44 @@ public sealed partial class Patcher
         }
 
         Notice(Notices.Completing(patch.Name, patching));
-        writer.Write([.. patch.Functions.Select(f => patching ? Redirects.ToDirect(f) : Redirects.ToOriginal(f))]);
         if (patching)
         {
-            Synchronize(target, patch.Functions.Select(f => (Redirects.Dispatcher(f), (ulong)X86.SlotLayout.DispatcherCapacity)));
-            store.Write(StateLayout.Serialize(state.Replace(inTransition, inTransition with { Phase = PatchPhase.Patched })));
+            writer.Write([.. inTransition.Functions.Select(Redirects.ToPatched)]);
+            Synchronize(target, [.. inTransition.Functions.Select(f => (Redirects.Dispatcher(f), (ulong)SlotLayout.DispatcherCapacity)),
+                .. inTransition.Functions.Where(f => f.IsNop).Select(f => (f.Slot, (ulong)SlotLayout.Size)),
+                .. Replaced(state, inTransition).SelectMany(ReachableCode)]);
+            FinishPatching(target, store, state, inTransition);
         }
         else
         {
+            writer.Write([.. inTransition.Functions.Select(f => Redirects.ToRestored(f, FunctionStack.Below(state, inTransition, f.Address)))]);
             Synchronize(target, [.. state.SlotPages.Select(p => (p.Address, p.Size)), (patch.ImageStart, patch.ImageEnd - patch.ImageStart)]);
-            var remaining = state with { Patches = [.. state.Patches.Where(p => p != inTransition)] };
-            var unusedPages = remaining.UnusedSlotPages();
-            store.Write(StateLayout.Serialize(remaining with { SlotPages = [.. state.SlotPages.Except(unusedPages)] }));
-            if (inTransition.Forced)
-            {
-                Notice($"'{patch.Name}': forced earlier, so its code stays loaded");
-            }
-            else
-            {
-                Unload(target, store, inTransition, unusedPages);
-            }
+            FinishUnpatching(target, store, state, inTransition);
         }
 
         Notice(Notices.Complete(patch.Name, patching));
         return new OperationReport(patch.Name, target.Pid, Statistics(), patch.Functions);
     }
+
+    /// <summary>
+    /// Points each dispatcher at the code below the patch and at its new code. Done as a
+    /// transition starts, while no entry jumps to the dispatcher (a completed transition was
+    /// synchronized out of them), because what lies below can change between two transitions:
+    /// a cumulative patch removes the patches it was stacked on.
+    /// </summary>
+    private static void WriteDispatchers(TargetProcess target, TargetState state, AppliedPatch patch, ulong tableAddress)
+    {
+        foreach (var function in patch.Functions)
+        {
+            var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, patch, function.Address));
+            target.Tracee.Memory.Write(Redirects.Dispatcher(function),
+                DispatcherCode.Build(Redirects.Dispatcher(function), tableAddress, oldCode, function.NewFunction));
+        }
+    }
+
+    /// <summary>A replaced patch's code and slots, which no thread may be in when it is unloaded.</summary>
+    private static IEnumerable<(ulong Start, ulong Length)> ReachableCode(AppliedPatch patch) =>
+        [(patch.ImageStart, patch.ImageEnd - patch.ImageStart), .. patch.Functions.Select(f => (f.Slot, (ulong)SlotLayout.Size))];
 
     /// <summary>
     /// The kernel's klp_synchronize_transition: waits, one thread at a time, until no thread is
@@ -124,33 +139,11 @@ public sealed partial class Patcher
         }
     }
 
-    /// <summary>What keeps a thread from switching: old code on its stack when patching, the patch's code when unpatching.</summary>
-    private static Func<ThreadStack, string?> Blocker(AppliedPatch patch, Universe goal, IReadOnlyList<SlotPage> pages) =>
-        goal == Universe.New ? stack => OldCodeBlocker(stack, patch, pages) : stack => RevertBlocker(stack, patch, pages);
-
-    private static string? OldCodeBlocker(ThreadStack stack, AppliedPatch patch, IReadOnlyList<SlotPage> pages)
-    {
-        foreach (var frame in stack.Frames)
-        {
-            if (patch.Functions.FirstOrDefault(f => frame.CallSite >= f.Address && frame.CallSite < f.Address + f.Size) is { } function)
-            {
-                return $"is running {function.Name} ({frame})";
-            }
-
-            if (Redirects.InSlotPages(pages, frame.Pc))
-            {
-                return $"is passing through a graft slot at 0x{frame.Pc:x}";
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>
     /// Finishes the transition in a child forked while it was in flight: the child's one thread
     /// is stopped, so its entries get their final bytes directly, and its own record says where
     /// it ended. A child that ends unpatched keeps the patch loaded, recorded as loading, so the
-    /// next graft on it unloads it.
+    /// next graft on it unloads it. Callbacks do not run in the child: its parent ran them.
     /// </summary>
     private void SettleChild(TargetProcess target, AppliedPatch patch, int child, Universe universe)
     {
@@ -166,10 +159,15 @@ public sealed partial class Patcher
         var patched = universe == Universe.New;
         foreach (var function in copy.Functions)
         {
-            memory.Write(function.PatchAddress, Redirects.Final(function, patched));
+            memory.Write(function.PatchAddress,
+                patched ? Redirects.Patched(function) : Redirects.Restored(function, FunctionStack.Below(state, copy, function.Address)));
         }
 
-        store.Write(StateLayout.Serialize(state.Replace(copy, copy with { Phase = patched ? PatchPhase.Patched : PatchPhase.Loading })));
+        // A child settled patched keeps the replaced patches' code mapped but no longer records them.
+        var settled = patched
+            ? Patched(state, copy).State with { SlotPages = state.SlotPages }
+            : state.Replace(copy, copy with { Phase = PatchPhase.Loading });
+        store.Write(StateLayout.Serialize(settled));
         Notice($"'{patch.Name}': child {child}, forked during the transition, settled {(patched ? "patched" : "unpatched")}");
     }
 }

@@ -24,8 +24,9 @@ public sealed partial class Patcher
         foreach (var patch in interrupted)
         {
             Notice($"'{patch.Name}': unloading what an interrupted apply left behind");
-            Unload(target, store, patch, patch == interrupted[^1] ? unusedPages : []);
         }
+
+        Unload(target, store, interrupted, unusedPages);
 
         store.Write(StateLayout.Serialize(cleaned));
         target.Refresh();

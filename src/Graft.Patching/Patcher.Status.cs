@@ -22,7 +22,7 @@ public sealed partial class Patcher
 
         var goal = patch.Phase == PatchPhase.Patching ? Universe.New : Universe.Old;
         var table = ThreadTable.Load(target.Tracee.Memory, store.Address + StateLayout.ThreadTableOffset);
-        var blocker = Blocker(patch, goal, state.SlotPages);
+        var blocker = Blockers.For(state, patch, goal);
         var stuck = new List<StuckThread>();
         var threads = 0;
         foreach (var tid in target.Tracee.ThreadIds.ToList())

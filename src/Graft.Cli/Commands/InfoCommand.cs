@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Graft.Cli.Output;
+using Graft.Core.Patches;
 using Graft.Patching;
 using Spectre.Console;
 
@@ -23,13 +24,20 @@ internal static class InfoCommand
                 return 0;
             }
 
-            AnsiConsole.MarkupLineInterpolated($"patch [bold]{definition.Name}[/] ({definition.Path}, build-id {definition.BuildId ?? "none"})");
-            var table = new Table().AddColumns("object", "requires build-id", "function", "sympos");
+            var kind = definition.Replace ? ", cumulative: replaces every earlier patch" : "";
+            AnsiConsole.MarkupLineInterpolated($"patch [bold]{definition.Name}[/] ({definition.Path}, build-id {definition.BuildId ?? "none"}{kind})");
+            var table = new Table().AddColumns("object", "requires build-id", "function", "sympos", "callbacks");
             foreach (var obj in definition.Objects)
             {
+                var callbacks = Callbacks(obj.Callbacks);
                 foreach (var function in obj.Functions)
                 {
-                    table.AddRow(Markup.Escape(obj.DisplayName), obj.BuildId ?? "any", Markup.Escape(function.OldName), function.OldSympos.ToString());
+                    table.AddRow(Markup.Escape(obj.DisplayName), obj.BuildId ?? "any", Markup.Escape(function.OldName), function.OldSympos.ToString(), callbacks);
+                }
+
+                if (obj.Functions.Count == 0)
+                {
+                    table.AddRow(Markup.Escape(obj.DisplayName), obj.BuildId ?? "any", "", "", callbacks);
                 }
             }
 
@@ -43,4 +51,9 @@ internal static class InfoCommand
         }));
         return command;
     }
+
+    private static string Callbacks(CallbackSet set) => string.Join(", ", new[]
+    {
+        (set.PrePatch, "pre_patch"), (set.PostPatch, "post_patch"), (set.PreUnpatch, "pre_unpatch"), (set.PostUnpatch, "post_unpatch"),
+    }.Where(c => c.Item1 != 0).Select(c => c.Item2));
 }

@@ -33,8 +33,9 @@ internal static class ListCommand
             foreach (var patch in state.Patches)
             {
                 // A patch still loading has no function switched yet: it gets one row of its own.
-                var phase = patch.Phase.ToString().ToLowerInvariant();
-                if (patch.Functions.Count == 0)
+                var phase = patch.Phase.ToString().ToLowerInvariant() + (patch.Replace ? " (cumulative)" : "");
+                var absent = patch.Objects.Where(o => !o.IsLoaded).ToList();
+                if (patch.Functions.Count == 0 && absent.Count == 0)
                 {
                     table.AddRow(Markup.Escape(patch.Name), phase, "", "", "", "", patch.AppliedAt.ToString("u"));
                 }
@@ -43,6 +44,11 @@ internal static class ListCommand
                 {
                     table.AddRow(Markup.Escape(patch.Name), phase, Markup.Escape(Path.GetFileName(function.ObjectPath)), Markup.Escape(function.Name),
                         $"0x{function.Address:x}", $"0x{function.NewFunction:x}", patch.AppliedAt.ToString("u"));
+                }
+
+                foreach (var obj in absent)
+                {
+                    table.AddRow(Markup.Escape(patch.Name), phase, Markup.Escape(obj.DisplayName), "(not loaded)", "", "", patch.AppliedAt.ToString("u"));
                 }
             }
 

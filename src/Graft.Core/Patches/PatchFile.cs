@@ -9,13 +9,15 @@ namespace Graft.Core.Patches;
 /// </summary>
 public static class PatchFile
 {
-    public const uint AbiVersion = 1;
+    public const uint AbiVersion = 2;
     public const string DescriptorSymbol = "graft_patch_descriptor";
     public const string AbiVersionSymbol = "graft_abi_version";
     public const string LocalsSection = ".graft.locals";
 
     // Layouts of graft.h's structs on x86-64 (checked against C by the tests).
-    private const int ObjectSize = 24;
+    private const int ObjectSize = 56;
+    private const int ObjectCallbacksOffset = 24;
+    private const int PatchReplaceOffset = 16;
     private const int FunctionSize = 24;
     private const int LocalSymbolSize = 24;
     private const int MaxEntries = 100_000;
@@ -69,16 +71,17 @@ public static class PatchFile
             throw image.Fail("the patch has no name (struct graft_patch .name)");
         }
 
-        var objects = ReadObjects(image, image.ReadPointer(patch + 8));
-        if (objects.Sum(o => o.Functions.Count) == 0)
+        var objects = ReadObjects(elf, image, image.ReadPointer(patch + 8));
+        if (objects.All(o => o.Functions.Count == 0 && o.Callbacks.IsEmpty))
         {
-            throw image.Fail($"patch '{name}' replaces no function");
+            throw image.Fail($"patch '{name}' replaces no function and has no callbacks");
         }
 
-        return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, objects, ReadLocalSymbols(elf, image));
+        var replace = image.ReadByte(patch + PatchReplaceOffset) != 0;
+        return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image));
     }
 
-    private static List<ObjectDefinition> ReadObjects(PatchImage image, ulong table)
+    private static List<ObjectDefinition> ReadObjects(ElfFile elf, PatchImage image, ulong table)
     {
         if (table == 0)
         {
@@ -99,11 +102,13 @@ public static class PatchFile
                 throw image.Fail("the object table (struct graft_object[]) has no terminating empty entry");
             }
 
-            objects.Add(new ObjectDefinition(image.ReadString(entry), image.ReadString(entry + 16), ReadFunctions(image, functions)));
+            var callbacks = entry + ObjectCallbacksOffset;
+            objects.Add(new ObjectDefinition(image.ReadString(entry), image.ReadString(entry + 16), ReadFunctions(elf, image, functions), entry,
+                new CallbackSet(image.ReadPointer(callbacks), image.ReadPointer(callbacks + 8), image.ReadPointer(callbacks + 16), image.ReadPointer(callbacks + 24))));
         }
     }
 
-    private static List<FunctionDefinition> ReadFunctions(PatchImage image, ulong table)
+    private static List<FunctionDefinition> ReadFunctions(ElfFile elf, PatchImage image, ulong table)
     {
         var functions = new List<FunctionDefinition>();
         for (var entry = table; ; entry += FunctionSize)
@@ -125,7 +130,7 @@ public static class PatchFile
                 throw image.Fail($"the replacement of '{oldName}' has no new_func");
             }
 
-            functions.Add(new FunctionDefinition(oldName, image.ReadPointer(entry + 16), newFunction));
+            functions.Add(new FunctionDefinition(oldName, image.ReadPointer(entry + 16), newFunction, SizeOfFunctionAt(elf, newFunction)));
         }
     }
 
@@ -151,6 +156,10 @@ public static class PatchFile
 
         return references;
     }
+
+    /// <summary>The replacement's own extent, which a stacked patch checks stacks against (0: unknown, the patch is stripped).</summary>
+    private static ulong SizeOfFunctionAt(ElfFile elf, ulong address) =>
+        elf.Symbols.Concat(elf.DynamicSymbols).FirstOrDefault(s => s.Value == address && s.Type == ElfSymbolType.Func && s.IsDefined)?.Size ?? 0;
 
     private static ElfSymbol? FindSymbol(ElfFile elf, string name) =>
         elf.DynamicSymbols.Concat(elf.Symbols).FirstOrDefault(s => s.Name == name && s.IsDefined);

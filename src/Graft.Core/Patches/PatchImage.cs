@@ -31,6 +31,8 @@ internal sealed class PatchImage(ElfFile elf, string path)
         return BinaryPrimitives.ReadUInt64LittleEndian(Read(address, 8));
     }
 
+    public byte ReadByte(ulong address) => Read(address, 1)[0];
+
     public uint ReadUInt32(ulong address) => BinaryPrimitives.ReadUInt32LittleEndian(Read(address, 4));
 
     public string? ReadString(ulong pointerAddress)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Graft.Core.Patches;
 
 namespace Graft.Core.State;
 
@@ -8,7 +9,7 @@ namespace Graft.Core.State;
 /// </summary>
 public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patches, IReadOnlyList<SlotPage> SlotPages)
 {
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
     public static TargetState Empty { get; } = new(CurrentVersion, [], []);
 
@@ -19,10 +20,6 @@ public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patche
 
     public TargetState Replace(AppliedPatch old, AppliedPatch updated) =>
         this with { Patches = [.. Patches.Select(p => p == old ? updated : p)] };
-
-    /// <summary>The patch that currently redirects the function at this address, if any.</summary>
-    public AppliedPatch? PatchOf(ulong functionAddress) =>
-        Patches.FirstOrDefault(p => p.Functions.Any(f => f.Address == functionAddress));
 
     public IEnumerable<ulong> UsedSlots => Patches.SelectMany(p => p.Functions).Select(f => f.Slot);
 
@@ -70,6 +67,9 @@ public sealed record AppliedPatch(
     IReadOnlyList<PatchedFunction> Functions,
     IReadOnlyList<PatchedObject> Objects)
 {
+    /// <summary>A cumulative patch: it replaces every patch applied before it.</summary>
+    public bool Replace { get; init; }
+
     /// <summary>
     /// Some threads were switched by --force rather than found clean: code of the patch may still
     /// run on them, so a revert never unloads it (the kernel keeps a forced patch's module).
@@ -77,14 +77,41 @@ public sealed record AppliedPatch(
     public bool Forced { get; init; }
 }
 
-/// <summary>An object of the target a patch touches, as found when the patch was applied.</summary>
-public sealed record PatchedObject(string? Name, string Path, string? BuildId);
+/// <summary>
+/// An object of the target a patch names, as found when the patch was applied: its path, or
+/// null when the process had not loaded it (its functions are then left alone and its
+/// callbacks never run). The flags keep the kernel's callback symmetry across graft processes:
+/// post_unpatch runs only after pre_patch ran, pre_unpatch only after post_patch ran.
+/// </summary>
+public sealed record PatchedObject(string? Name, string? Path, string? BuildId)
+{
+    public bool IsLoaded => Path is not null;
+
+    /// <summary>Its struct graft_object in the loaded patch, the argument of its callbacks.</summary>
+    public ulong Descriptor { get; init; }
+
+    /// <summary>Its callbacks in the loaded patch (0 = none).</summary>
+    public CallbackSet Callbacks { get; init; } = new(0, 0, 0, 0);
+
+    public bool PrePatchDone { get; init; }
+
+    public bool PostPatchDone { get; init; }
+
+    public string DisplayName => Name ?? "main";
+}
 
 /// <summary>
 /// One redirected function: its entry window's original bytes (to put back), the slot it jumps
 /// to, and the replacement the slot points at. During a transition the entry jumps to the
 /// slot's dispatcher instead, which picks old or new code per thread.
 /// </summary>
+/// <remarks>
+/// Patches on one function stack in the order they were applied (the kernel's func_stack): the
+/// newest one's entry jump wins, and its dispatcher's old code is the function below it. A nop
+/// (<see cref="IsNop"/>) is how a cumulative patch sends a function that only the patches it
+/// replaces touched back to its original code: its new function is its slot's copy of the
+/// original. Nops live only while that transition is in flight, as in the kernel.
+/// </remarks>
 public sealed record PatchedFunction(
     string Name,
     ulong Sympos,
@@ -94,7 +121,13 @@ public sealed record PatchedFunction(
     ulong PatchAddress,
     string OriginalBytes,
     ulong Slot,
-    ulong NewFunction);
+    ulong NewFunction)
+{
+    /// <summary>Size of the replacement's symbol, 0 if unknown (a stripped patch).</summary>
+    public ulong NewSize { get; init; }
+
+    public bool IsNop { get; init; }
+}
 
 /// <summary>A page of slots Graft mapped near an object, within reach of a rel32 jump.</summary>
 public sealed record SlotPage(ulong Address, ulong Size, string NearObject);

@@ -13,6 +13,7 @@ public static class Errno
     public const int ENOMEM = 12;
     public const int EFAULT = 14;
     public const int EBUSY = 16;
+    public const int ENODEV = 19;
     public const int EINVAL = 22;
 
     public static string Name(int errno) => errno switch
@@ -27,6 +28,7 @@ public static class Errno
         ENOMEM => "ENOMEM",
         EFAULT => "EFAULT",
         EBUSY => "EBUSY",
+        ENODEV => "ENODEV",
         EINVAL => "EINVAL",
         _ => $"errno {errno}",
     };

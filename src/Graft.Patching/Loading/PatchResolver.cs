@@ -25,11 +25,11 @@ internal static class PatchResolver
             throw Refuse($"{patch.Path} is already loaded in process {target.Pid}; rebuild the patch to a new file name");
         }
 
+        var objects = patch.Objects.Select(o => new ResolvedObject(o, FindObjectIfLoaded(target, o))).ToList();
         var functions = new List<ResolvedFunction>();
-        foreach (var obj in patch.Objects)
+        foreach (var obj in objects.Where(o => o.Module is not null))
         {
-            var module = FindObject(target, obj.Name, obj.BuildId);
-            functions.AddRange(obj.Functions.Select(f => ResolveFunction(target, state, module, f)));
+            functions.AddRange(obj.Definition.Functions.Select(f => ResolveFunction(target, state, obj.Module!, f)));
         }
 
         if (functions.GroupBy(f => f.Address).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -37,8 +37,42 @@ internal static class PatchResolver
             throw Refuse($"patch '{patch.Name}' replaces '{twice.First().Definition.OldName}' twice");
         }
 
+        if (patch.Replace)
+        {
+            functions.AddRange(Nops(target, state, functions));
+        }
+
         var locals = patch.LocalSymbols.Select(l => ResolveLocal(target, l)).ToList();
-        return new ResolvedPatch(patch, functions, locals);
+        return new ResolvedPatch(patch, objects, functions, locals);
+    }
+
+    /// <summary>
+    /// A library object of the patch that the process has not loaded is left alone, as the
+    /// kernel leaves a klp_object whose module is not loaded; the main executable is always there.
+    /// </summary>
+    private static LoadedModule? FindObjectIfLoaded(TargetProcess target, ObjectDefinition obj) =>
+        obj.Name is not null && target.Modules.Find(obj.Name) is null ? null : FindObject(target, obj.Name, obj.BuildId);
+
+    /// <summary>
+    /// The kernel's klp_add_nops: every function an earlier patch replaces and the cumulative
+    /// patch does not gets a nop, whose transition brings back the original code.
+    /// </summary>
+    private static IEnumerable<ResolvedFunction> Nops(TargetProcess target, TargetState state, List<ResolvedFunction> functions)
+    {
+        foreach (var replaced in state.Patches.SelectMany(p => p.Functions).DistinctBy(f => f.Address))
+        {
+            if (functions.Any(f => f.Address == replaced.Address)
+                || target.Modules.Modules.FirstOrDefault(m => m.Path == replaced.ObjectPath) is not { } module)
+            {
+                continue;
+            }
+
+            yield return new ResolvedFunction(new FunctionDefinition(replaced.Name, replaced.Sympos, 0, 0), module, replaced.Address, replaced.Size,
+                Analyze(target, state, replaced.Address, replaced.Size, replaced.Name, module))
+            {
+                IsNop = true,
+            };
+        }
     }
 
     private static LoadedModule FindObject(TargetProcess target, string? name, string? buildId)
@@ -67,19 +101,24 @@ internal static class PatchResolver
             throw Refuse($"cannot patch '{function.OldName}' in {module.FileName}: its symbol has no size, so its code cannot be checked");
         }
 
-        if (state.PatchOf(address) is { } other)
+        return new ResolvedFunction(function, module, address, symbol.Size, Analyze(target, state, address, symbol.Size, function.OldName, module));
+    }
+
+    /// <summary>
+    /// Checks the function's code as the program has it: where earlier patches are stacked on
+    /// it, its window holds their jump, so the lowest one's record of the original bytes is
+    /// put back in the copy analysed.
+    /// </summary>
+    private static PrologueAnalysis Analyze(TargetProcess target, TargetState state, ulong address, ulong size, string name, LoadedModule module)
+    {
+        var code = target.Tracee.Memory.Read(address, (int)Math.Min(size, 1 << 20));
+        if (FunctionStack.Bottom(state, address) is { } bottom)
         {
-            throw Refuse($"'{function.OldName}' in {module.FileName} is already replaced by patch '{other.Name}'; revert that patch first");
+            Convert.FromHexString(bottom.OriginalBytes).CopyTo(code.AsSpan((int)(bottom.PatchAddress - address)));
         }
 
-        var code = target.Tracee.Memory.Read(address, (int)Math.Min(symbol.Size, 1 << 20));
         var analysis = PrologueAnalyzer.Analyze(code, address);
-        if (!analysis.IsPatchable)
-        {
-            throw Refuse($"cannot patch '{function.OldName}' in {module.FileName}: {analysis.Message}");
-        }
-
-        return new ResolvedFunction(function, module, address, symbol.Size, analysis);
+        return analysis.IsPatchable ? analysis : throw Refuse($"cannot patch '{name}' in {module.FileName}: {analysis.Message}");
     }
 
     private static ResolvedLocalSymbol ResolveLocal(TargetProcess target, LocalSymbolReference reference)

@@ -54,25 +54,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     }
 
     private ulong Call(int tid, string function, params ulong[] args) =>
-        target.Tracee.InjectCall(tid, store.Trampoline, Function(function), CallTimeout, args);
-
-    /// <summary>A libc (glibc 2.34+) or libdl function, by its default symbol version.</summary>
-    private ulong Function(string name)
-    {
-        foreach (var module in target.Modules.Modules.Where(m => m.FileName.StartsWith("libc.so", StringComparison.Ordinal) || m.FileName.StartsWith("libdl.so", StringComparison.Ordinal)))
-        {
-            var symbol = module.Elf.DynamicSymbols
-                .Where(s => s.Name == name && s.IsDefined && s.Type == ElfSymbolType.Func)
-                .OrderBy(s => s.IsHiddenVersion)
-                .FirstOrDefault();
-            if (symbol is not null)
-            {
-                return module.LoadBias + symbol.Value;
-            }
-        }
-
-        throw new GraftException(GraftFailure.Refused, $"process {target.Pid} has no {name}() (graft needs glibc's dynamic loading)");
-    }
+        target.Tracee.InjectCall(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
 
     /// <summary>The mapped image of a loaded object, found by its load bias (link_map.l_addr) in the refreshed memory map.</summary>
     public static LoadedModule ImageOf(TargetProcess target, ulong loadBias, string path)

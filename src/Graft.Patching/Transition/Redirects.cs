@@ -6,7 +6,8 @@ namespace Graft.Patching.Transition;
 /// <summary>
 /// Where a redirected function's entry jumps in each phase: to the slot's dispatcher while a
 /// transition is in flight, straight to the replacement (or through the slot's pointer when it
-/// is out of rel32 reach) once every thread has switched, and back to its own bytes at the end.
+/// is out of rel32 reach) once every thread has switched, and at the end back to what lies
+/// below it on the function's stack: the patch below's replacement, or its own bytes.
 /// </summary>
 internal static class Redirects
 {
@@ -21,18 +22,26 @@ internal static class Redirects
     public static byte[] Original(PatchedFunction function) =>
         Convert.FromHexString(function.OriginalBytes)[..JumpCode.JmpRel32Length];
 
-    /// <summary>The entry's bytes once the patch is, or is not, in force.</summary>
-    public static byte[] Final(PatchedFunction function, bool patched) =>
-        patched ? JumpCode.EncodeJmpRel32(function.PatchAddress, Direct(function)) : Original(function);
+    /// <summary>The entry's bytes once the patch is in force: a nop's are the original ones.</summary>
+    public static byte[] Patched(PatchedFunction function) =>
+        function.IsNop ? Original(function) : JumpCode.EncodeJmpRel32(function.PatchAddress, Direct(function));
+
+    /// <summary>The entry's bytes once the patch is gone: a jump to the function below, or the original bytes.</summary>
+    public static byte[] Restored(PatchedFunction function, PatchedFunction? below) =>
+        below is null ? Original(function) : JumpCode.EncodeJmpRel32(function.PatchAddress, Direct(below));
+
+    /// <summary>Where the dispatcher sends a thread that has not switched: the code below this patch.</summary>
+    public static ulong OldCode(PatchedFunction function, PatchedFunction? below) =>
+        below is null ? OriginalCode(function) : below.NewFunction;
 
     public static CodeEdit ToDispatcher(PatchedFunction function, IReadOnlyDictionary<ulong, ulong>? movedInstructions = null) =>
         new(function.PatchAddress, JumpCode.EncodeJmpRel32(function.PatchAddress, Dispatcher(function)), Dispatcher(function), movedInstructions);
 
-    public static CodeEdit ToDirect(PatchedFunction function) =>
-        new(function.PatchAddress, Final(function, patched: true), Direct(function));
+    public static CodeEdit ToPatched(PatchedFunction function) =>
+        new(function.PatchAddress, Patched(function), function.IsNop ? OriginalCode(function) : Direct(function));
 
-    public static CodeEdit ToOriginal(PatchedFunction function) =>
-        new(function.PatchAddress, Original(function), OriginalCode(function));
+    public static CodeEdit ToRestored(PatchedFunction function, PatchedFunction? below) =>
+        new(function.PatchAddress, Restored(function, below), below is null ? OriginalCode(function) : Direct(below));
 
     public static bool InSlotPages(IEnumerable<SlotPage> pages, ulong address) =>
         pages.Any(p => address >= p.Address && address < p.Address + p.Size);

@@ -49,6 +49,10 @@ public sealed class StructLayoutTests : IClassFixture<StructLayoutTests.Compiled
     [InlineData("graft_object", "name", 0)]
     [InlineData("graft_object", "funcs", 8)]
     [InlineData("graft_object", "build_id", 16)]
+    [InlineData("graft_callbacks", "pre_patch", 0)]
+    [InlineData("graft_callbacks", "post_patch", 8)]
+    [InlineData("graft_callbacks", "pre_unpatch", 16)]
+    [InlineData("graft_callbacks", "post_unpatch", 24)]
     [InlineData("graft_func", "old_name", 0)]
     [InlineData("graft_func", "new_func", 8)]
     [InlineData("graft_func", "old_sympos", 16)]
@@ -60,9 +64,18 @@ public sealed class StructLayoutTests : IClassFixture<StructLayoutTests.Compiled
         Assert.Equal(new CField(member, offsetPatchFileReads, PointerSize), c.Field(structName, member));
     }
 
+    /// <summary>The members PatchFile reads that are not one pointer: the replace flag (one byte) and the callbacks (four pointers).</summary>
+    [Theory]
+    [InlineData("graft_patch", "replace", 16, 1)]
+    [InlineData("graft_object", "callbacks", 24, 4 * PointerSize)]
+    public void PatchFileReadsGraftHAggregatesWhereGccPutsThem(string structName, string member, int offsetPatchFileReads, int size)
+    {
+        Assert.Equal(new CField(member, offsetPatchFileReads, size), c.Field(structName, member));
+    }
+
     /// <summary>PatchFile steps through the object, function and local-symbol arrays by these sizes.</summary>
     [Theory]
-    [InlineData("graft_object", 24)]
+    [InlineData("graft_object", 56)]
     [InlineData("graft_func", 24)]
     [InlineData("graft_local_sym", 24)]
     public void PatchFileStepsThroughGraftHArraysByTheirSize(string structName, int sizePatchFileUses)

@@ -50,11 +50,19 @@ int main(void)
 	STRUCT(graft_patch);
 	FIELD(graft_patch, name);
 	FIELD(graft_patch, objs);
+	FIELD(graft_patch, replace);
 
 	STRUCT(graft_object);
 	FIELD(graft_object, name);
 	FIELD(graft_object, funcs);
 	FIELD(graft_object, build_id);
+	FIELD(graft_object, callbacks);
+
+	STRUCT(graft_callbacks);
+	FIELD(graft_callbacks, pre_patch);
+	FIELD(graft_callbacks, post_patch);
+	FIELD(graft_callbacks, pre_unpatch);
+	FIELD(graft_callbacks, post_unpatch);
 
 	STRUCT(graft_func);
 	FIELD(graft_func, old_name);

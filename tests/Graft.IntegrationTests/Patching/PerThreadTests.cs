@@ -70,6 +70,7 @@ public sealed class PerThreadTests
                 "'slow-path': initializing patching transition",
                 "'slow-path': starting patching transition",
                 "'slow-path': reversing transition from patching to unpatching",
+                "'slow-path': starting unpatching transition",
                 "'slow-path': completing unpatching transition",
                 "'slow-path': unpatching complete",
             ],

@@ -1,0 +1,62 @@
+using Graft.Core.State;
+using Graft.Linux.Unwinding;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// What keeps a thread from switching (the kernel's klp_check_stack_func): when patching, the
+/// code each function has until then (the function below on its stack, and the original);
+/// when unpatching, the patch's own code (for a nop, the original it brought back). A thread
+/// passing through any graft slot waits too.
+/// </summary>
+internal static class Blockers
+{
+    public static Func<ThreadStack, string?> For(TargetState state, AppliedPatch patch, Universe goal)
+    {
+        var ranges = goal == Universe.New ? OldCode(state, patch) : NewCode(patch);
+        var pages = state.SlotPages;
+        return stack =>
+        {
+            foreach (var frame in stack.Frames)
+            {
+                if (ranges.FirstOrDefault(r => frame.CallSite >= r.Start && frame.CallSite < r.End) is { } range)
+                {
+                    return $"is running {range.What} ({frame})";
+                }
+
+                if (Redirects.InSlotPages(pages, frame.Pc))
+                {
+                    return $"is passing through a graft slot at 0x{frame.Pc:x}";
+                }
+            }
+
+            return null;
+        };
+    }
+
+    private static List<CodeRange> OldCode(TargetState state, AppliedPatch patch)
+    {
+        var ranges = new List<CodeRange>();
+        foreach (var function in patch.Functions)
+        {
+            ranges.Add(new(function.Address, function.Address + function.Size, function.Name));
+            if (FunctionStack.PatchBelow(state, patch, function.Address) is { } lower)
+            {
+                var below = lower.Functions.First(f => f.Address == function.Address);
+                ranges.Add(below.NewSize > 0
+                    ? new(below.NewFunction, below.NewFunction + below.NewSize, $"{function.Name} of patch '{lower.Name}'")
+                    : new(lower.ImageStart, lower.ImageEnd, $"code of patch '{lower.Name}'"));
+            }
+        }
+
+        return ranges;
+    }
+
+    private static List<CodeRange> NewCode(AppliedPatch patch) =>
+    [
+        new(patch.ImageStart, patch.ImageEnd, $"code of patch '{patch.Name}'"),
+        .. patch.Functions.Where(f => f.IsNop).Select(f => new CodeRange(f.Address, f.Address + f.Size, $"{f.Name}, restored by patch '{patch.Name}'")),
+    ];
+
+    private sealed record CodeRange(ulong Start, ulong End, string What);
+}
