@@ -4,7 +4,10 @@
  *
  * The table is a static array, so there is exactly one per process no
  * matter how many patches use it: every patch names libgraft.so as
- * DT_NEEDED, and the dynamic linker loads one object per soname.
+ * DT_NEEDED, and the dynamic linker loads one object per soname.  The
+ * library is linked -z nodelete so that the table outlives the patches,
+ * as the kernel's outlives livepatch modules: a patch applied after the
+ * last one was reverted still finds the variables it made.
  *
  * Design: a fixed hash table of buckets keyed by <obj, id>.
  *
