@@ -5,7 +5,7 @@
 set -uo pipefail
 
 declare -A package_of=([gcc]=gcc [make]=make [gdb]=gdb [readelf]=binutils)
-packages="gcc make gdb binutils libc6-dev"
+packages="gcc make gdb binutils libc6-dev libtsan2 libasan8 libubsan1"
 ok=1
 
 missing=()
@@ -14,6 +14,14 @@ for tool in gcc make gdb readelf; do
 done
 # The C library headers come with libc6-dev, not with gcc.
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+# runtime/'s check runs a test under ThreadSanitizer and AddressSanitizer.
+declare -A sanitizer_of=([libtsan.so]=libtsan2 [libasan.so]=libasan8
+	[libubsan.so]=libubsan1)
+for runtime in "${!sanitizer_of[@]}"; do
+	# gcc names a dangling link when the runtime package is missing.
+	[ -e "$(gcc -print-file-name="$runtime" 2>/dev/null)" ] ||
+		missing+=("${sanitizer_of[$runtime]}")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$EUID" -eq 0 ]; then
