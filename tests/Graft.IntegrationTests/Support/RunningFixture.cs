@@ -10,6 +10,8 @@ internal sealed class RunningFixture : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     private readonly string log;
+    private StreamWriter? input;
+    private string? inputPipe;
 
     private RunningFixture(int pid, string log)
     {
@@ -27,12 +29,38 @@ internal sealed class RunningFixture : IDisposable
         StartProgram(Repository.Fixture(fixture), arguments);
 
     /// <summary>Starts any program detached and waits for its "ready" or first "tick" line.</summary>
-    public static RunningFixture StartProgram(string path, params string[] arguments)
+    public static RunningFixture StartProgram(string path, params string[] arguments) =>
+        StartProgram(path, arguments, new Dictionary<string, string>(), withInput: false);
+
+    /// <summary>
+    /// Starts a fixture that reads commands from its standard input (a FIFO this object holds
+    /// open, see <see cref="Send"/>), with extra environment variables.
+    /// </summary>
+    public static RunningFixture StartWithInput(string fixture, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartProgram(Repository.Fixture(fixture), arguments, environment, withInput: true);
+
+    private static RunningFixture StartProgram(string path, string[] arguments, IReadOnlyDictionary<string, string> environment, bool withInput)
     {
-        var log = Path.Combine(Path.GetTempPath(), $"graft-test-{Path.GetFileName(path)}-{Guid.NewGuid():N}.log");
-        var command = $"setsid {Quote(path)} {string.Join(' ', arguments.Select(Quote))} > {Quote(log)} 2>&1 < /dev/null & echo $!";
+        var name = $"graft-test-{Path.GetFileName(path)}-{Guid.NewGuid():N}";
+        var log = Path.Combine(Path.GetTempPath(), $"{name}.log");
+        var pipe = Path.Combine(Path.GetTempPath(), $"{name}.in");
+        StreamWriter? input = null;
+        if (withInput)
+        {
+            // Opened read-write, which Linux allows on a FIFO without waiting for the other end,
+            // so that the program's shell does not block opening it for reading.
+            Shell.Run("mkfifo", pipe);
+            input = new StreamWriter(new FileStream(pipe, FileMode.Open, FileAccess.ReadWrite)) { AutoFlush = true };
+        }
+
+        var variables = string.Join(' ', environment.Select(v => $"{v.Key}={Quote(v.Value)}"));
+        var command = $"{variables} setsid {Quote(path)} {string.Join(' ', arguments.Select(Quote))} > {Quote(log)} 2>&1 < {(withInput ? Quote(pipe) : "/dev/null")} & echo $!";
         var result = Shell.Run("/bin/sh", "-c", command);
-        var running = new RunningFixture(int.Parse(result.Stdout.Trim()), log);
+        var running = new RunningFixture(int.Parse(result.Stdout.Trim()), log)
+        {
+            input = input,
+            inputPipe = withInput ? pipe : null,
+        };
         try
         {
             running.ReadyLine = running.WaitForLine(l => l.StartsWith("ready", StringComparison.Ordinal) || l.StartsWith("tick", StringComparison.Ordinal), StartTimeout);
@@ -84,10 +112,23 @@ internal sealed class RunningFixture : IDisposable
 
     public void Signal(string signal) => Shell.Run("kill", $"-{signal}", Pid.ToString());
 
+    /// <summary>Writes one command line to the program's standard input and returns its answer, the next line starting with <paramref name="answer"/>.</summary>
+    public string Send(string line, string answer, TimeSpan? timeout = null)
+    {
+        var skip = Lines().Count;
+        (input ?? throw new InvalidOperationException("the fixture was started without an input pipe")).WriteLine(line);
+        return WaitForLine(l => l.StartsWith(answer, StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(30), skip);
+    }
+
     public void Dispose()
     {
         Signal("KILL");
+        input?.Dispose();
         File.Delete(log);
+        if (inputPipe is not null)
+        {
+            File.Delete(inputPipe);
+        }
     }
 
     private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";

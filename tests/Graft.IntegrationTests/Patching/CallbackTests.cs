@@ -1,0 +1,146 @@
+using Graft.IntegrationTests.Support;
+using Graft.Patching;
+
+namespace Graft.IntegrationTests.Patching;
+
+/// <summary>
+/// The (un)patch callbacks of callbacks.txt (seeds/002), Tests 1, 5 and 6, with modhost as the
+/// kernel and its libraries as the modules: the whole log of notices and callback lines is
+/// compared with the expected one, as the kernel's selftests compare dmesg.
+/// </summary>
+public sealed class CallbackTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Test 1: a module loaded before the patch gets its callbacks; one never loaded gets none.</summary>
+    [Fact]
+    public void Test1CallbacksRunForTheMainExecutableAndALoadedModule()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment, "libcbmod.so");
+        Assert.Equal(["libcbmod: cbmod_init"], log.Take());
+        var patcher = log.NewPatcher();
+
+        patcher.Apply(host.Pid, Repository.Patch("callbacks_demo"), Timeout);
+        Assert.Equal("describe host-new mod-old", host.Send("describe", "describe"));
+        patcher.Revert(host.Pid, "callbacks-demo", Timeout);
+        Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
+        host.Send("unload libcbmod.so", "unloaded");
+
+        Assert.Equal(
+            [
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                "graft: enabling patch 'callbacks-demo'",
+                "graft: 'callbacks-demo': initializing patching transition",
+                "callbacks-demo: pre_patch_callback: main",
+                "callbacks-demo: pre_patch_callback: libcbmod.so",
+                "graft: 'callbacks-demo': starting patching transition",
+                "graft: 'callbacks-demo': completing patching transition",
+                "callbacks-demo: post_patch_callback: main",
+                "callbacks-demo: post_patch_callback: libcbmod.so",
+                "graft: 'callbacks-demo': patching complete",
+                "graft: 'callbacks-demo': initializing unpatching transition",
+                "callbacks-demo: pre_unpatch_callback: main",
+                "callbacks-demo: pre_unpatch_callback: libcbmod.so",
+                "graft: 'callbacks-demo': starting unpatching transition",
+                "graft: 'callbacks-demo': completing unpatching transition",
+                "callbacks-demo: post_unpatch_callback: main",
+                "callbacks-demo: post_unpatch_callback: libcbmod.so",
+                "graft: 'callbacks-demo': unpatching complete",
+                "libcbmod: cbmod_exit",
+            ],
+            log.Take());
+    }
+
+    /// <summary>Test 5: with none of its modules loaded, only the main executable's callbacks run.</summary>
+    [Theory]
+    [InlineData(ConsistencyModel.PerThread)]
+    [InlineData(ConsistencyModel.StopWorld)]
+    public void Test5OnlyTheMainExecutablesCallbacksRunWhenNoModuleIsLoaded(ConsistencyModel model)
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        var patcher = log.NewPatcher();
+
+        patcher.Apply(host.Pid, Repository.Patch("callbacks_demo"), Timeout, model: model);
+        Assert.Equal("describe host-new -", host.Send("describe", "describe"));
+        patcher.Revert(host.Pid, "callbacks-demo", Timeout, model: model);
+
+        Assert.Equal(
+            [
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                "graft: enabling patch 'callbacks-demo'",
+                "graft: 'callbacks-demo': initializing patching transition",
+                "callbacks-demo: pre_patch_callback: main",
+                "graft: 'callbacks-demo': starting patching transition",
+                "graft: 'callbacks-demo': completing patching transition",
+                "callbacks-demo: post_patch_callback: main",
+                "graft: 'callbacks-demo': patching complete",
+                "graft: 'callbacks-demo': initializing unpatching transition",
+                "callbacks-demo: pre_unpatch_callback: main",
+                "graft: 'callbacks-demo': starting unpatching transition",
+                "graft: 'callbacks-demo': completing unpatching transition",
+                "callbacks-demo: post_unpatch_callback: main",
+                "graft: 'callbacks-demo': unpatching complete",
+            ],
+            log.Take());
+    }
+
+    /// <summary>Test 6: a failing pre_patch stops the patch; apply reports the errno and the process is left as it was.</summary>
+    [Fact]
+    public void Test6AFailingPrePatchCallbackLeavesNothingPatched()
+    {
+        using var log = new CallbackLog();
+        var returnFile = log.Path + ".ret";
+        File.WriteAllText(returnFile, "-19\n");
+        var environment = new Dictionary<string, string>(log.Environment) { ["CALLBACKS_PRE_PATCH_RET_FILE"] = returnFile };
+        using var host = RunningFixture.StartWithInput("modhost", environment, "libcbmod.so");
+        var before = TargetText.Read(host.Pid);
+        log.Take();
+
+        var failure = Assert.Throws<GraftException>(() => log.NewPatcher().Apply(host.Pid, Repository.Patch("callbacks_demo"), Timeout));
+        File.Delete(returnFile);
+
+        Assert.Equal(GraftFailure.PrePatchFailed, failure.Failure);
+        Assert.Equal("patch 'callbacks-demo' was not applied: the pre-patch callback of object 'main' returned -19 (ENODEV: No such device)", failure.Message);
+        Assert.Equal(
+            [
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                "graft: enabling patch 'callbacks-demo'",
+                "graft: 'callbacks-demo': initializing patching transition",
+                "callbacks-demo: pre_patch_callback: main",
+                "graft: pre-patch callback failed for object 'main'",
+                "graft: failed to enable patch 'callbacks-demo'",
+                "graft: 'callbacks-demo': canceling transition, going to unpatch",
+                "graft: 'callbacks-demo': completing unpatching transition",
+                "graft: 'callbacks-demo': unpatching complete",
+            ],
+            log.Take());
+        Assert.Empty(Patcher.List(host.Pid).Patches);
+        before.AssertCodeUnchanged(host.Pid);
+        Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
+    }
+
+    /// <summary>
+    /// Callbacks call malloc; a thread of the target allocates without pause. Graft never runs a
+    /// callback on a thread that may hold the allocator's lock, so every operation finishes.
+    /// </summary>
+    [Fact]
+    public void CallbacksThatAllocateNeverDeadlockATargetThatAllocatesInATightLoop()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment, "--allocator", "libcbmod.so");
+        var patcher = log.NewPatcher();
+
+        for (var cycle = 0; cycle < 10; cycle++)
+        {
+            Assert.Null(patcher.Apply(host.Pid, Repository.Patch("callbacks_demo"), Timeout).InFlight);
+            Assert.Null(patcher.Revert(host.Pid, "callbacks-demo", Timeout).InFlight);
+        }
+
+        var lines = log.Take();
+        Assert.Equal(10 * 2, lines.Count(l => l.StartsWith("callbacks-demo: post_unpatch_callback:", StringComparison.Ordinal)));
+        Assert.True(host.IsAlive);
+    }
+}
