@@ -183,7 +183,9 @@ extern const struct graft_patch *const graft_patch_descriptor
  * Shadow variables (the kernel's klp_shadow_*): extra data attached to an
  * existing object of the target, keyed by the pair <obj, id>.  obj is
  * only a key and is never dereferenced.  There is one table per process,
- * shared by every patch, because libgraft.so is loaded once per process.
+ * shared by every patch, because libgraft.so is loaded once per process
+ * and never unloaded (it is linked -z nodelete), so variables outlive the
+ * patches that made them.
  *
  * graft_shadow_get() is lock-free and async-signal-safe, so replacement
  * functions called from signal handlers may use it.  The others allocate
