@@ -1,9 +1,9 @@
 using Graft.Core.State;
+using Graft.Linux.Interop;
 using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
-using Graft.Linux.Interop;
 
 namespace Graft.Patching;
 

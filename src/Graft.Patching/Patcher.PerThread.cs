@@ -2,7 +2,6 @@ using Graft.Core;
 using Graft.Core.State;
 using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
-using Graft.Patching.Lifecycle;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 using Graft.X86;

@@ -41,8 +41,4 @@ public static class FunctionStack
     /// <summary>The lowest patch's record of the function: its original bytes are the program's own.</summary>
     public static PatchedFunction? Bottom(TargetState state, ulong address) =>
         state.Patches.SelectMany(p => p.Functions).FirstOrDefault(f => f.Address == address);
-
-    /// <summary>Every function the patches before <paramref name="patch"/> replace, once each, newest record first.</summary>
-    public static IEnumerable<PatchedFunction> ReplacedBy(TargetState state, AppliedPatch patch) =>
-        state.Patches.TakeWhile(p => p != patch).Reverse().SelectMany(p => p.Functions).DistinctBy(f => f.Address);
 }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Graft.Core.State;
-using Graft.Linux.Interop;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 

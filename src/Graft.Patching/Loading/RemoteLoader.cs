@@ -1,5 +1,4 @@
 using System.Text;
-using Graft.Elf;
 using Graft.Linux.Inspection;
 using Graft.Patching.Target;
 
