@@ -54,6 +54,7 @@ public sealed partial class Patcher
         private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
         private ulong handle;
         private bool recorded;
+        private AppliedPatch? prepared;
 
         public OperationReport Run(ConsistencyModel model, bool force)
         {
@@ -87,6 +88,12 @@ public sealed partial class Patcher
             }
             catch when (!TransitionStarted())
             {
+                // The transition never started: only post_unpatch, where pre_patch ran (callbacks.txt).
+                if (prepared is not null)
+                {
+                    new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(prepared);
+                }
+
                 RollBack();
                 throw;
             }
@@ -99,10 +106,11 @@ public sealed partial class Patcher
         /// </summary>
         private AppliedPatch PrePatch(AppliedPatch record)
         {
-            var (prepared, failure) = new CallbackRunner(target, store, deadline).PrePatch(record);
+            var (done, failure) = new CallbackRunner(target, store, deadline).PrePatch(record);
             if (failure is null)
             {
-                return prepared;
+                prepared = done;
+                return done;
             }
 
             var name = record.Name;
@@ -110,7 +118,7 @@ public sealed partial class Patcher
             patcher.Notice($"failed to enable patch '{name}'");
             patcher.Notice($"'{name}': canceling transition, going to unpatch");
             patcher.Notice(Notices.Completing(name, patching: false));
-            new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(prepared);
+            new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(done);
             patcher.Notice(Notices.Complete(name, patching: false));
             throw new GraftException(GraftFailure.PrePatchFailed,
                 $"patch '{name}' was not applied: the pre-patch callback of object '{failure.Object}' returned {failure.Describe()}");

@@ -123,6 +123,40 @@ public sealed class CallbackTests
     }
 
     /// <summary>
+    /// callbacks.txt: "If the object did successfully patch, but the patch transition never
+    /// started for some reason ... only the post-unpatch callback will be called." Here the
+    /// stop-world switch never comes (a thread sleeps in busymod_work_func) and the apply rolls back.
+    /// </summary>
+    [Fact]
+    public void AnApplyRolledBackAfterPrePatchRunsOnlyPostUnpatch()
+    {
+        using var log = new CallbackLog();
+        var environment = new Dictionary<string, string>(log.Environment) { ["BUSYMOD_SLEEP_SECS"] = "60" };
+        using var host = RunningFixture.StartWithInput("modhost", environment, "libcbbusy.so");
+        var before = TargetText.Read(host.Pid);
+        log.Take();
+
+        var failure = Assert.Throws<GraftException>(() =>
+            log.NewPatcher().Apply(host.Pid, Repository.Patch("callbacks_demo"), TimeSpan.FromSeconds(1), model: ConsistencyModel.StopWorld));
+
+        Assert.Equal(GraftFailure.Timeout, failure.Failure);
+        Assert.Equal(
+            [
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                "graft: enabling patch 'callbacks-demo'",
+                "graft: 'callbacks-demo': initializing patching transition",
+                "callbacks-demo: pre_patch_callback: main",
+                "callbacks-demo: pre_patch_callback: libcbbusy.so",
+                "graft: 'callbacks-demo': starting patching transition",
+                "callbacks-demo: post_unpatch_callback: main",
+                "callbacks-demo: post_unpatch_callback: libcbbusy.so",
+            ],
+            log.Take());
+        Assert.Empty(Patcher.List(host.Pid).Patches);
+        before.AssertCodeUnchanged(host.Pid);
+    }
+
+    /// <summary>
     /// Callbacks call malloc; a thread of the target allocates without pause. Graft never runs a
     /// callback on a thread that may hold the allocator's lock, so every operation finishes.
     /// </summary>
