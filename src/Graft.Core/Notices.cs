@@ -21,5 +21,20 @@ public static class Notices
 
     public static string Forcing(bool patching) => $"forcing remaining threads to the {(patching ? "patched" : "unpatched")} state";
 
+    /// <summary>klp_module_coming.</summary>
+    public static string ApplyingToLoading(string patch, string module) => $"applying patch '{patch}' to loading module '{module}'";
+
+    /// <summary>klp_cleanup_module_patches_limited, from klp_module_going (and from a refused coming).</summary>
+    public static string RevertingOnUnloading(string patch, string module) => $"reverting patch '{patch}' on unloading module '{module}'";
+
+    public static string PrePatchFailed(string obj) => $"pre-patch callback failed for object '{obj}'";
+
+    /// <summary>
+    /// The kernel refuses to load the module; a process's dlopen cannot be refused from outside,
+    /// so the library stays loaded and no patch touches it (see ARCHITECTURE, "Libraries that come and go").
+    /// </summary>
+    public static string RefusingModule(string patch, string module) =>
+        $"patch '{patch}' failed for module '{module}', leaving module '{module}' loaded without any patch";
+
     private static string Mode(bool patching) => patching ? "patching" : "unpatching";
 }

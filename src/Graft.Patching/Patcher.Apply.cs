@@ -38,7 +38,9 @@ public sealed partial class Patcher
             var patch = PatchResolver.Resolve(definition, target, state);
             foreach (var absent in patch.Objects.Where(o => o.Module is null))
             {
-                Notice($"'{definition.Name}': object '{absent.Definition.Name}' is not loaded in process {pid}; it will not be patched if it is loaded later");
+                Notice(watched is null
+                    ? $"'{definition.Name}': object '{absent.Definition.Name}' is not loaded in process {pid}; it will not be patched if it is loaded later (no graftd runs)"
+                    : $"'{definition.Name}': object '{absent.Definition.Name}' is not loaded in process {pid}; graftd will patch it when it loads");
             }
 
             Notice(Notices.Enabling(definition.Name));
@@ -50,7 +52,7 @@ public sealed partial class Patcher
     /// <summary>One apply, with what it has done so far, so that a failure can undo exactly that.</summary>
     private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, Deadline deadline)
     {
-        private readonly SlotAllocator slots = new(target, state);
+        private SlotAllocator slots = new(target, state);
         private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
         private ulong handle;
         private bool recorded;
@@ -135,16 +137,19 @@ public sealed partial class Patcher
             try
             {
                 store.EnsureMapped(target.Tracee, tid);
-                var slotOf = patch.Functions.ToDictionary(f => f, f => slots.Allocate(f.Module, f.Analysis.PatchAddress, tid));
 
                 // Recorded as loading before and after dlopen, so that what a graft killed from
                 // here on leaves behind can be found and undone by the next one.
-                var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
                 var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
-                    0, 0, 0, DateTimeOffset.UtcNow, [], objects);
+                    0, 0, 0, DateTimeOffset.UtcNow, [], []);
                 WriteState(loading);
                 handle = new RemoteLoader(target, store).Open(tid, patch.Definition.Path);
-                WriteState(loading with { Handle = handle });
+                Reresolve();
+
+                var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
+                var slotOf = patch.Functions.ToDictionary(f => f, f => slots.Allocate(f.Module, f.Analysis.PatchAddress, tid));
+                loading = loading with { Objects = objects, Handle = handle };
+                WriteState(loading);
 
                 // struct link_map starts with l_addr, the difference between file and memory addresses.
                 var bias = target.Tracee.Memory.ReadUInt64(handle);
@@ -179,29 +184,32 @@ public sealed partial class Patcher
             }
         }
 
-        /// <summary>Writes the function's slot; a nop's new function is the slot's copy of the original code.</summary>
+        /// <summary>
+        /// While dlopen ran, graftd served the loader (another thread may have been inside it,
+        /// holding its lock): libraries may have come or gone and their handlers changed the
+        /// record. The patch is matched again against the process as it is now; from here on
+        /// until the end of the operation no library event is served, as the kernel's klp_mutex
+        /// keeps module notifiers out of an enable.
+        /// </summary>
+        private void Reresolve()
+        {
+            target.Refresh();
+            state = Without(store.ReadCurrent());
+            patch = PatchResolver.Resolve(patch.Definition, target, state, patchLoaded: true);
+            slots = new SlotAllocator(target, state);
+        }
+
+        private TargetState Without(TargetState current) => current with
+        {
+            Patches = [.. current.Patches.Where(p => p.Name != patch.Definition.Name)],
+            SlotPages = [.. current.SlotPages.Except(slots.NewPages)],
+        };
+
         private PatchedFunction Prepare(ResolvedFunction function, ulong slot, ulong bias)
         {
-            SlotImage image;
-            var newFunction = function.IsNop ? slot + SlotLayout.OriginalCodeOffset : bias + function.Definition.NewFunction;
-            try
-            {
-                image = SlotCode.Build(slot, function.Analysis, newFunction);
-            }
-            catch (SlotEncodingException e)
-            {
-                throw new GraftException(GraftFailure.Refused, $"cannot patch '{function.Definition.OldName}': {e.Message}", e);
-            }
-
-            target.Tracee.Memory.Write(slot, image.Bytes.Span);
-            movedInstructions[slot] = image.InstructionMap.ToDictionary(m => m.OriginalAddress, m => m.CopyAddress);
-            return new PatchedFunction(function.Definition.OldName, function.Definition.OldSympos, function.Module.Path,
-                function.Address, function.Size, function.Analysis.PatchAddress, Convert.ToHexString(function.Analysis.WindowBytes.Span),
-                slot, newFunction)
-            {
-                NewSize = function.Definition.NewSize,
-                IsNop = function.IsNop,
-            };
+            var (prepared, moved) = SlotPreparation.Write(target, function, slot, bias);
+            movedInstructions[slot] = moved;
+            return prepared;
         }
 
         /// <summary>The state as it was, plus this patch and the slot pages mapped for it.</summary>
@@ -224,6 +232,12 @@ public sealed partial class Patcher
                 return;
             }
 
+            // The record goes first: the dlclose serves library events, whose handlers read it.
+            if (recorded)
+            {
+                store.Write(StateLayout.Serialize(Without(store.ReadCurrent())));
+            }
+
             var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
             try
             {
@@ -233,10 +247,6 @@ public sealed partial class Patcher
                 }
 
                 slots.UnmapNewPages(tid);
-                if (recorded)
-                {
-                    store.Write(StateLayout.Serialize(state));
-                }
             }
             finally
             {

@@ -26,9 +26,9 @@ public sealed partial class Patcher
             Notice($"'{patch.Name}': unloading what an interrupted apply left behind");
         }
 
-        Unload(target, store, interrupted, unusedPages);
-
+        // The record first: the dlclose serves library events, whose handlers read it.
         store.Write(StateLayout.Serialize(cleaned));
+        Unload(target, store, interrupted, unusedPages);
         target.Refresh();
         return cleaned;
     }

@@ -11,7 +11,7 @@ public sealed partial class Patcher
     /// each other thread with its stack and what holds it (the kernel's stalled-task report).
     /// Threads are stopped one at a time to be unwound; nothing in the target changes.
     /// </summary>
-    public static TransitionProgress? Status(int pid) => OnTarget(pid, target =>
+    public TransitionProgress? Status(int pid) => OnTarget(pid, target =>
     {
         var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
         var state = store.Read();

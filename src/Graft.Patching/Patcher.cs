@@ -16,6 +16,15 @@ namespace Graft.Patching;
 /// </summary>
 public sealed partial class Patcher(Action<string> notice)
 {
+    private readonly WatchedProcess? watched;
+
+    /// <summary>Operations on a process graftd holds: no attaching of their own, and libraries followed as they load.</summary>
+    internal Patcher(Action<string> notice, WatchedProcess watched)
+        : this(notice)
+    {
+        this.watched = watched;
+    }
+
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>Reads a patch file's descriptor; the refusal of a bad file is a <see cref="GraftException"/>.</summary>
@@ -42,14 +51,16 @@ public sealed partial class Patcher(Action<string> notice)
         });
     }
 
-    private static T OnTarget<T>(int pid, Func<TargetProcess, T> work) => Translate(pid, () => PtraceThread.Run(() =>
-    {
-        using var target = TargetProcess.Attach(pid);
-        return work(target);
-    }));
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work) => watched is not null
+        ? Translate(pid, () => watched.Run(pid, work))
+        : Translate(pid, () => PtraceThread.Run(() =>
+        {
+            using var target = TargetProcess.Attach(pid);
+            return work(target);
+        }));
 
     /// <summary>Turns the lower layers' exceptions into the operator's one-line errors.</summary>
-    private static T Translate<T>(int pid, Func<T> work)
+    internal static T Translate<T>(int pid, Func<T> work)
     {
         try
         {

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Graft.Cli.Output;
-using Graft.Patching;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
 
@@ -21,8 +21,9 @@ internal static class ApplyCommand
         };
         command.SetAction(result => CommonOptions.Run(interruption =>
         {
-            var report = CommonOptions.NewPatcher().Apply(result.GetValue(pid), result.GetValue(patch)!, TimeSpan.FromSeconds(result.GetValue(timeout)),
-                interruption, CommonOptions.Model(result.GetValue(consistency)), result.GetValue(force));
+            var (target, file, seconds, model) = (result.GetValue(pid), result.GetValue(patch)!, result.GetValue(timeout), CommonOptions.Model(result.GetValue(consistency)));
+            var report = CommonOptions.Operate(new ServiceRequest("apply", target, Patch: Path.GetFullPath(file), TimeoutSeconds: seconds, Model: model, Force: result.GetValue(force)),
+                patcher => CommonOptions.Report(patcher.Apply(target, file, TimeSpan.FromSeconds(seconds), interruption, model, result.GetValue(force)))).Report!;
             return OperationPrinter.Print(report, "apply", result.GetValue(json));
         }));
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Graft.Patching;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
 
@@ -62,6 +63,18 @@ internal static class CommonOptions
         }
     }
 
-    /// <summary>Notices in the kernel's words go to stderr, so stdout stays the command's result.</summary>
-    public static Patcher NewPatcher() => new(text => Console.Error.WriteLine($"graft: {text}"));
+    /// <summary>
+    /// Runs an operation in graftd when it runs, since it holds the processes it watches (one
+    /// tracer per process), else here. Notices in the kernel's words go to stderr, so stdout
+    /// stays the command's result.
+    /// </summary>
+    public static ServiceReply Operate(ServiceRequest request, Func<Patcher, ServiceReply> local)
+    {
+        using var service = ServiceClient.TryConnect();
+        return service is null ? local(new Patcher(Notice)) : service.Run(request, Notice);
+    }
+
+    public static ServiceReply Report(OperationReport report) => new(Report: report, Done: true);
+
+    private static void Notice(string text) => Console.Error.WriteLine($"graft: {text}");
 }

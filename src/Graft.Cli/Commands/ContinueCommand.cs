@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Graft.Cli.Output;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
 
@@ -15,7 +16,9 @@ internal static class ContinueCommand
         var command = new Command("continue", "resume the sweeps of the transition in flight in a process") { pid, timeout, force, json };
         command.SetAction(result => CommonOptions.Run(interruption =>
         {
-            var report = CommonOptions.NewPatcher().Continue(result.GetValue(pid), TimeSpan.FromSeconds(result.GetValue(timeout)), interruption, result.GetValue(force));
+            var (target, seconds) = (result.GetValue(pid), result.GetValue(timeout));
+            var report = CommonOptions.Operate(new ServiceRequest("continue", target, TimeoutSeconds: seconds, Force: result.GetValue(force)),
+                patcher => CommonOptions.Report(patcher.Continue(target, TimeSpan.FromSeconds(seconds), interruption, result.GetValue(force)))).Report!;
             return OperationPrinter.Print(report, "continue", result.GetValue(json));
         }));
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Graft.Cli.Output;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
 
@@ -20,8 +21,9 @@ internal static class RevertCommand
         };
         command.SetAction(result => CommonOptions.Run(interruption =>
         {
-            var report = CommonOptions.NewPatcher().Revert(result.GetValue(pid), result.GetValue(name)!, TimeSpan.FromSeconds(result.GetValue(timeout)),
-                interruption, CommonOptions.Model(result.GetValue(consistency)), result.GetValue(force));
+            var (target, patchName, seconds, model) = (result.GetValue(pid), result.GetValue(name)!, result.GetValue(timeout), CommonOptions.Model(result.GetValue(consistency)));
+            var report = CommonOptions.Operate(new ServiceRequest("revert", target, Name: patchName, TimeoutSeconds: seconds, Model: model, Force: result.GetValue(force)),
+                patcher => CommonOptions.Report(patcher.Revert(target, patchName, TimeSpan.FromSeconds(seconds), interruption, model, result.GetValue(force)))).Report!;
             return OperationPrinter.Print(report, "revert", result.GetValue(json));
         }));
         return command;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Graft.Cli.Output;
 using Graft.Patching;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
 
@@ -15,7 +16,9 @@ internal static class StatusCommand
         var command = new Command("status", "show the transition in flight: threads switched, and each stuck thread with its stack") { pid, json };
         command.SetAction(result => CommonOptions.Run(() =>
         {
-            var progress = Patcher.Status(result.GetValue(pid));
+            var target = result.GetValue(pid);
+            var progress = CommonOptions.Operate(new ServiceRequest("status", target),
+                patcher => new ServiceReply(Progress: patcher.Status(target), Done: true)).Progress;
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new StatusOutput(result.GetValue(pid), progress), CliJson.Default.StatusOutput));

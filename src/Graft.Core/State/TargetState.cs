@@ -97,6 +97,12 @@ public sealed record PatchedObject(string? Name, string? Path, string? BuildId)
 
     public bool PostPatchDone { get; init; }
 
+    /// <summary>
+    /// Why the library, loaded while the patch was applied, was left without any patch (a
+    /// pre_patch callback or the resolution failed); cleared when it is unloaded.
+    /// </summary>
+    public string? Refused { get; init; }
+
     public string DisplayName => Name ?? "main";
 }
 

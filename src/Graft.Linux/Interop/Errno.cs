@@ -15,6 +15,7 @@ public static class Errno
     public const int EBUSY = 16;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
+    public const int ENOSYS = 38;
 
     public static string Name(int errno) => errno switch
     {
@@ -30,6 +31,7 @@ public static class Errno
         EBUSY => "EBUSY",
         ENODEV => "ENODEV",
         EINVAL => "EINVAL",
+        ENOSYS => "ENOSYS",
         _ => $"errno {errno}",
     };
 }

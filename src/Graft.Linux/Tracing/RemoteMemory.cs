@@ -39,6 +39,13 @@ public sealed class RemoteMemory : IDisposable
         }
     }
 
+    public uint ReadUInt32(ulong address)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        Read(address, bytes);
+        return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+    }
+
     public ulong ReadUInt64(ulong address)
     {
         Span<byte> bytes = stackalloc byte[8];

@@ -32,4 +32,19 @@ internal sealed class TracedThread(int tid)
 
     /// <summary>The last stop was a group-stop: the process is job-control stopped and resuming uses PTRACE_LISTEN.</summary>
     public bool GroupStopped { get; set; }
+
+    /// <summary>Stopped in the dynamic linker (a <see cref="LoaderStop"/>): only <see cref="Tracee.ContinueFromLoader"/> lets it go.</summary>
+    public bool HeldByLoader { get; set; }
+
+    /// <summary>Stopped on the int3 at r_brk, rip rewound onto it: going on means emulating its `ret`.</summary>
+    public bool AtLoaderBreakpoint { get; set; }
+
+    /// <summary>Runs with syscall-stops, to see the munmap calls of a dlclose.</summary>
+    public bool WatchesUnmaps { get; set; }
+
+    /// <summary>The registers at the entry of a munmap Graft skipped once, until its exit-stop.</summary>
+    public Interop.UserRegs? SkippedUnmap { get; set; }
+
+    /// <summary>The munmap (start, length) already reported, which runs for real when the thread goes on.</summary>
+    public (ulong Start, ulong Length)? ReleasedUnmap { get; set; }
 }

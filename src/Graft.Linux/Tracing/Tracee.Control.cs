@@ -48,18 +48,18 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>Resumes a stopped thread; a thread that has exited meanwhile needs nothing.</summary>
+    /// <summary>Resumes a stopped thread; a thread that has exited meanwhile needs nothing, one held by the loader waits for Graft.</summary>
     public void Resume(int tid)
     {
         CheckOwner();
-        if (!threads.TryGetValue(tid, out var thread) || !thread.IsStopped)
+        if (!threads.TryGetValue(tid, out var thread) || !thread.IsStopped || thread.HeldByLoader)
         {
             return;
         }
 
         MarkResumed(thread);
         thread.WantStopped = false;
-        Restart(thread, thread.GroupStopped ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+        Restart(thread, thread.GroupStopped ? Ptrace.PTRACE_LISTEN : ContinueRequest(thread), 0);
     }
 
     /// <summary>

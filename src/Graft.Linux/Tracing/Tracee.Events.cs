@@ -101,12 +101,12 @@ public sealed partial class Tracee
         else if (status.IsCloneEvent)
         {
             AdoptClone(thread);
-            Restart(thread, Ptrace.PTRACE_CONT, 0);
+            Restart(thread, ContinueRequest(thread), 0);
         }
         else if (status.IsForkEvent)
         {
             ReleaseForkedChild(thread);
-            Restart(thread, Ptrace.PTRACE_CONT, 0);
+            Restart(thread, ContinueRequest(thread), 0);
         }
         else if (status.IsEventStop)
         {
@@ -119,13 +119,17 @@ public sealed partial class Tracee
             else
             {
                 // A new thread's first stop, or a surplus interrupt.
-                Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : Ptrace.PTRACE_CONT, 0);
+                Restart(thread, status.IsGroupStop ? Ptrace.PTRACE_LISTEN : ContinueRequest(thread), 0);
             }
+        }
+        else if (status.IsSyscallStop)
+        {
+            HandleSyscallStop(thread);
         }
         else if (!TryHandleTrap(thread, status))
         {
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
-            Restart(thread, Ptrace.PTRACE_CONT, status.IsSignalDeliveryStop ? status.StopSignal : 0);
+            Restart(thread, ContinueRequest(thread), status.IsSignalDeliveryStop ? status.StopSignal : 0);
         }
     }
 

@@ -111,6 +111,12 @@ public sealed partial class Tracee
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
                 }
 
+                if (TryStepOverLoaderTrap(thread, status, request))
+                {
+                    idle = 0;
+                    continue;
+                }
+
                 if (isEnd(status) || (status.IsSignalDeliveryStop && IsFault(thread.Tid, status.StopSignal)))
                 {
                     thread.IsStopped = true;

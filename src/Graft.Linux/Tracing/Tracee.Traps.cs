@@ -54,7 +54,7 @@ public sealed partial class Tracee
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {
-        if (trapSites.Count == 0 || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
+        if ((trapSites.Count == 0 && loaderBreakpoint == 0) || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
         {
             return false;
         }
@@ -62,7 +62,17 @@ public sealed partial class Tracee
         // An int3 leaves rip after itself; the kernel raises its SIGTRAP with SI_KERNEL, which a
         // SIGTRAP sent with kill() or raise() cannot have.
         var regs = ReadRegisters(thread.Tid);
-        if (!trapSites.TryGetValue(regs.rip - 1, out var continueAt) || SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
+        if (SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
+        {
+            return false;
+        }
+
+        if (TryHandleLoaderTrap(thread, regs))
+        {
+            return true;
+        }
+
+        if (!trapSites.TryGetValue(regs.rip - 1, out var continueAt))
         {
             return false;
         }
@@ -70,7 +80,7 @@ public sealed partial class Tracee
         regs.rip = continueAt;
         WriteRegisters(thread.Tid, regs);
         TrapsHandled++;
-        Restart(thread, Ptrace.PTRACE_CONT, 0);
+        Restart(thread, ContinueRequest(thread), 0);
         return true;
     }
 }

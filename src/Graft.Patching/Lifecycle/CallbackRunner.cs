@@ -11,8 +11,11 @@ namespace Graft.Patching.Lifecycle;
 /// C library: a callback may call malloc or take the program's locks while every other thread
 /// keeps running and releases what it holds. Each stage keeps the kernel's symmetry through
 /// the objects' flags (see <see cref="PatchedObject"/>) and returns the patch with them updated.
+/// A library's coming and going handlers pass the thread that is loading or unloading it
+/// (<paramref name="loaderThread"/>), as the kernel runs them in the task loading the module:
+/// it holds the loader's lock, which another thread would wait for.
 /// </summary>
-internal sealed class CallbackRunner(TargetProcess target, StateStore store, Deadline deadline)
+internal sealed class CallbackRunner(TargetProcess target, StateStore store, Deadline deadline, int loaderThread = 0)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
@@ -87,6 +90,12 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
         if (!patch.Objects.Any(o => o.IsLoaded && callback(o) != 0))
         {
             calls(0);
+            return;
+        }
+
+        if (loaderThread != 0)
+        {
+            calls(loaderThread);
             return;
         }
 

@@ -13,14 +13,15 @@ namespace Graft.Patching.Loading;
 /// </summary>
 internal static class PatchResolver
 {
-    public static ResolvedPatch Resolve(PatchDefinition patch, TargetProcess target, TargetState state)
+    /// <param name="patchLoaded">The patch has just been loaded by this apply, to be matched again.</param>
+    public static ResolvedPatch Resolve(PatchDefinition patch, TargetProcess target, TargetState state, bool patchLoaded = false)
     {
         if (state.FindPatch(patch.Name) is not null)
         {
             throw Refuse($"patch '{patch.Name}' is already applied to process {target.Pid}");
         }
 
-        if (target.Modules.Modules.Any(m => m.Path == FilePaths.Canonical(patch.Path)))
+        if (!patchLoaded && target.Modules.Modules.Any(m => m.Path == FilePaths.Canonical(patch.Path)))
         {
             throw Refuse($"{patch.Path} is already loaded in process {target.Pid}; rebuild the patch to a new file name");
         }
@@ -50,8 +51,11 @@ internal static class PatchResolver
     /// A library object of the patch that the process has not loaded is left alone, as the
     /// kernel leaves a klp_object whose module is not loaded; the main executable is always there.
     /// </summary>
-    private static LoadedModule? FindObjectIfLoaded(TargetProcess target, ObjectDefinition obj) =>
-        obj.Name is not null && target.Modules.Find(obj.Name) is null ? null : FindObject(target, obj.Name, obj.BuildId);
+    private static LoadedModule? FindObjectIfLoaded(TargetProcess target, ObjectDefinition obj)
+    {
+        var module = obj.Name is null ? null : target.Modules.Find(obj.Name);
+        return obj.Name is not null && (module is null || !target.IsAlive(module)) ? null : FindObject(target, obj.Name, obj.BuildId);
+    }
 
     /// <summary>
     /// The kernel's klp_add_nops: every function an earlier patch replaces and the cumulative
@@ -79,15 +83,19 @@ internal static class PatchResolver
     {
         var module = target.Modules.Find(name)
             ?? throw Refuse($"object '{name}' is not loaded in process {target.Pid}");
-        if (buildId is not null && !string.Equals(buildId, module.BuildId, StringComparison.OrdinalIgnoreCase))
-        {
-            throw Refuse($"build-id mismatch for {module.Path}: the patch requires {buildId}, process {target.Pid} has {module.BuildId ?? "none"}");
-        }
-
+        CheckBuildId(module, buildId, target.Pid);
         return module;
     }
 
-    private static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function)
+    public static void CheckBuildId(LoadedModule module, string? buildId, int pid)
+    {
+        if (buildId is not null && !string.Equals(buildId, module.BuildId, StringComparison.OrdinalIgnoreCase))
+        {
+            throw Refuse($"build-id mismatch for {module.Path}: the patch requires {buildId}, process {pid} has {module.BuildId ?? "none"}");
+        }
+    }
+
+    public static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function)
     {
         var lookup = ElfSymbolLookup.Find(module.Elf, function.OldName, function.OldSympos, ElfSymbolType.Func);
         if (lookup.Symbol is not { } symbol)

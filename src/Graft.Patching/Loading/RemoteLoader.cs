@@ -52,8 +52,18 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
         return message == 0 ? "no reason given" : target.Tracee.Memory.ReadCString(message);
     }
 
-    private ulong Call(int tid, string function, params ulong[] args) =>
-        target.Tracee.InjectCall(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
+    /// <summary>
+    /// dlopen and dlclose take the loader's lock. A thread graftd holds in the loader holds it
+    /// too, so while they run library events are served (<see cref="Linux.Tracing.Tracee.ServeLoader"/>):
+    /// callers write the record before, and read it again after.
+    /// </summary>
+    private ulong Call(int tid, string function, params ulong[] args)
+    {
+        using (target.Tracee.ServeLoader())
+        {
+            return target.Tracee.InjectCall(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
+        }
+    }
 
     /// <summary>The mapped image of a loaded object, found by its load bias (link_map.l_addr) in the refreshed memory map.</summary>
     public static LoadedModule ImageOf(TargetProcess target, ulong loadBias, string path)

@@ -23,6 +23,13 @@ internal sealed class TargetProcess : IDisposable
 
     public StackUnwinder Unwinder { get; private set; }
 
+    /// <summary>
+    /// Whether patches may touch a mapped object (the kernel's mod->klp_alive): with graftd
+    /// watching, an object the loader is still mapping is left to the library-coming handler,
+    /// which applies every patch to it in order. Without a watcher every mapped object is.
+    /// </summary>
+    public Func<LoadedModule, bool> IsAlive { get; set; } = _ => true;
+
     public static TargetProcess Attach(int pid)
     {
         Tracee tracee;

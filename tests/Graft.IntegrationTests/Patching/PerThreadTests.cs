@@ -27,7 +27,7 @@ public sealed class PerThreadTests
 
         // The main thread switched: it runs the new describe() while the worker still sits in the old slow_path().
         Ticks.Next(blocker, 2, "new");
-        var status = Assert.IsType<TransitionProgress>(Patcher.Status(blocker.Pid));
+        var status = Assert.IsType<TransitionProgress>(new Patcher(_ => { }).Status(blocker.Pid));
         Assert.Equal(stuck.Tid, Assert.Single(status.Stuck).Tid);
         Assert.Equal("patching", Phase(blocker.Pid));
 
@@ -35,7 +35,7 @@ public sealed class PerThreadTests
         blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
         Assert.Null(patcher.Continue(blocker.Pid, Long).InFlight);
 
-        Assert.Null(Patcher.Status(blocker.Pid));
+        Assert.Null(new Patcher(_ => { }).Status(blocker.Pid));
         Assert.Equal("patched", Phase(blocker.Pid));
         Assert.Equal(
             [

@@ -1,0 +1,111 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Graft.Patching;
+using Graft.Patching.Service;
+
+namespace Graft.Daemon;
+
+/// <summary>
+/// The socket the graft command talks to: one request per connection, answered with its
+/// notices as they happen and then the outcome (<see cref="ServiceReply"/>).
+/// </summary>
+internal sealed class Server : IDisposable
+{
+    private readonly string path;
+    private readonly Socket listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    private readonly Watches watches;
+    private readonly Action<string> journal;
+
+    public Server(string path, Watches watches, Action<string> journal)
+    {
+        this.path = path;
+        this.watches = watches;
+        this.journal = journal;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        if (ServiceClient.TryConnect(path) is { } running)
+        {
+            running.Dispose();
+            throw new IOException($"another graftd listens on {path}");
+        }
+
+        File.Delete(path);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+
+        // Only root (or the owner) may ask graftd to patch: it traces as root.
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        listener.Listen(16);
+    }
+
+    public void Serve(CancellationToken stop)
+    {
+        var connections = new List<Task>();
+        while (!stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = listener.AcceptAsync(stop).AsTask().GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            connections.RemoveAll(t => t.IsCompleted);
+            connections.Add(Task.Run(() => Answer(client)));
+        }
+
+        Task.WaitAll([.. connections], TimeSpan.FromSeconds(30));
+    }
+
+    private void Answer(Socket client)
+    {
+        using var _ = client;
+        using var stream = new NetworkStream(client, ownsSocket: false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        var gate = new Lock();
+        void Send(ServiceReply reply)
+        {
+            lock (gate)
+            {
+                try
+                {
+                    writer.WriteLine(JsonSerializer.Serialize(reply, ServiceJson.Default.ServiceReply));
+                }
+                catch (IOException)
+                {
+                    // The command went away (Ctrl-C); the operation finishes all the same.
+                }
+            }
+        }
+
+        try
+        {
+            var line = reader.ReadLine();
+            var request = line is null ? null : JsonSerializer.Deserialize(line, ServiceJson.Default.ServiceRequest);
+            if (request is null)
+            {
+                return;
+            }
+
+            journal($"request: {request.Command} process {request.Pid} {request.Patch ?? request.Name}");
+            Send(watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text))));
+        }
+        catch (GraftException e)
+        {
+            Send(new ServiceReply(Failure: e.Failure, Error: e.Message));
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            journal($"bad request: {e.Message}");
+        }
+    }
+
+    public void Dispose()
+    {
+        listener.Dispose();
+        File.Delete(path);
+    }
+}

@@ -1,0 +1,88 @@
+using Graft.Patching;
+using Graft.Patching.Service;
+
+namespace Graft.Daemon;
+
+/// <summary>The processes graftd holds, one <see cref="ProcessWatch"/> each, created on demand.</summary>
+internal sealed class Watches(Action<string> journal) : IDisposable
+{
+    private readonly Dictionary<int, ProcessWatch> byPid = [];
+    private readonly Lock gate = new();
+
+    /// <summary>
+    /// At start: every process whose state record holds patches (a graftd restarted finds what
+    /// the previous one, or a graft without graftd, left), so loads are followed and
+    /// transitions in flight carried on.
+    /// </summary>
+    public void Rediscover()
+    {
+        foreach (var pid in ProcessesWithState())
+        {
+            try
+            {
+                if (Patcher.List(pid).Patches.Count > 0)
+                {
+                    For(pid);
+                }
+            }
+            catch (GraftException e)
+            {
+                journal($"process {pid}: not watched: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The watch of a process, attaching to it now if graftd does not hold it yet.</summary>
+    public ProcessWatch For(int pid)
+    {
+        lock (gate)
+        {
+            if (byPid.TryGetValue(pid, out var watch) && watch.IsRunning)
+            {
+                return watch;
+            }
+
+            watch?.Dispose();
+            return byPid[pid] = ProcessWatch.Start(pid, journal);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            foreach (var watch in byPid.Values)
+            {
+                watch.Dispose();
+            }
+
+            byPid.Clear();
+        }
+    }
+
+    private static IEnumerable<int> ProcessesWithState()
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            bool hasState;
+            try
+            {
+                hasState = File.ReadLines($"{directory}/maps").Any(l => l.Contains("/memfd:graft-state", StringComparison.Ordinal));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (hasState)
+            {
+                yield return pid;
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using Graft.Core;
+using Graft.Core.State;
+using Graft.Linux.Inspection;
+using Graft.Patching.Lifecycle;
+using Graft.Patching.Loading;
+using Graft.Patching.Target;
+using Graft.Patching.Transition;
+using Graft.X86;
+
+namespace Graft.Patching.Libraries;
+
+/// <summary>
+/// The kernel's klp_module_coming and klp_module_going for shared libraries: every patch
+/// applied to the process is applied to a library as it loads, in the order the patches were
+/// applied, and reverted from it as it unloads. Both run on the thread that loads or unloads
+/// the library, stopped inside the dynamic linker with its lock held, before any code of a
+/// coming library has run and before a going library is unmapped.
+/// </summary>
+internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
+{
+    private static readonly TimeSpan CallbackTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>klp_module_coming: the patches in order, each one's pre_patch, redirects, then post_patch unless in transition.</summary>
+    public void Coming(LoadedModule module, int tid)
+    {
+        var store = OpenStore();
+        var applied = new List<(string Patch, int Object)>();
+        foreach (var name in store.ReadCurrent().Patches.Where(p => p.Phase != PatchPhase.Loading).Select(p => p.Name).ToList())
+        {
+            var patch = store.ReadCurrent().FindPatch(name)!;
+            var index = patch.Objects.ToList().FindIndex(o => !o.IsLoaded && o.Name is not null && module.Matches(o.Name));
+            if (index < 0)
+            {
+                continue;
+            }
+
+            notice(Notices.ApplyingToLoading(name, patch.Objects[index].DisplayName));
+            if (Apply(store, patch, index, module, tid) is { } failure)
+            {
+                Refuse(store, module, tid, applied, name, patch.Objects[index].DisplayName, failure);
+                return;
+            }
+
+            applied.Add((name, index));
+        }
+    }
+
+    /// <summary>klp_module_going: every patch, in order, leaves the library; its refusal, if any, is forgotten.</summary>
+    public void Going(LoadedModule module, int tid)
+    {
+        var store = OpenStore();
+        foreach (var patch in store.ReadCurrent().Patches.ToList())
+        {
+            var index = patch.Objects.ToList().FindIndex(o => o.Path == module.Path);
+            if (index >= 0)
+            {
+                Revert(store, patch.Name, index, tid, runCallbacks: true);
+            }
+        }
+
+        ForgetRefusals(store, o => o.Name is not null && module.Matches(o.Name));
+    }
+
+    /// <summary>
+    /// A library that went away without Graft seeing its munmap (it was unloaded while graftd
+    /// was not watching): its records are dropped; its callbacks cannot run on unmapped code.
+    /// </summary>
+    public void Vanished(string path)
+    {
+        var store = OpenStore();
+        foreach (var patch in store.ReadCurrent().Patches.ToList())
+        {
+            var index = patch.Objects.ToList().FindIndex(o => o.Path == path);
+            if (index >= 0)
+            {
+                Revert(store, patch.Name, index, tid: 0, runCallbacks: false);
+            }
+        }
+    }
+
+    private StateStore OpenStore()
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        store.Read();
+        return store;
+    }
+
+    /// <summary>One patch onto the coming library; the reason it could not be, or null.</summary>
+    private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
+    {
+        var definition = Patcher.ReadPatch(patch.Path).Objects[index];
+        var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
+        var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };
+        List<ResolvedFunction> functions;
+        try
+        {
+            PatchResolver.CheckBuildId(module, definition.BuildId, target.Pid);
+            functions = [.. definition.Functions.Select(f => PatchResolver.ResolveFunction(target, store.ReadCurrent(), module, f))];
+        }
+        catch (GraftException e)
+        {
+            return e.Message;
+        }
+
+        var (prepared, failure) = runner.PrePatch(patch with { Objects = [loaded] });
+        loaded = prepared.Objects[0];
+        if (failure is not null)
+        {
+            notice(Notices.PrePatchFailed(failure.Object));
+            runner.PostUnpatch(prepared);
+            return $"its pre-patch callback returned {failure.Describe()}";
+        }
+
+        var state = store.ReadCurrent();
+        var slots = new SlotAllocator(target, state);
+        var bias = target.Tracee.Memory.ReadUInt64(patch.Handle);
+        var records = functions.Select(f => SlotPreparation.Write(target, f, slots.Allocate(module, f.Analysis.PatchAddress, tid), bias).Function).ToList();
+        var updated = patch with { Functions = [.. patch.Functions, .. records], Objects = WithObject(patch, index, loaded) };
+        state = state.Replace(patch, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
+        var inTransition = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
+        if (inTransition)
+        {
+            var table = store.Address + StateLayout.ThreadTableOffset;
+            foreach (var function in records)
+            {
+                var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, updated, function.Address));
+                target.Tracee.Memory.Write(Redirects.Dispatcher(function), DispatcherCode.Build(Redirects.Dispatcher(function), table, oldCode, function.NewFunction));
+            }
+        }
+
+        // The record before the code, as everywhere. No thread can be in the library's code yet
+        // (the loader has not even relocated it), so the entries are written directly.
+        store.Write(StateLayout.Serialize(state));
+        foreach (var function in records)
+        {
+            target.Tracee.Memory.Write(function.PatchAddress, inTransition ? Redirects.ToDispatcher(function).Bytes : Redirects.Patched(function));
+        }
+
+        if (!inTransition)
+        {
+            var done = runner.PostPatch(updated with { Objects = [loaded] });
+            state = store.ReadCurrent();
+            var current = state.FindPatch(patch.Name)!;
+            store.Write(StateLayout.Serialize(state.Replace(current, current with { Objects = WithObject(current, index, done.Objects[0]) })));
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A patch failed for a coming library: the kernel refuses the module. A dlopen in progress
+    /// cannot be refused from outside, so the closest honest equivalent: the patches already
+    /// applied to it are reverted (as the kernel's klp_cleanup_module_patches_limited does),
+    /// the library stays loaded with none, and every patch naming it records why.
+    /// </summary>
+    private void Refuse(StateStore store, LoadedModule module, int tid, List<(string Patch, int Object)> applied, string patch, string display, string reason)
+    {
+        notice(Notices.RefusingModule(patch, display));
+        foreach (var (name, index) in applied)
+        {
+            Revert(store, name, index, tid, runCallbacks: true);
+        }
+
+        var why = $"patch '{patch}' failed for it: {reason}";
+        var state = store.ReadCurrent();
+        var refused = state.Patches.Select(p => p with
+        {
+            Objects = [.. p.Objects.Select(o => !o.IsLoaded && o.Name is not null && module.Matches(o.Name) ? o with { Refused = why } : o)],
+        });
+        store.Write(StateLayout.Serialize(state with { Patches = [.. refused] }));
+        notice($"'{patch}': module '{display}' was not patched: {reason}");
+    }
+
+    /// <summary>
+    /// The patch leaves one library object: pre_unpatch unless the patch is in transition (or its
+    /// post_patch never ran), the notice, the records of its functions and their empty slot pages
+    /// dropped, then post_unpatch where pre_patch ran. The library's code is about to be unmapped,
+    /// so its entries are not rewritten.
+    /// </summary>
+    private void Revert(StateStore store, string name, int index, int tid, bool runCallbacks)
+    {
+        var patch = store.ReadCurrent().FindPatch(name)!;
+        var obj = patch.Objects[index];
+        var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
+        if (runCallbacks && patch.Phase is not (PatchPhase.Patching or PatchPhase.Unpatching))
+        {
+            obj = runner.PreUnpatch(patch with { Objects = [obj] }).Objects[0];
+        }
+
+        notice(Notices.RevertingOnUnloading(name, obj.DisplayName));
+        var state = store.ReadCurrent();
+        var current = state.FindPatch(name)!;
+        var remaining = state.Replace(current, current with
+        {
+            Functions = [.. current.Functions.Where(f => f.ObjectPath != obj.Path)],
+            Objects = WithObject(current, index, obj),
+        });
+        var unused = remaining.UnusedSlotPages();
+        store.Write(StateLayout.Serialize(remaining with { SlotPages = [.. remaining.SlotPages.Except(unused)] }));
+        if (tid != 0)
+        {
+            foreach (var page in unused)
+            {
+                target.Tracee.InjectSyscall(tid, Linux.Interop.Syscalls.SYS_munmap, page.Address, page.Size);
+            }
+        }
+
+        if (runCallbacks)
+        {
+            runner.PostUnpatch(patch with { Objects = [obj] });
+        }
+
+        state = store.ReadCurrent();
+        current = state.FindPatch(name)!;
+        var gone = obj with { Path = null, BuildId = null, PrePatchDone = false, PostPatchDone = false };
+        store.Write(StateLayout.Serialize(state.Replace(current, current with { Objects = WithObject(current, index, gone) })));
+    }
+
+    private static void ForgetRefusals(StateStore store, Func<PatchedObject, bool> matches)
+    {
+        var state = store.ReadCurrent();
+        if (!state.Patches.Any(p => p.Objects.Any(o => o.Refused is not null && matches(o))))
+        {
+            return;
+        }
+
+        var cleared = state.Patches.Select(p => p with { Objects = [.. p.Objects.Select(o => o.Refused is not null && matches(o) ? o with { Refused = null } : o)] });
+        store.Write(StateLayout.Serialize(state with { Patches = [.. cleared] }));
+    }
+
+    private static List<PatchedObject> WithObject(AppliedPatch patch, int index, PatchedObject obj) =>
+        [.. patch.Objects.Select((o, i) => i == index ? obj : o)];
+}

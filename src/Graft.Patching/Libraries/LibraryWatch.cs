@@ -1,0 +1,182 @@
+using Graft.Linux.Inspection;
+using Graft.Linux.Tracing;
+using Graft.Patching.Target;
+using Graft.Patching.Transition;
+
+namespace Graft.Patching.Libraries;
+
+/// <summary>
+/// Follows the dynamic linker of a watched process (DESIGN §2, module coming/going notifier):
+/// at each RT_CONSISTENT after RT_ADD the libraries just mapped come (<see cref="LibraryEvents.Coming"/>);
+/// after RT_DELETE the unloading thread's munmap of a library a patch names is where it goes.
+/// It also keeps which libraries are alive (the kernel's mod->klp_alive), so that an apply
+/// never patches a library the loader is still mapping: that one gets every patch, in order,
+/// from its coming handler (seeds/003, the race with coming and going modules).
+/// </summary>
+internal sealed class LibraryWatch
+{
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly TargetProcess target;
+    private readonly LoaderDebugState debugState;
+    private readonly LibraryEvents events;
+    private readonly Action<string> notice;
+    private readonly HashSet<(string Path, ulong Start)> alive = [];
+
+    private LibraryWatch(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
+    {
+        this.target = target;
+        this.debugState = debugState;
+        this.notice = notice;
+        events = new LibraryEvents(target, notice);
+    }
+
+    /// <summary>Starts watching at a moment the loader is consistent; null for a static program, which loads nothing.</summary>
+    public static LibraryWatch? Start(TargetProcess target, Action<string> notice)
+    {
+        if (LoaderDebugState.Find(target.Modules, target.Tracee.Memory) is not { } debugState)
+        {
+            return null;
+        }
+
+        var deadline = Deadline.After(SettleTimeout);
+        while (debugState.State != LoaderState.Consistent)
+        {
+            if (!deadline.Allows(TimeSpan.FromMilliseconds(10)))
+            {
+                throw new GraftException(GraftFailure.Timeout, $"the dynamic linker of process {target.Pid} stayed busy for {SettleTimeout.TotalSeconds} s");
+            }
+
+            target.Tracee.Pump(TimeSpan.FromMilliseconds(10));
+        }
+
+        var watch = new LibraryWatch(target, debugState, notice);
+        target.Refresh();
+        watch.alive.UnionWith(target.Modules.Modules.Select(Key));
+        target.IsAlive = m => watch.alive.Contains(Key(m));
+        target.Tracee.LoaderStopped = watch.OnLoaderStop;
+        target.Tracee.IsWatchedUnmap = watch.IsWatchedUnmap;
+        target.Tracee.WatchLoader(debugState.Brk);
+        return watch;
+    }
+
+    public void Stop()
+    {
+        target.Tracee.UnwatchLoader();
+        target.Tracee.LoaderStopped = null;
+        target.IsAlive = _ => true;
+    }
+
+    /// <summary>
+    /// After an operation of Graft's own: libraries its injected dlopen brought in (the patch,
+    /// its dependencies) were mapped while the loader's events were Graft's to step over; they
+    /// come now, on a thread fit for calls, if some patch names them.
+    /// </summary>
+    public void CatchUp()
+    {
+        if (debugState.State != LoaderState.Consistent)
+        {
+            return;
+        }
+
+        target.Refresh();
+        var fresh = target.Modules.Modules.Where(m => !alive.Contains(Key(m))).ToList();
+        if (fresh.Count == 0)
+        {
+            return;
+        }
+
+        var named = fresh.Where(IsNamedByAPatch).ToList();
+        if (named.Count > 0)
+        {
+            var tid = CallThread.Acquire(target, Deadline.After(SettleTimeout));
+            try
+            {
+                named.ForEach(m => events.Coming(m, tid));
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+
+        alive.UnionWith(fresh.Select(Key));
+    }
+
+    /// <summary>
+    /// Serves one loader stop. Whatever happens, the thread goes on: a failure is reported
+    /// loudly and leaves the library unpatched rather than the program stuck in its loader.
+    /// </summary>
+    private void OnLoaderStop(LoaderStop stop)
+    {
+        var watchUnmaps = false;
+        try
+        {
+            if (stop.Kind == LoaderStopKind.Unmap)
+            {
+                Unmapping(stop);
+            }
+            else
+            {
+                var state = debugState.State;
+                watchUnmaps = state == LoaderState.Deleting;
+                if (state == LoaderState.Consistent)
+                {
+                    Consistent(stop.Tid);
+                }
+            }
+        }
+        catch (Exception e) when (e is GraftException or InjectionException or RemoteMemoryException or Linux.Interop.ErrnoException)
+        {
+            notice($"error: handling a library load or unload in process {target.Pid} failed: {e.Message}");
+        }
+        finally
+        {
+            target.Tracee.ContinueFromLoader(stop.Tid, watchUnmaps);
+        }
+    }
+
+    /// <summary>The loader's list is whole again: what is new has come, what has gone is dropped.</summary>
+    private void Consistent(int tid)
+    {
+        target.Refresh();
+        var mapped = target.Modules.Modules.Select(Key).ToHashSet();
+        foreach (var gone in alive.Where(k => !mapped.Contains(k)).ToList())
+        {
+            alive.Remove(gone);
+            events.Vanished(gone.Path);
+        }
+
+        foreach (var module in target.Modules.Modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start))
+        {
+            if (IsNamedByAPatch(module))
+            {
+                events.Coming(module, tid);
+            }
+
+            alive.Add(Key(module));
+        }
+    }
+
+    private void Unmapping(LoaderStop stop)
+    {
+        foreach (var module in Within(stop.UnmapStart, stop.UnmapLength))
+        {
+            events.Going(module, stop.Tid);
+            alive.Remove(Key(module));
+        }
+    }
+
+    private bool IsWatchedUnmap(ulong start, ulong length) => Within(start, length).Any(IsNamedByAPatch);
+
+    private List<LoadedModule> Within(ulong start, ulong length) =>
+        [.. target.Modules.Modules.Where(m => alive.Contains(Key(m)) && m.Start >= start && m.Start < start + length)];
+
+    private bool IsNamedByAPatch(LoadedModule module)
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        return store.Read().Patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+    }
+
+    private static (string Path, ulong Start) Key(LoadedModule module) => (module.Path, module.Start);
+}

@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Graft.Patching.Service;
+
+/// <summary>
+/// One process graftd holds, on a ptrace thread of its own: between operations it serves the
+/// process (signals, library loads and unloads), and retries a transition in flight every
+/// second, as the kernel's klp_transition_work_fn does. It lets the process go once no patch
+/// is left in it, or when it exits.
+/// </summary>
+public sealed class ProcessWatch : IDisposable
+{
+    private static readonly TimeSpan ServeSlice = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryTimeout = TimeSpan.FromMilliseconds(200);
+
+    private readonly BlockingCollection<Submission> submissions = [];
+    private readonly Action<string> journal;
+    private readonly Thread thread;
+    private volatile bool stopping;
+
+    private ProcessWatch(int pid, Action<string> journal)
+    {
+        Pid = pid;
+        this.journal = journal;
+        thread = new Thread(Loop, maxStackSize: 4 << 20) { Name = $"graftd-{pid}", IsBackground = true };
+    }
+
+    public int Pid { get; }
+
+    /// <summary>False once the watch has ended: the process exited, or has no patch left.</summary>
+    public bool IsRunning => thread.IsAlive && !stopping;
+
+    /// <summary>Attaches and starts watching; a process that cannot be attached to is the caller's <see cref="GraftException"/>.</summary>
+    public static ProcessWatch Start(int pid, Action<string> journal)
+    {
+        var watch = new ProcessWatch(pid, journal);
+        var attached = new TaskCompletionSource<WatchedProcess>();
+        watch.thread.Start(attached);
+        try
+        {
+            attached.Task.Wait();
+        }
+        catch (AggregateException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+        }
+
+        return watch;
+    }
+
+    /// <summary>Runs an operation on the watch's thread; blocks until it is done. Notices go to <paramref name="notice"/> and the journal.</summary>
+    public ServiceReply Submit(ServiceRequest request, Action<string> notice)
+    {
+        var submission = new Submission(request, notice);
+        try
+        {
+            submissions.Add(submission);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new GraftException(GraftFailure.Internal, $"graftd no longer watches process {Pid}; try again");
+        }
+
+        return submission.Reply.Task.GetAwaiter().GetResult();
+    }
+
+    private void Loop(object? start)
+    {
+        var attached = (TaskCompletionSource<WatchedProcess>)start!;
+        WatchedProcess watched;
+        try
+        {
+            watched = WatchedProcess.Attach(Pid, journal);
+        }
+        catch (Exception e)
+        {
+            stopping = true;
+            attached.SetException(e);
+            return;
+        }
+
+        journal($"watching process {Pid}");
+        attached.SetResult(watched);
+        try
+        {
+            Watch(watched);
+        }
+        catch (GraftException e)
+        {
+            journal($"process {Pid}: {e.Message}");
+        }
+        finally
+        {
+            stopping = true;
+            submissions.CompleteAdding();
+            foreach (var left in submissions)
+            {
+                left.Reply.TrySetException(new GraftException(GraftFailure.TargetGone, $"graftd stopped watching process {Pid}"));
+            }
+
+            Release(watched);
+        }
+    }
+
+    private void Watch(WatchedProcess watched)
+    {
+        var sinceRetry = Stopwatch.StartNew();
+        while (!stopping && Directory.Exists($"/proc/{Pid}/task"))
+        {
+            if (submissions.TryTake(out var submission))
+            {
+                Execute(watched, submission);
+                if (watched.State().Patches.Count == 0)
+                {
+                    journal($"process {Pid} has no patch left");
+                    return;
+                }
+
+                continue;
+            }
+
+            watched.Serve(ServeSlice);
+            if (sinceRetry.Elapsed >= RetryInterval)
+            {
+                sinceRetry.Restart();
+                RetryTransition(watched);
+            }
+        }
+
+        if (!stopping)
+        {
+            journal($"process {Pid} exited");
+        }
+    }
+
+    private void Execute(WatchedProcess watched, Submission submission)
+    {
+        void Notice(string text)
+        {
+            journal($"process {Pid}: {text}");
+            submission.Notice(text);
+        }
+
+        try
+        {
+            submission.Reply.SetResult(ServiceOperations.Run(watched.NewPatcher(Notice), submission.Request));
+        }
+        catch (GraftException e)
+        {
+            journal($"process {Pid}: error: {e.Message}");
+            submission.Reply.SetResult(new ServiceReply(Failure: e.Failure, Error: e.Message));
+        }
+    }
+
+    /// <summary>klp_transition_work_fn: one more sweep of the transition in flight, quietly unless it completes.</summary>
+    private void RetryTransition(WatchedProcess watched)
+    {
+        if (watched.State().InTransition is null)
+        {
+            return;
+        }
+
+        try
+        {
+            watched.NewPatcher(text => journal($"process {Pid}: {text}")).Continue(Pid, RetryTimeout);
+        }
+        catch (GraftException e)
+        {
+            journal($"process {Pid}: retrying the transition failed: {e.Message}");
+        }
+    }
+
+    private void Release(WatchedProcess watched)
+    {
+        try
+        {
+            watched.Dispose();
+            journal($"released process {Pid}");
+        }
+        catch (Exception e) when (e is GraftException or Linux.Tracing.TargetGoneException)
+        {
+            journal($"process {Pid}: {e.Message}");
+        }
+    }
+
+    /// <summary>Stops watching: the loader's int3 is taken away and the process detached, its patches left as they are.</summary>
+    public void Dispose()
+    {
+        stopping = true;
+        if (thread.IsAlive && thread != Thread.CurrentThread)
+        {
+            thread.Join();
+        }
+
+        submissions.Dispose();
+    }
+
+    private sealed record Submission(ServiceRequest Request, Action<string> Notice)
+    {
+        public TaskCompletionSource<ServiceReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

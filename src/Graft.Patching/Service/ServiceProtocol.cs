@@ -1,0 +1,31 @@
+using System.Text.Json.Serialization;
+
+namespace Graft.Patching.Service;
+
+/// <summary>
+/// What the graft command asks graftd, one JSON line on its socket: the operation and its
+/// options, as the command line gave them.
+/// </summary>
+public sealed record ServiceRequest(string Command, int Pid, string? Patch = null, string? Name = null, double TimeoutSeconds = 15,
+    ConsistencyModel Model = ConsistencyModel.PerThread, bool Force = false);
+
+/// <summary>
+/// What graftd answers, one JSON line each: notices while the operation runs, then one line
+/// with the outcome (a failure's kind and message, or the report).
+/// </summary>
+public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure = null, string? Error = null, OperationReport? Report = null,
+    TransitionProgress? Progress = null, bool Done = false);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ServiceRequest))]
+[JsonSerializable(typeof(ServiceReply))]
+public sealed partial class ServiceJson : JsonSerializerContext;
+
+/// <summary>Where graftd listens: $GRAFTD_SOCKET, else /run/graft/graftd.sock.</summary>
+public static class ServiceSocket
+{
+    public const string DefaultPath = "/run/graft/graftd.sock";
+
+    public static string Path => Environment.GetEnvironmentVariable("GRAFTD_SOCKET") is { Length: > 0 } path ? path : DefaultPath;
+}

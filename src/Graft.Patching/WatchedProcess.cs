@@ -1,0 +1,91 @@
+using Graft.Core.State;
+using Graft.Linux.Tracing;
+using Graft.Patching.Libraries;
+using Graft.Patching.Target;
+
+namespace Graft.Patching;
+
+/// <summary>
+/// A process graftd holds for as long as it has patches: attached once, with the dynamic
+/// linker watched so that libraries that come and go get the patches (seeds/003), and every
+/// operation run on this one attachment. All of it must be used from the thread that called
+/// <see cref="Attach"/>, which ptrace ties the attachment to.
+/// </summary>
+public sealed class WatchedProcess : IDisposable
+{
+    private readonly TargetProcess target;
+    private readonly LibraryWatch? libraries;
+
+    private WatchedProcess(TargetProcess target, Action<string> notice)
+    {
+        this.target = target;
+        try
+        {
+            libraries = LibraryWatch.Start(target, notice);
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+    }
+
+    public int Pid => target.Pid;
+
+    /// <summary>Attaches to the process and starts watching its loader; <paramref name="notice"/> hears of every library event.</summary>
+    public static WatchedProcess Attach(int pid, Action<string> notice) =>
+        Patcher.Translate(pid, () => new WatchedProcess(TargetProcess.Attach(pid), notice));
+
+    /// <summary>A patcher whose operations run on this attachment.</summary>
+    public Patcher NewPatcher(Action<string> notice) => new(notice, this);
+
+    /// <summary>The state record, read without stopping anything.</summary>
+    public TargetState State()
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        return store.Read();
+    }
+
+    /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
+    public void Serve(TimeSpan duration) => Patcher.Translate(Pid, () =>
+    {
+        using (target.Tracee.ServeLoader())
+        {
+            target.Tracee.Pump(duration);
+        }
+
+        return 0;
+    });
+
+    /// <summary>Runs one operation of <see cref="Patcher"/> here, then catches up with what its own dlopen loaded.</summary>
+    internal T Run<T>(int pid, Func<TargetProcess, T> work)
+    {
+        if (pid != Pid)
+        {
+            throw new GraftException(GraftFailure.Internal, $"this watch holds process {Pid}, not {pid}");
+        }
+
+        target.Refresh();
+        try
+        {
+            return work(target);
+        }
+        finally
+        {
+            libraries?.CatchUp();
+        }
+    }
+
+    /// <summary>Takes the int3 off the loader and detaches; the process runs on as if Graft had never watched it.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            libraries?.Stop();
+        }
+        finally
+        {
+            target.Dispose();
+        }
+    }
+}
