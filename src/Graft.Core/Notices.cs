@@ -33,8 +33,8 @@ public static class Notices
     /// The kernel refuses to load the module; a process's dlopen cannot be refused from outside,
     /// so the library stays loaded and no patch touches it (see ARCHITECTURE, "Libraries that come and go").
     /// </summary>
-    public static string RefusingModule(string patch, string module) =>
-        $"patch '{patch}' failed for module '{module}', leaving module '{module}' loaded without any patch";
+    public static string RefusingModule(string patch, string module, string reason) =>
+        $"patch '{patch}' failed for module '{module}' ({reason}), leaving module '{module}' loaded without any patch";
 
     private static string Mode(bool patching) => patching ? "patching" : "unpatching";
 }

@@ -40,11 +40,7 @@ public sealed class WatchedProcess : IDisposable
     public Patcher NewPatcher(Action<string> notice) => new(notice, this);
 
     /// <summary>The state record, read without stopping anything.</summary>
-    public TargetState State()
-    {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
-        return store.Read();
-    }
+    public TargetState State() => Patcher.Translate(Pid, () => new StateStore(target.Modules, target.Tracee.Memory, target.Pid).Read());
 
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
     public void Serve(TimeSpan duration) => Patcher.Translate(Pid, () =>

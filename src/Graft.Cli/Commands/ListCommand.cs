@@ -48,7 +48,8 @@ internal static class ListCommand
 
                 foreach (var obj in absent)
                 {
-                    table.AddRow(Markup.Escape(patch.Name), phase, Markup.Escape(obj.DisplayName), "(not loaded)", "", "", patch.AppliedAt.ToString("u"));
+                    var why = obj.Refused is null ? "(not loaded)" : $"(left unpatched: {obj.Refused})";
+                    table.AddRow(Markup.Escape(patch.Name), phase, Markup.Escape(obj.DisplayName), Markup.Escape(why), "", "", patch.AppliedAt.ToString("u"));
                 }
             }
 

@@ -19,11 +19,22 @@ internal static class StatusCommand
             var target = result.GetValue(pid);
             var progress = CommonOptions.Operate(new ServiceRequest("status", target),
                 patcher => new ServiceReply(Progress: patcher.Status(target), Done: true)).Progress;
+            // Libraries a patch failed for as they loaded (a refused pre_patch): said loudly, here too.
+            var refused = Patcher.List(target).Patches
+                .SelectMany(p => p.Objects.Where(o => o.Refused is not null).Select(o => new RefusedLibrary(p.Name, o.DisplayName, o.Refused!)))
+                .ToList();
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new StatusOutput(result.GetValue(pid), progress), CliJson.Default.StatusOutput));
+                Console.WriteLine(JsonSerializer.Serialize(new StatusOutput(target, progress, refused), CliJson.Default.StatusOutput));
+                return 0;
             }
-            else if (progress is null)
+
+            foreach (var library in refused)
+            {
+                Console.WriteLine($"process {target}: patch '{library.Patch}' left library '{library.Object}' unpatched: {library.Reason}");
+            }
+
+            if (progress is null)
             {
                 Console.WriteLine($"process {result.GetValue(pid)}: no transition in flight");
             }

@@ -28,5 +28,8 @@ internal sealed record OperationOutput(
     IReadOnlyList<PatchedFunction> Functions,
     TransitionProgress? InFlight);
 
-/// <summary>graft status: the transition in flight, null when there is none.</summary>
-internal sealed record StatusOutput(int Pid, TransitionProgress? Transition);
+/// <summary>graft status: the transition in flight, null when there is none, and the libraries patches failed for as they loaded.</summary>
+internal sealed record StatusOutput(int Pid, TransitionProgress? Transition, IReadOnlyList<RefusedLibrary> Refused);
+
+/// <summary>A library left without any patch because <see cref="Patch"/> failed for it as it loaded.</summary>
+internal sealed record RefusedLibrary(string Patch, string Object, string Reason);

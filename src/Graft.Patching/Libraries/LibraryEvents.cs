@@ -112,11 +112,12 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         }
 
         var state = store.ReadCurrent();
+        var current = state.FindPatch(patch.Name)!;
         var slots = new SlotAllocator(target, state);
         var bias = target.Tracee.Memory.ReadUInt64(patch.Handle);
         var records = functions.Select(f => SlotPreparation.Write(target, f, slots.Allocate(module, f.Analysis.PatchAddress, tid), bias).Function).ToList();
-        var updated = patch with { Functions = [.. patch.Functions, .. records], Objects = WithObject(patch, index, loaded) };
-        state = state.Replace(patch, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
+        var updated = current with { Functions = [.. current.Functions, .. records], Objects = WithObject(current, index, loaded) };
+        state = state.Replace(current, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
         var inTransition = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
         if (inTransition)
         {
@@ -140,7 +141,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         {
             var done = runner.PostPatch(updated with { Objects = [loaded] });
             state = store.ReadCurrent();
-            var current = state.FindPatch(patch.Name)!;
+            current = state.FindPatch(patch.Name)!;
             store.Write(StateLayout.Serialize(state.Replace(current, current with { Objects = WithObject(current, index, done.Objects[0]) })));
         }
 
@@ -155,7 +156,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// </summary>
     private void Refuse(StateStore store, LoadedModule module, int tid, List<(string Patch, int Object)> applied, string patch, string display, string reason)
     {
-        notice(Notices.RefusingModule(patch, display));
+        notice(Notices.RefusingModule(patch, display, reason));
         foreach (var (name, index) in applied)
         {
             Revert(store, name, index, tid, runCallbacks: true);
@@ -168,7 +169,6 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
             Objects = [.. p.Objects.Select(o => !o.IsLoaded && o.Name is not null && module.Matches(o.Name) ? o with { Refused = why } : o)],
         });
         store.Write(StateLayout.Serialize(state with { Patches = [.. refused] }));
-        notice($"'{patch}': module '{display}' was not patched: {reason}");
     }
 
     /// <summary>

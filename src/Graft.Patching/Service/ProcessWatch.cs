@@ -72,7 +72,7 @@ public sealed class ProcessWatch : IDisposable
         WatchedProcess watched;
         try
         {
-            watched = WatchedProcess.Attach(Pid, journal);
+            watched = WatchedProcess.Attach(Pid, text => journal($"process {Pid}: {text}"));
         }
         catch (Exception e)
         {
@@ -87,9 +87,11 @@ public sealed class ProcessWatch : IDisposable
         {
             Watch(watched);
         }
-        catch (GraftException e)
+        catch (Exception e)
         {
-            journal($"process {Pid}: {e.Message}");
+            // Whatever went wrong with this process, graftd and its other watches carry on;
+            // this one ends and lets the process go.
+            journal($"process {Pid}: watch ended: {e.Message}");
         }
         finally
         {
@@ -179,9 +181,9 @@ public sealed class ProcessWatch : IDisposable
             watched.Dispose();
             journal($"released process {Pid}");
         }
-        catch (Exception e) when (e is GraftException or Linux.Tracing.TargetGoneException)
+        catch (Exception e)
         {
-            journal($"process {Pid}: {e.Message}");
+            journal($"process {Pid}: releasing it failed: {e.Message}");
         }
     }
 

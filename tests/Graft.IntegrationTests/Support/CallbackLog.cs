@@ -14,7 +14,9 @@ internal sealed class CallbackLog : IDisposable
 
     public Dictionary<string, string> Environment => new() { ["GRAFT_CALLBACK_LOG"] = Path };
 
-    public Graft.Patching.Patcher NewPatcher() => new(notice => File.AppendAllText(Path, $"graft: {notice}\n"));
+    public Graft.Patching.Patcher NewPatcher() => new(notice => Append($"graft: {notice}"));
+
+    public void Append(string line) => File.AppendAllText(Path, line + "\n");
 
     /// <summary>The lines so far, and a fresh start for the next step's lines.</summary>
     public IReadOnlyList<string> Take()

@@ -7,13 +7,20 @@ internal static class Shell
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(string program, params string[] arguments)
+    public static Result Run(string program, params string[] arguments) => Run(new Dictionary<string, string>(), program, arguments);
+
+    public static Result Run(IReadOnlyDictionary<string, string> environment, string program, params string[] arguments)
     {
         var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -29,4 +36,8 @@ internal static class Shell
     /// <summary>The graft CLI as a separate process, as an operator runs it.</summary>
     public static Result Graft(params string[] arguments) =>
         Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "graft.dll"), .. arguments]);
+
+    /// <summary>The graft CLI talking to the graftd at <paramref name="socket"/>.</summary>
+    public static Result GraftVia(string socket, params string[] arguments) =>
+        Run(new Dictionary<string, string> { ["GRAFTD_SOCKET"] = socket }, "dotnet", [Path.Combine(AppContext.BaseDirectory, "graft.dll"), .. arguments]);
 }
