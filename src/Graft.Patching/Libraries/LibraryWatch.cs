@@ -109,7 +109,8 @@ internal sealed class LibraryWatch
     /// </summary>
     private void OnLoaderStop(LoaderStop stop)
     {
-        var watchUnmaps = false;
+        // From RT_DELETE to the RT_CONSISTENT that ends the dlclose, the thread's munmaps are watched.
+        bool? watchUnmaps = null;
         try
         {
             if (stop.Kind == LoaderStopKind.Unmap)

@@ -29,7 +29,7 @@ public sealed class CallbackTests
 
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -68,8 +68,8 @@ public sealed class CallbackTests
 
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -106,7 +106,7 @@ public sealed class CallbackTests
         Assert.Equal("patch 'callbacks-demo' was not applied: the pre-patch callback of object 'main' returned -19 (ENODEV: No such device)", failure.Message);
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -142,7 +142,7 @@ public sealed class CallbackTests
         Assert.Equal(GraftFailure.Timeout, failure.Failure);
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later",
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",

@@ -116,9 +116,13 @@ internal sealed class RunningFixture : IDisposable
     public string Send(string line, string answer, TimeSpan? timeout = null)
     {
         var skip = Lines().Count;
-        (input ?? throw new InvalidOperationException("the fixture was started without an input pipe")).WriteLine(line);
+        Write(line);
         return WaitForLine(l => l.StartsWith(answer, StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(30), skip);
     }
+
+    /// <summary>Writes one command line to the program's standard input, without waiting for its answer.</summary>
+    public void Write(string line) =>
+        (input ?? throw new InvalidOperationException("the fixture was started without an input pipe")).WriteLine(line);
 
     public void Dispose()
     {

@@ -1,0 +1,78 @@
+using Graft.Core.State;
+using Graft.IntegrationTests.Support;
+using Graft.Patching;
+
+namespace Graft.IntegrationTests.Daemon;
+
+/// <summary>graftd as a service: the graft command goes through it, and it can be stopped and started again at any time.</summary>
+public sealed class GraftdTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("graftd-").FullName;
+
+    private string Socket => Path.Combine(directory, "graftd.sock");
+
+    private string Journal => Path.Combine(directory, "graftd.journal");
+
+    /// <summary>
+    /// Stopped while a patch is applied and its transition in flight, graftd lets the process
+    /// go untouched; started again, it finds the transition in the process's state record,
+    /// watches the process again and finishes the transition on its own once the blocking
+    /// thread has left the old function.
+    /// </summary>
+    [Fact]
+    public void AGraftdStartedAgainFindsTheTransitionInFlightAndCompletesIt()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        using (var first = GraftdProcess.Start(Socket, Journal))
+        {
+            var apply = Shell.GraftVia(Socket, "apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "1");
+            Assert.True(apply.ExitCode == 7, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+            Assert.NotEqual(0, TracerOf(blocker.Pid));
+            Assert.Equal(0, first.Stop());
+        }
+
+        Assert.True(blocker.IsAlive);
+        Assert.Equal(0, TracerOf(blocker.Pid));
+        Assert.Equal(PatchPhase.Patching, Patcher.List(blocker.Pid).Patches.Single().Phase);
+
+        blocker.Signal("USR1");
+        blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
+        using var second = GraftdProcess.Start(Socket, Journal);
+        second.WaitForJournal(l => l.EndsWith($"process {blocker.Pid}: 'slow-path': patching complete", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.Equal(PatchPhase.Patched, Patcher.List(blocker.Pid).Patches.Single().Phase);
+        Ticks.Next(blocker, 2, "new");
+
+        var revert = Shell.GraftVia(Socket, "revert", blocker.Pid.ToString(), "slow-path");
+        Assert.True(revert.ExitCode == 0, $"graft revert exited {revert.ExitCode}: {revert.Stderr}");
+        Assert.Contains("graft: 'slow-path': unpatching complete", revert.Stderr.Split('\n'));
+        second.WaitForJournal(l => l.EndsWith($"released process {blocker.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal(0, TracerOf(blocker.Pid));
+        Assert.Equal(0, second.Stop());
+    }
+
+    /// <summary>A library loaded after graftd came back is patched: the restarted graftd watches the loader again.</summary>
+    [Fact]
+    public void AGraftdStartedAgainPatchesLibrariesLoadedAfterwards()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using (var first = GraftdProcess.Start(Socket, Journal))
+        {
+            var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
+            Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+            Assert.Contains($"graft: 'stack-p1': object 'libstackmod.so' is not loaded in process {host.Pid}; graftd will patch it when it loads", apply.Stderr.Split('\n'));
+            Assert.Equal(0, first.Stop());
+        }
+
+        using var second = GraftdProcess.Start(Socket, Journal);
+        host.Send("load libstackmod.so", "loaded");
+        var call = host.Send("call libstackmod.so stack_b", "call");
+        Assert.True(call == "call b1+host-p1", $"{call}; graftd's journal:\n{string.Join('\n', second.ReadJournal())}");
+        Assert.Equal(0, second.Stop());
+    }
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    private static int TracerOf(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))["TracerPid:".Length..].Trim());
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace Graft.IntegrationTests.Support;
+
+/// <summary>The real graftd, started as an operator (or systemd) would, on a socket and journal of its own.</summary>
+internal sealed class GraftdProcess : IDisposable
+{
+    private readonly Process process;
+
+    private GraftdProcess(Process process, string journal)
+    {
+        this.process = process;
+        Journal = journal;
+    }
+
+    public string Journal { get; }
+
+    /// <summary>Starts graftd and waits until it listens on <paramref name="socket"/>.</summary>
+    public static GraftdProcess Start(string socket, string journal)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graftd.dll"), "--socket", socket, "--journal", journal })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var earlier = File.Exists(journal) ? File.ReadAllLines(journal).Length : 0;
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var graftd = new GraftdProcess(process, journal);
+        graftd.WaitForJournal(l => l.Contains($"listening on {socket}", StringComparison.Ordinal), TimeSpan.FromSeconds(30), earlier);
+        return graftd;
+    }
+
+    /// <summary>Waits for a journal line, after the first <paramref name="skip"/>, that matches.</summary>
+    public string WaitForJournal(Func<string, bool> match, TimeSpan timeout, int skip = 0)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (File.Exists(Journal) && ReadJournal().Skip(skip).FirstOrDefault(match) is { } line)
+            {
+                return line;
+            }
+
+            Assert.False(process.HasExited, $"graftd exited with {(process.HasExited ? process.ExitCode : 0)}");
+            Thread.Sleep(20);
+        }
+
+        throw new TimeoutException($"graftd's journal has no matching line after {timeout}:\n{string.Join('\n', ReadJournal().TakeLast(20))}");
+    }
+
+    public IReadOnlyList<string> ReadJournal()
+    {
+        using var stream = new FileStream(Journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>SIGTERM, as systemd stops it: graftd releases every process and exits 0.</summary>
+    public int Stop()
+    {
+        Shell.Run("kill", "-TERM", process.Id.ToString());
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "graftd did not stop within 30 s of SIGTERM");
+        return process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill();
+            process.WaitForExit();
+        }
+
+        process.Dispose();
+    }
+}
