@@ -25,8 +25,9 @@ def median(values):
 
 def pause_table(operations, sizes):
     rows = ["| patch | model | applies ok | graft: longest single-thread stop ms | graft: most stopped at once (max) "
-            "| inside: longest own gap ms | inside: longest all-stopped gap ms | same, 1 s before: own / all-stopped (median) | apply wall ms |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| inside: longest own gap ms | inside: longest all-stopped gap ms | control (as long, just before): own / all-stopped ms, median "
+            "| int3 traps handled (median) | apply wall ms |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     ratios = []
     for size in sizes:
         by_model = {}
@@ -42,7 +43,7 @@ def pause_table(operations, sizes):
                 f"| {max(most) if most else '–'} | {dist([o['own_gap_ms'] for o in ok])} "
                 f"| {dist([o['global_gap_ms'] for o in ok])} "
                 f"| {fmt(median([o['own_gap_before_ms'] for o in ok]))} / {fmt(median([o['global_gap_before_ms'] for o in ok]))} "
-                f"| {dist([o['wall_ms'] for o in ok], 0)} |")
+                f"| {fmt(median([o.get('traps_handled') for o in ok]))} | {dist([o['wall_ms'] for o in ok], 0)} |")
         pt, sw = by_model.get("per-thread", []), by_model.get("stop-world", [])
         ratios.append(
             f"| {size} fn | {fmt(ratio(median([o['global_gap_ms'] for o in pt]), median([o['global_gap_ms'] for o in sw])))} "

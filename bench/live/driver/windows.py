@@ -22,16 +22,22 @@ def latencies_ms(samples, start, end):
     return [lat / 1e6 for sent, lat in samples if start <= sent + lat < end]
 
 
-def around(operation_start, operation_end, gaps, samples):
-    """The figures of one operation: inside gaps during it and in the second
-    before; request latencies during the second(s) of the operation and the
-    second before.  The during-window lasts at least one second."""
+def around(operation_start, operation_end, quiet_since, gaps, samples):
+    """The figures of one operation: inside gaps during it and in a control
+    window as long as it just before it; request latencies during the
+    second(s) of the operation (at least one second) and in the second
+    before.  Control windows start no earlier than quiet_since, the end of
+    the previous operation."""
+    length = operation_end - operation_start
     during_end = max(operation_end, operation_start + SECOND)
     own, global_gap = gap_maxima(gaps, operation_start, operation_end)
-    own_before, global_before = gap_maxima(gaps, operation_start - SECOND, operation_start)
+    control_start = max(operation_start - length, quiet_since)
+    own_before, global_before = gap_maxima(gaps, control_start, operation_start)
     return {
         "own_gap_ms": own, "global_gap_ms": global_gap,
         "own_gap_before_ms": own_before, "global_gap_before_ms": global_before,
+        "control_ms": (operation_start - control_start) / 1e6,
         "latency_during_ms": latencies_ms(samples, operation_start, during_end),
-        "latency_before_ms": latencies_ms(samples, operation_start - SECOND, operation_start),
+        "latency_before_ms": latencies_ms(samples, max(operation_start - SECOND, quiet_since),
+                                          operation_start),
     }
