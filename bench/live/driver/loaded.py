@@ -63,8 +63,8 @@ def apply_and_revert(ctx, server, size, model, rep, quiet):
 def settle(ctx, run, quiet):
     """Waits long enough that the next operation, which takes about as long as
     this one, has a window as long as itself before it free of any other."""
-    time.sleep(max(ctx.settle, 1.2 * run.wall_ms / 1e3))
     quiet["since"] = time.monotonic_ns()
+    time.sleep(max(ctx.settle, 1.2 * run.wall_ms / 1e3))
 
 
 def gdb_patch(ctx, server, rep, quiet):
@@ -73,8 +73,8 @@ def gdb_patch(ctx, server, rep, quiet):
     time.sleep(ctx.settle)
     if saved:
         gdb_baseline.restore(server.pid, saved)
-    time.sleep(ctx.settle)
     quiet["since"] = time.monotonic_ns()
+    time.sleep(max(ctx.settle, 1.2 * (end - start) / 1e9))
     return {"tool": "gdb", "size": 1, "model": "gdb (all stopped)", "rep": rep, "code": code,
             "error": "" if saved else "gdb printed no saved bytes", "start": start, "end": end,
             "wall_ms": (end - start) / 1e6, "quiet_since": quiet_since}
