@@ -71,16 +71,26 @@ def main():
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     parser.add_argument("--graphs")
-    ctx = Context(parser.parse_args())
+    parser.add_argument("--only", action="append", default=[],
+                        help="run only this step (repeatable), keeping the other steps' results from the last run")
+    args = parser.parse_args()
+    ctx = Context(args)
 
     began = time.monotonic()
     loads = {"start": load_average()}
     results = {}
+    saved = os.path.join(ctx.results, "raw", "results.json")
+    if args.only:
+        with open(saved) as f:
+            previous = json.load(f)
+        results, loads = previous["results"], previous["loads"] | {"start (--only)": load_average()}
     steps = [("loaded", loaded.run), ("convergence", convergence.run), ("overhead", overhead.run),
              ("endtoend", endtoend.run)]
     if not ctx.smoke:
         steps.append(("scale", scale.run))
     for name, step in steps:
+        if args.only and name not in args.only:
+            continue
         print(f"bench: {name} (load average {load_average()})", flush=True)
         step_began = time.monotonic()
         results[name] = step(ctx)
@@ -89,7 +99,7 @@ def main():
     graphs = plots.draw(ctx, results["loaded"])
     elapsed = time.monotonic() - began
 
-    with open(os.path.join(ctx.results, "raw", "results.json"), "w") as f:
+    with open(saved, "w") as f:
         json.dump({"results": results, "loads": loads}, f, default=str)
     summary = render(ctx, results, loads, graphs, elapsed)
     with open(os.path.join(ctx.results, "summary.md"), "w") as f:

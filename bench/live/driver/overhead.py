@@ -10,11 +10,28 @@ import time
 from processes import Detached, GraftRun
 
 
+ATTEMPTS = 3
+
+
 def run(ctx):
-    release = ctx.raw("callbench.release")
+    """Up to ATTEMPTS fresh targets: an apply or continue that fails (or kills
+    the target) is recorded and the measurement starts again."""
+    failures = []
+    for attempt in range(ATTEMPTS):
+        result = measure_phases(ctx, attempt)
+        if result["codes"] == {"apply": 7, "continue": 0}:
+            result["failures"] = failures
+            return result
+        failures.append(result["codes"] | {"errors": result["errors"]})
+    result["failures"] = failures
+    return result
+
+
+def measure_phases(ctx, attempt):
+    release = ctx.raw(f"callbench-{attempt}.release")
     if os.path.exists(release):
         os.remove(release)
-    bench = Detached([ctx.binary("callbench"), release], ctx.raw("callbench.log"), "ready")
+    bench = Detached([ctx.binary("callbench"), release], ctx.raw(f"callbench-{attempt}.log"), "ready")
     phases = {}
     try:
         phases["unpatched"] = measure(bench, ctx.phase_seconds)
@@ -26,9 +43,11 @@ def run(ctx):
         done = GraftRun([ctx.graft, "continue", str(bench.pid), "--timeout", "30"])
         phases["after transition"] = measure(bench, ctx.phase_seconds) if done.code == 0 else []
         codes = {"apply": apply.code, "continue": done.code}
+        errors = [apply.error(), done.error()]
+        alive = bench.alive()
     finally:
         bench.stop()
-    return {"phases": phases, "codes": codes}
+    return {"phases": phases, "codes": codes, "errors": errors, "target_alive": alive}
 
 
 def measure(bench, seconds):

@@ -87,7 +87,8 @@ def overhead_table(result):
     for phase, samples in result["phases"].items():
         rows.append(f"| {phase} | {len(samples)} | {dist([s[0] for s in samples])} "
                     f"| {fmt(median([s[1] for s in samples]))} | {fmt(median([s[0] / s[1] for s in samples]))} |")
-    return "\n".join(rows) + f"\n\nexit codes: {result['codes']}"
+    failures = "".join(f"\n- failed attempt: {f}" for f in result.get("failures", []))
+    return "\n".join(rows) + f"\n\nexit codes: {result['codes']}{failures}"
 
 
 def endtoend_table(results):
