@@ -114,7 +114,7 @@ def render(ctx, results, loads, graphs, elapsed):
         f"- machine: {os.cpu_count()} CPUs, kernel {platform.release()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- load average (1/5/15 min) at start and after each step: "
         + "; ".join(f"{k}: {v}" for k, v in loads.items()),
-        f"- whole run: {elapsed:.0f} s; graphs: {', '.join(graphs) or 'none'}\n",
+        f"- this invocation took {elapsed:.0f} s; graphs: {', '.join(graphs) or 'none'}\n",
         "## 1. Pause (32-worker server under full load)\n", report.pause_table(ops, ctx.sizes),
         "\n## 2. Convergence (patch of serve_request, hot in every worker)\n",
         report.convergence_table(results["convergence"]),
