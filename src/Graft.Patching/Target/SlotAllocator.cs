@@ -13,6 +13,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
 {
     private const ulong PageSize = 4096;
     private const ulong LowestAddress = 0x10000;
+    private const ulong PagesPerGap = 256;
 
     private readonly HashSet<ulong> taken = [.. state.UsedSlots];
 
@@ -111,9 +112,22 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
             previousEnd = Math.Max(previousEnd, mapping.End);
         }
 
+        // Several pages per gap, nearest the object first: a patch of many functions needs more
+        // pages than there are gaps in reach. The map was read before this operation mapped any,
+        // so the pages already mapped are left out here rather than found taken (EEXIST).
+        var mapped = AllPages.Select(p => p.Address).ToHashSet();
         return gaps
-            .Where(g => g.End - g.Start >= PageSize)
-            .Select(g => g.End <= module.Start ? g.End - PageSize : g.Start)
+            .SelectMany(g => PagesNearModule(g.Start, g.End, module))
+            .Where(a => !mapped.Contains(a))
             .OrderBy(a => a < module.Start ? module.Start - a : a - module.End);
+    }
+
+    private static IEnumerable<ulong> PagesNearModule(ulong start, ulong end, LoadedModule module)
+    {
+        var pages = Math.Min((end - start) / PageSize, PagesPerGap);
+        for (ulong k = 0; k < pages; k++)
+        {
+            yield return end <= module.Start ? end - ((k + 1) * PageSize) : start + (k * PageSize);
+        }
     }
 }

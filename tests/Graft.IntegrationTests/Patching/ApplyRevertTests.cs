@@ -55,6 +55,23 @@ public sealed class ApplyRevertTests
     }
 
     [Fact]
+    public void PatchOfAHundredFunctionsGetsSlotsOnSeveralPagesNearTheExecutable()
+    {
+        // 100 slots take 7 pages: more than one page per free gap of the memory map near the code.
+        using var many = RunningFixture.Start("many");
+        var patcher = new NoticeLog().NewPatcher();
+        var original = TargetText.Read(many.Pid);
+        Ticks.Next(many, 2, "5250");
+
+        patcher.Apply(many.Pid, Repository.Patch("many_new"), Timeout);
+        Ticks.Next(many, 2, "105250");
+        patcher.Revert(many.Pid, "many-new", Timeout);
+        Ticks.Next(many, 2, "5250");
+
+        original.AssertCodeUnchanged(many.Pid);
+    }
+
+    [Fact]
     public void FunctionInALoadedSharedLibraryIsPatched()
     {
         using var counter = RunningFixture.Start("counter");
