@@ -23,7 +23,25 @@ public sealed partial class Tracee
             return true;
         }
 
-        return RequestStop(thread) && AwaitStop(thread);
+        // A thread stopped just past one of Graft's int3s has its SIGTRAP still to take: code
+        // run on it now would take the trap instead, and resuming it from there would run the
+        // middle of an instruction. It takes the trap first (and is sent on), then stops.
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (!RequestStop(thread) || !AwaitStop(thread))
+            {
+                return false;
+            }
+
+            if (!HasPendingGraftTrap(thread))
+            {
+                return true;
+            }
+
+            Resume(tid);
+        }
+
+        return true;
     }
 
     /// <summary>Stops every thread, including the ones created while stopping.</summary>

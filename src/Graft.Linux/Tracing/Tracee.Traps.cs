@@ -51,6 +51,12 @@ public sealed partial class Tracee
         }
     }
 
+    private bool HasPendingGraftTrap(TracedThread thread)
+    {
+        var site = ReadRegisters(thread.Tid).rip - 1;
+        return (trapSites.ContainsKey(site) || (loaderBreakpoint != 0 && site == loaderBreakpoint)) && HasTrapPendingAfter(thread.Tid, site);
+    }
+
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {
