@@ -205,6 +205,7 @@ public sealed partial class Patcher
             SlotPages = [.. current.SlotPages.Except(slots.NewPages)],
         };
 
+        /// <summary>Writes the function's slot and keeps where its displaced instructions went.</summary>
         private PatchedFunction Prepare(ResolvedFunction function, ulong slot, ulong bias)
         {
             var (prepared, moved) = SlotPreparation.Write(target, function, slot, bias);

@@ -9,6 +9,8 @@ public sealed partial class Tracee
     // How long Pump keeps polling without sleeping after the last event.
     private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
 
+    private const int TrapSettleAttempts = 10;
+
     /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
     public bool Stop(int tid)
     {
@@ -25,23 +27,23 @@ public sealed partial class Tracee
 
         // A thread stopped just past one of Graft's int3s has its SIGTRAP still to take: code
         // run on it now would take the trap instead, and resuming it from there would run the
-        // middle of an instruction. It takes the trap first (and is sent on), then stops.
-        for (var attempt = 0; attempt < 100; attempt++)
+        // middle of an instruction. It takes the trap first (and is sent on), then stops. A
+        // thread that keeps coming back to the int3 (a signal handler calling the function) is
+        // returned as it is after a few rounds: callers that run code check HasPendingGraftTrap.
+        for (var attempt = 0; ; attempt++)
         {
             if (!RequestStop(thread) || !AwaitStop(thread))
             {
                 return false;
             }
 
-            if (!HasPendingGraftTrap(thread))
+            if (attempt == TrapSettleAttempts || !HasPendingGraftTrap(tid))
             {
                 return true;
             }
 
             Resume(tid);
         }
-
-        return true;
     }
 
     /// <summary>Stops every thread, including the ones created while stopping.</summary>

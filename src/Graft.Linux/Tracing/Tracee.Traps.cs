@@ -51,10 +51,11 @@ public sealed partial class Tracee
         }
     }
 
-    private bool HasPendingGraftTrap(TracedThread thread)
+    /// <summary>A stopped thread that has just executed one of Graft's int3s and has its SIGTRAP still to take.</summary>
+    public bool HasPendingGraftTrap(int tid)
     {
-        var site = ReadRegisters(thread.Tid).rip - 1;
-        return (trapSites.ContainsKey(site) || (loaderBreakpoint != 0 && site == loaderBreakpoint)) && HasTrapPendingAfter(thread.Tid, site);
+        var site = GetRegisters(tid).rip - 1;
+        return (trapSites.ContainsKey(site) || (loaderBreakpoint != 0 && site == loaderBreakpoint)) && HasTrapPendingAfter(tid, site);
     }
 
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>

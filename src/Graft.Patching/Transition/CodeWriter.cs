@@ -89,32 +89,50 @@ internal sealed class CodeWriter(TargetProcess target)
 
     private void SyncCores() => Membarrier(Syscalls.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE);
 
-    /// <summary>Runs membarrier on whichever thread stops first, and resumes it.</summary>
+    /// <summary>Runs membarrier on whichever thread stops first fit to run it, and resumes it.</summary>
     private void Membarrier(ulong command)
     {
-        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        const int Rounds = 10;
+        for (var round = 0; round < Rounds && target.Tracee.ThreadIds.Count > 0; round++)
         {
-            if (!target.Tracee.Stop(tid))
+            foreach (var tid in target.Tracee.ThreadIds.ToList())
             {
-                continue;
-            }
-
-            try
-            {
-                var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0);
-                if (Syscalls.Failed(result))
+                if (TryMembarrier(tid, command))
                 {
-                    throw new GraftException(GraftFailure.Internal, $"membarrier({command}) inside process {target.Pid} failed with errno {-result}");
+                    return;
                 }
-
-                return;
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
             }
         }
 
-        throw new Linux.Tracing.TargetGoneException($"process {target.Pid} has no thread left");
+        throw target.Tracee.ThreadIds.Count == 0
+            ? new Linux.Tracing.TargetGoneException($"process {target.Pid} has no thread left")
+            : new GraftException(GraftFailure.Internal, $"no thread of process {target.Pid} could run membarrier: each was about to take a trap");
+    }
+
+    private bool TryMembarrier(int tid, ulong command)
+    {
+        if (!target.Tracee.Stop(tid))
+        {
+            return false;
+        }
+
+        try
+        {
+            // A thread with the SIGTRAP of Graft's int3 still to take would take it inside the
+            // injected syscall; another thread will do.
+            if (target.Tracee.HasPendingGraftTrap(tid))
+            {
+                return false;
+            }
+
+            var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0);
+            return Syscalls.Failed(result)
+                ? throw new GraftException(GraftFailure.Internal, $"membarrier({command}) inside process {target.Pid} failed with errno {-result}")
+                : true;
+        }
+        finally
+        {
+            target.Tracee.Resume(tid);
+        }
     }
 }
