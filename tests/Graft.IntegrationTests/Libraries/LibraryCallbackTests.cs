@@ -25,12 +25,7 @@ public sealed class LibraryCallbackTests
 
         host.Send("load libcbmod.so", "loaded");
         Assert.Equal(
-            [
-                "graft: applying patch 'callbacks-demo' to loading module 'libcbmod.so'",
-                "callbacks-demo: pre_patch_callback: libcbmod.so",
-                "callbacks-demo: post_patch_callback: libcbmod.so",
-                "libcbmod: cbmod_init",
-            ],
+            Came("libcbmod.so", "libcbmod: cbmod_init"),
             log.Take());
 
         graftd.Revert("callbacks-demo", Timeout);
@@ -69,12 +64,7 @@ public sealed class LibraryCallbackTests
         log.Take();
         host.Send("load libcbmod.so", "loaded");
         Assert.Equal(
-            [
-                "graft: applying patch 'callbacks-demo' to loading module 'libcbmod.so'",
-                "callbacks-demo: pre_patch_callback: libcbmod.so",
-                "callbacks-demo: post_patch_callback: libcbmod.so",
-                "libcbmod: cbmod_init",
-            ],
+            Came("libcbmod.so", "libcbmod: cbmod_init"),
             log.Take());
 
         host.Send("unload libcbmod.so", "unloaded");
@@ -144,10 +134,7 @@ public sealed class LibraryCallbackTests
         host.Send("unload libcbmod.so", "unloaded");
         Assert.Equal(
             [
-                "graft: applying patch 'callbacks-demo' to loading module 'libcbmod.so'",
-                "callbacks-demo: pre_patch_callback: libcbmod.so",
-                "callbacks-demo: post_patch_callback: libcbmod.so",
-                "libcbmod: cbmod_init",
+                .. Came("libcbmod.so", "libcbmod: cbmod_init"),
                 .. ExitedAndReverted("libcbmod.so", "libcbmod: cbmod_exit"),
             ],
             log.Take());
@@ -230,6 +217,15 @@ public sealed class LibraryCallbackTests
             "graft: 'callbacks-demo': completing unpatching transition",
             .. objects.Select(o => $"callbacks-demo: post_unpatch_callback: {o}"),
             "graft: 'callbacks-demo': unpatching complete",
+        ];
+
+    /// <summary>The coming handler, then the module's constructor: the patch is in force before any of its code runs.</summary>
+    private static List<string> Came(string module, string initLine) =>
+        [
+            $"graft: applying patch 'callbacks-demo' to loading module '{module}'",
+            $"callbacks-demo: pre_patch_callback: {module}",
+            $"callbacks-demo: post_patch_callback: {module}",
+            initLine,
         ];
 
     /// <summary>The module's destructor has run; then the going handler, as the kernel's after mod->exit().</summary>
