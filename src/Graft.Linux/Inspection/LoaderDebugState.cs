@@ -17,14 +17,11 @@ public sealed class LoaderDebugState
     private readonly RemoteMemory memory;
     private readonly ulong address;
 
-    private LoaderDebugState(RemoteMemory memory, ulong address, string loaderPath)
+    private LoaderDebugState(RemoteMemory memory, ulong address)
     {
         this.memory = memory;
         this.address = address;
-        LoaderPath = loaderPath;
     }
-
-    public string LoaderPath { get; }
 
     /// <summary>_dl_debug_state in ld.so.</summary>
     public ulong Brk => memory.ReadUInt64(address + BrkOffset);
@@ -39,7 +36,7 @@ public sealed class LoaderDebugState
             var symbol = module.Elf.DynamicSymbols.FirstOrDefault(s => s.Name == "_r_debug" && s.IsDefined);
             if (symbol is not null)
             {
-                return new LoaderDebugState(memory, module.LoadBias + symbol.Value, module.Path);
+                return new LoaderDebugState(memory, module.LoadBias + symbol.Value);
             }
         }
 

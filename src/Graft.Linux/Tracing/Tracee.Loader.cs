@@ -24,19 +24,23 @@ public sealed partial class Tracee
     /// <summary>
     /// Called for each loader stop while <see cref="ServeLoader"/> is in effect, on the ptrace
     /// thread, from inside whatever Graft was waiting for; it must end with
-    /// <see cref="ContinueFromLoader"/>. Outside that scope stops are held for <see cref="TakeHeldLoaderStops"/>.
+    /// <see cref="ContinueFromLoader"/>. Outside that scope stops are held (their threads stay
+    /// stopped) until the next scope begins.
     /// </summary>
     public Action<LoaderStop>? LoaderStopped { get; set; }
 
     /// <summary>Which munmap calls, (start, length), are worth a stop: those of objects that have patches.</summary>
     public Func<ulong, ulong, bool> IsWatchedUnmap { get; set; } = (_, _) => false;
 
-    /// <summary>Puts an int3 on r_brk. The loader's function there must be a bare `ret`, which Graft then emulates.</summary>
+    /// <summary>
+    /// Puts an int3 on r_brk. The loader's function there must be a bare `ret`, which Graft then
+    /// emulates; an int3 already there is one a graftd that died left behind, taken over.
+    /// </summary>
     public void WatchLoader(ulong rBrk)
     {
         CheckOwner();
         var original = Memory.Read(rBrk, 1)[0];
-        if (original != Ret)
+        if (original is not (Ret or Int3))
         {
             throw new InjectionException($"cannot watch the dynamic linker of process {Pid}: its r_brk at 0x{rBrk:x} is not a bare return (0x{original:x2})");
         }
@@ -94,9 +98,8 @@ public sealed partial class Tracee
     }
 
     /// <summary>The loader stops that came while nobody served them; their threads are still stopped.</summary>
-    public IReadOnlyList<LoaderStop> TakeHeldLoaderStops()
+    private List<LoaderStop> TakeHeldLoaderStops()
     {
-        CheckOwner();
         var taken = heldLoaderStops.ToList();
         heldLoaderStops.Clear();
         return taken;

@@ -71,6 +71,25 @@ public sealed class GraftdTests : IDisposable
         Assert.Equal(0, second.Stop());
     }
 
+    /// <summary>A graftd killed outright leaves its int3 in the loader; the next one takes it over before anything loads.</summary>
+    [Fact]
+    public void AGraftdKilledAndStartedAgainTakesOverTheBreakpointItLeft()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using (GraftdProcess.Start(Socket, Journal))
+        {
+            var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
+            Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+        }
+
+        using var second = GraftdProcess.Start(Socket, Journal);
+        host.Send("load libstackmod.so", "loaded");
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", "call"));
+        Assert.True(host.IsAlive);
+        Assert.Equal(0, second.Stop());
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     private static int TracerOf(int pid) =>

@@ -68,6 +68,7 @@ internal sealed class GraftdProcess : IDisposable
         return process.ExitCode;
     }
 
+    /// <summary>SIGKILL, if still running: what a crash leaves.</summary>
     public void Dispose()
     {
         if (!process.HasExited)
