@@ -7,7 +7,7 @@ namespace Graft.Core.State;
 /// <summary>
 /// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):
 /// <code>
-///   0      magic "GRAFTST2"
+///   0      magic "GRAFTST3" (a mapping of 4 MiB; "GRAFTST2" was 1 MiB)
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
 ///   4096   code page, read and execute only: where injected calls return (the return trampoline)
 ///   8192   scratch page (strings passed to injected calls)
@@ -19,7 +19,9 @@ namespace Graft.Core.State;
 public static class StateLayout
 {
     public const string MappingName = "graft-state";
-    public const ulong Size = 1 << 20;
+    // 4 MiB, of which two records of about 2 MiB each: a 1,000-function patch in transition
+    // records about 550 KB. Pages never written cost the target nothing.
+    public const ulong Size = 4 << 20;
     public const ulong CommitWordOffset = 8;
     public const ulong CodeOffset = 4096;
     public const ulong PageSize = 4096;
@@ -30,7 +32,7 @@ public static class StateLayout
     public const ulong RecordsOffset = ThreadTableOffset + ThreadTableSize;
     public const ulong HalfSize = (Size - RecordsOffset) / 2;
 
-    public static ReadOnlySpan<byte> Magic => "GRAFTST2"u8;
+    public static ReadOnlySpan<byte> Magic => "GRAFTST3"u8;
 
     public static ulong HalfOffset(int half) => RecordsOffset + ((ulong)half * HalfSize);
 
@@ -45,7 +47,7 @@ public static class StateLayout
         var bytes = JsonSerializer.SerializeToUtf8Bytes(state, TargetStateJson.Default.TargetState);
         return (ulong)bytes.Length <= HalfSize
             ? bytes
-            : throw new InvalidOperationException($"graft's state record grew to {bytes.Length} bytes, over its {HalfSize}-byte limit");
+            : throw new StateFormatException($"graft's state record would grow to {bytes.Length} bytes, over its {HalfSize}-byte limit");
     }
 
     public static TargetState Deserialize(ReadOnlySpan<byte> record)
@@ -64,6 +66,10 @@ public static class StateLayout
     }
 
     public static bool HasMagic(ReadOnlySpan<byte> header) => header.Length >= 8 && header[..8].SequenceEqual(Magic);
+
+    /// <summary>The state mapping of an older graft, whose layout this one does not read.</summary>
+    public static bool HasOlderMagic(ReadOnlySpan<byte> header) =>
+        header.Length >= 8 && header[..7].SequenceEqual("GRAFTST"u8) && !HasMagic(header);
 
     public static ulong ReadCommit(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt64LittleEndian(header[8..16]);
 }

@@ -40,6 +40,11 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
         }
 
         var header = memory.Read(Address, 16);
+        if (StateLayout.HasOlderMagic(header))
+        {
+            throw new StateFormatException($"its graft state was written by an older graft ({Encoding.ASCII.GetString(header[..8])}); revert its patches with that graft first");
+        }
+
         if (!StateLayout.HasMagic(header))
         {
             return TargetState.Empty;
