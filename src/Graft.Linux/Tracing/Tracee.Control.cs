@@ -9,8 +9,6 @@ public sealed partial class Tracee
     // How long Pump keeps polling without sleeping after the last event.
     private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
 
-    private const int TrapSettleAttempts = 10;
-
     /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
     public bool Stop(int tid)
     {
@@ -25,25 +23,7 @@ public sealed partial class Tracee
             return true;
         }
 
-        // A thread stopped just past one of Graft's int3s has its SIGTRAP still to take: code
-        // run on it now would take the trap instead, and resuming it from there would run the
-        // middle of an instruction. It takes the trap first (and is sent on), then stops. A
-        // thread that keeps coming back to the int3 (a signal handler calling the function) is
-        // returned as it is after a few rounds: callers that run code check HasPendingGraftTrap.
-        for (var attempt = 0; ; attempt++)
-        {
-            if (!RequestStop(thread) || !AwaitStop(thread))
-            {
-                return false;
-            }
-
-            if (attempt == TrapSettleAttempts || !HasPendingGraftTrap(tid))
-            {
-                return true;
-            }
-
-            Resume(tid);
-        }
+        return RequestStop(thread) && AwaitStop(thread);
     }
 
     /// <summary>Stops every thread, including the ones created while stopping.</summary>

@@ -102,6 +102,10 @@ internal sealed class CodeWriter(TargetProcess target)
                     return;
                 }
             }
+
+            // Every thread was about to take a trap: let them run to take it (Graft sends each
+            // on from its int3), then try again. An interrupt sent at once would come first.
+            target.Tracee.Pump(TimeSpan.FromMilliseconds(1));
         }
 
         throw target.Tracee.ThreadIds.Count == 0
