@@ -51,13 +51,6 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>A stopped thread that has just executed one of Graft's int3s and has its SIGTRAP still to take.</summary>
-    public bool HasPendingGraftTrap(int tid)
-    {
-        var site = GetRegisters(tid).rip - 1;
-        return (trapSites.ContainsKey(site) || (loaderBreakpoint != 0 && site == loaderBreakpoint)) && HasTrapPendingAfter(tid, site);
-    }
-
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {

@@ -37,7 +37,7 @@ internal static class CallThread
                     continue;
                 }
 
-                var unfit = target.Tracee.HasPendingGraftTrap(tid) ? "has a trap of graft's still to take" : Unfit(target.Stack(tid));
+                var unfit = Unfit(target.Stack(tid));
                 if (unfit is null)
                 {
                     return tid;

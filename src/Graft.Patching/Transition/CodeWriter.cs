@@ -89,54 +89,32 @@ internal sealed class CodeWriter(TargetProcess target)
 
     private void SyncCores() => Membarrier(Syscalls.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE);
 
-    /// <summary>Runs membarrier on whichever thread stops first fit to run it, and resumes it.</summary>
+    /// <summary>Runs membarrier on whichever thread stops first, and resumes it.</summary>
     private void Membarrier(ulong command)
     {
-        const int Rounds = 10;
-        for (var round = 0; round < Rounds && target.Tracee.ThreadIds.Count > 0; round++)
+        foreach (var tid in target.Tracee.ThreadIds.ToList())
         {
-            foreach (var tid in target.Tracee.ThreadIds.ToList())
+            if (!target.Tracee.Stop(tid))
             {
-                if (TryMembarrier(tid, command))
+                continue;
+            }
+
+            try
+            {
+                var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0);
+                if (Syscalls.Failed(result))
                 {
-                    return;
+                    throw new GraftException(GraftFailure.Internal, $"membarrier({command}) inside process {target.Pid} failed with errno {-result}");
                 }
+
+                return;
             }
-
-            // Every thread was about to take a trap: let them run to take it (Graft sends each
-            // on from its int3), then try again. An interrupt sent at once would come first.
-            target.Tracee.Pump(TimeSpan.FromMilliseconds(1));
-        }
-
-        throw target.Tracee.ThreadIds.Count == 0
-            ? new Linux.Tracing.TargetGoneException($"process {target.Pid} has no thread left")
-            : new GraftException(GraftFailure.Internal, $"no thread of process {target.Pid} could run membarrier: each was about to take a trap");
-    }
-
-    private bool TryMembarrier(int tid, ulong command)
-    {
-        if (!target.Tracee.Stop(tid))
-        {
-            return false;
-        }
-
-        try
-        {
-            // A thread with the SIGTRAP of Graft's int3 still to take would take it inside the
-            // injected syscall; another thread will do.
-            if (target.Tracee.HasPendingGraftTrap(tid))
+            finally
             {
-                return false;
+                target.Tracee.Resume(tid);
             }
+        }
 
-            var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0);
-            return Syscalls.Failed(result)
-                ? throw new GraftException(GraftFailure.Internal, $"membarrier({command}) inside process {target.Pid} failed with errno {-result}")
-                : true;
-        }
-        finally
-        {
-            target.Tracee.Resume(tid);
-        }
+        throw new Linux.Tracing.TargetGoneException($"process {target.Pid} has no thread left");
     }
 }
