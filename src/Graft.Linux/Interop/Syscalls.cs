@@ -13,6 +13,7 @@ public static class Syscalls
     public const long SYS_rt_sigreturn = 15;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
+    public const long SYS_futex = 202;
     public const long SYS_memfd_create = 319;
     public const long SYS_membarrier = 324;
 
@@ -27,6 +28,12 @@ public static class Syscalls
     // <linux/membarrier.h>: "sync cores" for code written while threads run (seeds/004).
     public const ulong MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 5;
     public const ulong MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 6;
+
+    // <linux/futex.h>: the operation is the command ORed with FUTEX_PRIVATE_FLAG (128) and
+    // FUTEX_CLOCK_REALTIME (256); FUTEX_CMD_MASK keeps the command.
+    public const ulong FUTEX_WAIT = 0;
+    public const ulong FUTEX_WAKE = 1;
+    public const ulong FUTEX_CMD_MASK = ~(128UL | 256UL);
 
     public const long EEXIST = 17;
 

@@ -23,7 +23,7 @@ public sealed partial class Tracee
             return true;
         }
 
-        return RequestStop(thread) && AwaitStop(thread);
+        return RequestStop(thread) && AwaitStop(thread) && SettlePendingTrap(thread);
     }
 
     /// <summary>Stops every thread, including the ones created while stopping.</summary>
@@ -43,7 +43,10 @@ public sealed partial class Tracee
             var requested = running.Where(RequestStop).ToList();
             foreach (var thread in requested)
             {
-                AwaitStop(thread);
+                if (AwaitStop(thread))
+                {
+                    SettlePendingTrap(thread);
+                }
             }
         }
     }
@@ -52,8 +55,15 @@ public sealed partial class Tracee
     public void Resume(int tid)
     {
         CheckOwner();
-        if (!threads.TryGetValue(tid, out var thread) || !thread.IsStopped || thread.HeldByLoader)
+        if (!threads.TryGetValue(tid, out var thread) || !thread.IsStopped)
         {
+            return;
+        }
+
+        if (thread.HeldByLoader)
+        {
+            // The caller is done with the thread; ContinueFromLoader lets it run.
+            thread.StoppedForGraft = false;
             return;
         }
 

@@ -95,6 +95,7 @@ public sealed partial class Tracee
         finally
         {
             thread.IsRunningInjected = false;
+            EndHandoff(thread);
         }
     }
 
@@ -121,6 +122,11 @@ public sealed partial class Tracee
                 {
                     thread.IsStopped = true;
                     return status;
+                }
+
+                if (status.IsSyscallStop)
+                {
+                    ObserveInjectedSyscall(thread);
                 }
 
                 ContinueInjected(thread, status, request);

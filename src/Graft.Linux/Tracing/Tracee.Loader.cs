@@ -64,12 +64,14 @@ public sealed partial class Tracee
 
         Memory.Write(loaderBreakpoint, [Ret]);
         loaderArmed = false;
+
+        // Stopping a thread takes a trap it has pending (SettlePendingTrap), which ends at once
+        // now that the int3 is gone.
         foreach (var tid in threads.Keys.ToList())
         {
-            for (var attempt = 0; Stop(tid) && HasTrapPendingAfter(tid, loaderBreakpoint) && attempt < 100; attempt++)
+            if (Stop(tid))
             {
                 Resume(tid);
-                Pump(TimeSpan.FromMilliseconds(1));
             }
         }
 
@@ -123,6 +125,14 @@ public sealed partial class Tracee
             regs.rsp += 8;
             WriteRegisters(tid, regs);
             thread.AtLoaderBreakpoint = false;
+        }
+
+        if (thread.StoppedForGraft)
+        {
+            // A Stop was waiting for this thread when the loader stop came (a handler served
+            // inline from AwaitStop): the thread stays stopped, as that Stop returns it.
+            thread.StoppedForGraft = false;
+            return;
         }
 
         Resume(tid);
@@ -179,7 +189,8 @@ public sealed partial class Tracee
     }
 
     /// <summary>
-    /// A syscall-stop of a thread watching unmaps. A munmap of a watched object is skipped once,
+    /// A syscall-stop: of a thread watching unmaps, or of the owner of a mutex Graft's call
+    /// waits for (<see cref="TryParkForHandoff"/>). A munmap of a watched object is skipped once,
     /// so that the thread waits, before it, as if stopped anywhere else: at the `syscall`
     /// instruction with rax = the number, ready to run it again when continued.
     /// </summary>
@@ -197,6 +208,11 @@ public sealed partial class Tracee
             thread.ReleasedUnmap = (skipped.rdi, skipped.rsi);
             Hold(thread);
             Raise(new LoaderStop(thread.Tid, LoaderStopKind.Unmap, skipped.rdi, skipped.rsi));
+            return;
+        }
+
+        if (TryParkForHandoff(thread, regs))
+        {
             return;
         }
 
@@ -218,6 +234,7 @@ public sealed partial class Tracee
 
     private void Hold(TracedThread thread)
     {
+        thread.StoppedForGraft = thread.WantStopped;
         thread.WantStopped = true;
         thread.HeldByLoader = true;
         MarkStopped(thread);
@@ -248,8 +265,9 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>How a thread goes on running: with syscall-stops while it watches unmaps.</summary>
-    private static int ContinueRequest(TracedThread thread) => thread.WatchesUnmaps ? Ptrace.PTRACE_SYSCALL : Ptrace.PTRACE_CONT;
+    /// <summary>How a thread goes on running: with syscall-stops while it watches unmaps or a mutex handoff.</summary>
+    private static int ContinueRequest(TracedThread thread) =>
+        thread.WatchesUnmaps || thread.HandoffMutex != 0 ? Ptrace.PTRACE_SYSCALL : Ptrace.PTRACE_CONT;
 
     private sealed class Scope(Action end) : IDisposable
     {

@@ -27,20 +27,43 @@ public sealed partial class Tracee
     }
 
     /// <summary>
-    /// Whether a stopped thread has just executed an int3 and will report its SIGTRAP when it
-    /// runs: the interrupt that stopped it is taken before the signal, so its rip is one past the
-    /// int3 and the trap is still pending (SigPnd of /proc/&lt;pid&gt;/task/&lt;tid&gt;/status).
+    /// A thread that executed one of Graft's int3s just before the interrupt that stopped it:
+    /// the kernel takes the interrupt first, so the thread stops with rip one past the int3,
+    /// inside the instruction being written, and its SIGTRAP still pending. Code Graft ran on it
+    /// now would take that trap instead, and putting the thread back would leave it
+    /// mid-instruction with the trap gone (the target died of it: PERFORMANCE.md, problem 3).
+    /// So the trap is let through here: the thread is continued without a new interrupt, takes
+    /// its pending SIGTRAP before running any instruction, and <see cref="TryHandleTrap"/> sends
+    /// it on and keeps it stopped, since Graft wants it stopped. False if the thread exited.
     /// </summary>
-    public bool HasTrapPendingAfter(int tid, ulong address)
+    private bool SettlePendingTrap(TracedThread thread)
     {
-        if (GetRegisters(tid).rip != address + 1)
+        // A second interrupt (AwaitStop repeats it) may still come before the trap: go again.
+        for (var attempt = 0; attempt < 3 && thread.IsStopped && !thread.HeldByLoader && HasGraftTrapPending(thread); attempt++)
+        {
+            MarkResumed(thread);
+            Restart(thread, ContinueRequest(thread), 0);
+            if (!AwaitStop(thread))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Stopped one past an int3 of Graft's, with a SIGTRAP pending (SigPnd of /proc/&lt;pid&gt;/task/&lt;tid&gt;/status).</summary>
+    private bool HasGraftTrapPending(TracedThread thread)
+    {
+        var site = ReadRegisters(thread.Tid).rip - 1;
+        if (!trapSites.ContainsKey(site) && (loaderBreakpoint == 0 || site != loaderBreakpoint))
         {
             return false;
         }
 
         try
         {
-            var line = File.ReadLines($"/proc/{Pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("SigPnd:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{Pid}/task/{thread.Tid}/status").FirstOrDefault(l => l.StartsWith("SigPnd:", StringComparison.Ordinal));
             return line is not null
                 && ulong.TryParse(line["SigPnd:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out var pending)
                 && (pending & (1UL << (Signals.SIGTRAP - 1))) != 0;
@@ -80,7 +103,16 @@ public sealed partial class Tracee
         regs.rip = continueAt;
         WriteRegisters(thread.Tid, regs);
         TrapsHandled++;
-        Restart(thread, ContinueRequest(thread), 0);
+        if (thread.WantStopped)
+        {
+            // Graft is stopping this thread: it stops here, its SIGTRAP suppressed when it resumes.
+            MarkStopped(thread);
+        }
+        else
+        {
+            Restart(thread, ContinueRequest(thread), 0);
+        }
+
         return true;
     }
 }

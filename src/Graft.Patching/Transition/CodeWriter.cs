@@ -69,8 +69,7 @@ internal sealed class CodeWriter(TargetProcess target)
             try
             {
                 var regs = target.Tracee.GetRegisters(tid);
-                var edit = edits.FirstOrDefault(e => regs.rip > e.Address && regs.rip < e.Address + (ulong)e.Bytes.Length
-                    && !target.Tracee.HasTrapPendingAfter(tid, e.Address));
+                var edit = edits.FirstOrDefault(e => regs.rip > e.Address && regs.rip < e.Address + (ulong)e.Bytes.Length);
                 if (edit is not null)
                 {
                     regs.rip = edit.MovedInstructions!.TryGetValue(regs.rip, out var copy)
