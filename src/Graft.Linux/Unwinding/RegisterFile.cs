@@ -61,6 +61,14 @@ internal sealed class RegisterFile
         return caller;
     }
 
+    /// <summary>Where the caller's value of the register is kept in memory, by this frame's rule; null if it is not kept in memory.</summary>
+    public ulong? SavedAt(CfiRow row, int register, ulong cfa, RemoteMemory memory) => row.GetRule(register) switch
+    {
+        RegisterRule.Offset o => (ulong)((long)cfa + o.CfaOffset),
+        RegisterRule.Expression e => DwarfExpression.Evaluate(e.Bytes.Span, ExpressionContext(memory), cfa),
+        _ => null,
+    };
+
     public IDwarfExpressionContext ExpressionContext(RemoteMemory memory) => new Context(this, memory);
 
     private sealed class Context(RegisterFile registers, RemoteMemory memory) : IDwarfExpressionContext

@@ -25,11 +25,12 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
         var frames = new List<StackFrame>();
         var pc = regs.rip;
         var exact = true;
+        ulong? pcSavedAt = null;
         var callSite = InnermostCallSite(regs);
         while (true)
         {
             var module = modules.FindByAddress(pc);
-            var frame = new StackFrame(pc, callSite, 0, module, exact);
+            var frame = new StackFrame(pc, callSite, 0, module, exact, pcSavedAt);
             if (frames.Count == MaxFrames)
             {
                 return new ThreadStack(tid, frames, $"more than {MaxFrames} frames");
@@ -108,6 +109,7 @@ public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
 
             // After a signal trampoline the next pc is where the signal interrupted the code: exact, not a return address.
             exact = fde.IsSignalFrame;
+            pcSavedAt = exact ? registers.SavedAt(row, fde.ReturnAddressRegister, cfa, memory) : null;
             pc = returnAddress;
             callSite = exact ? pc : pc - 1;
             registers = caller;

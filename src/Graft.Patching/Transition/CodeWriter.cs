@@ -56,7 +56,11 @@ internal sealed class CodeWriter(TargetProcess target)
         SyncCores();
     }
 
-    /// <summary>Checks threads one at a time; one inside a rewritten window goes on from the same instruction's copy.</summary>
+    /// <summary>
+    /// Checks threads one at a time; one inside a rewritten window goes on from the same
+    /// instruction's copy in the slot. So does one that a signal interrupted there: its
+    /// handler returns to the pc its signal frame keeps, which is moved too.
+    /// </summary>
     private void MoveThreadsOutOf(IReadOnlyList<CodeEdit> edits)
     {
         foreach (var tid in target.Tracee.ThreadIds.ToList())
@@ -69,14 +73,20 @@ internal sealed class CodeWriter(TargetProcess target)
             try
             {
                 var regs = target.Tracee.GetRegisters(tid);
-                var edit = edits.FirstOrDefault(e => regs.rip > e.Address && regs.rip < e.Address + (ulong)e.Bytes.Length);
-                if (edit is not null)
+                if (Inside(edits, regs.rip) is { } edit)
                 {
-                    regs.rip = edit.MovedInstructions!.TryGetValue(regs.rip, out var copy)
-                        ? copy
-                        : throw new GraftException(GraftFailure.Internal, $"thread {tid} stopped at 0x{regs.rip:x}, inside an instruction at a function entry");
+                    regs.rip = CopyOf(edit, regs.rip, tid);
                     target.Tracee.SetRegisters(tid, regs);
                     ThreadsMoved++;
+                }
+
+                foreach (var frame in target.Stack(tid).Frames.Skip(1).Where(f => f.IsExact && f.PcSavedAt is not null))
+                {
+                    if (Inside(edits, frame.Pc) is { } interrupted)
+                    {
+                        target.Tracee.Memory.WriteUInt64(frame.PcSavedAt!.Value, CopyOf(interrupted, frame.Pc, tid));
+                        ThreadsMoved++;
+                    }
                 }
             }
             finally
@@ -85,6 +95,14 @@ internal sealed class CodeWriter(TargetProcess target)
             }
         }
     }
+
+    /// <summary>The edit whose bytes after the first hold <paramref name="pc"/>, if any.</summary>
+    private static CodeEdit? Inside(IReadOnlyList<CodeEdit> edits, ulong pc) =>
+        edits.FirstOrDefault(e => pc > e.Address && pc < e.Address + (ulong)e.Bytes.Length);
+
+    private static ulong CopyOf(CodeEdit edit, ulong pc, int tid) => edit.MovedInstructions!.TryGetValue(pc, out var copy)
+        ? copy
+        : throw new GraftException(GraftFailure.Internal, $"thread {tid} is at 0x{pc:x}, inside an instruction at a function entry");
 
     private void SyncCores() => Membarrier(Syscalls.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE);
 

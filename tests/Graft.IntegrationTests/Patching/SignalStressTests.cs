@@ -1,4 +1,5 @@
 using Graft.IntegrationTests.Support;
+using Graft.Patching;
 
 namespace Graft.IntegrationTests.Patching;
 
@@ -21,13 +22,20 @@ public sealed class SignalStressTests
 
         for (var cycle = 0; cycle < Cycles; cycle++)
         {
-            patcher.Apply(fixture.Pid, Repository.Patch("signals_work"), timeout);
-            if (cycle == 0)
+            try
             {
-                fixture.NextLine(l => l.EndsWith("describe=new", StringComparison.Ordinal));
-            }
+                patcher.Apply(fixture.Pid, Repository.Patch("signals_work"), timeout);
+                if (cycle == 0)
+                {
+                    fixture.NextLine(l => l.EndsWith("describe=new", StringComparison.Ordinal));
+                }
 
-            patcher.Revert(fixture.Pid, "signals-work", timeout);
+                patcher.Revert(fixture.Pid, "signals-work", timeout);
+            }
+            catch (GraftException e) when (!fixture.IsAlive)
+            {
+                Assert.Fail($"signals exited in cycle {cycle} ({e.Message}); its last lines:\n{string.Join('\n', fixture.Lines().TakeLast(3))}");
+            }
         }
 
         fixture.NextLine(l => l.EndsWith("describe=old", StringComparison.Ordinal));

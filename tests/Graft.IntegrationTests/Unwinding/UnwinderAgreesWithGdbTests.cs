@@ -1,4 +1,5 @@
 using Graft.IntegrationTests.Support;
+using Graft.Linux.Tracing;
 
 namespace Graft.IntegrationTests.Unwinding;
 
@@ -27,11 +28,15 @@ public sealed class UnwinderAgreesWithGdbTests
     public void EveryThreadUnwindsToTheFramesGdbFinds(string name, bool freeze)
     {
         using var fixture = Start(name);
-        var gdb = AssertUnwindsAgree(fixture, name, freeze);
+        var (graft, gdb) = AssertUnwindsAgree(fixture, name, freeze);
         if (name == "stacks")
         {
-            // T3 waits inside a SIGUSR1 handler: its unwind must cross __restore_rt.
+            // T3 waits inside a SIGUSR1 handler: its unwind must cross __restore_rt, and find
+            // where the signal frame keeps the interrupted pc (CodeWriter moves it from there).
             Assert.Single(gdb.Values, stack => stack.Frames.Any(frame => frame.IsSignalTrampoline));
+            var interrupted = Assert.Single(graft.Stacks.Values.SelectMany(stack => stack.Frames.Skip(1)), frame => frame.IsExact);
+            using var memory = new RemoteMemory(fixture.Pid);
+            Assert.Equal(interrupted.Pc, memory.ReadUInt64(Assert.NotNull(interrupted.PcSavedAt)));
         }
     }
 
@@ -59,7 +64,7 @@ public sealed class UnwinderAgreesWithGdbTests
         return RunningFixture.Start(name, name == "signals" ? [neverCreated] : []);
     }
 
-    private static IReadOnlyDictionary<int, GdbStack> AssertUnwindsAgree(RunningFixture fixture, string what, bool freeze)
+    private static (GraftStacks Graft, IReadOnlyDictionary<int, GdbStack> Gdb) AssertUnwindsAgree(RunningFixture fixture, string what, bool freeze)
     {
         if (freeze)
         {
@@ -84,6 +89,6 @@ public sealed class UnwinderAgreesWithGdbTests
             .Where(comparison => !comparison.Agree)
             .ToList();
         Assert.True(disagreements.Count == 0, $"{what}: Graft's unwinder and gdb disagree on {disagreements.Count} of {threads.Count} threads\n{string.Join('\n', disagreements)}");
-        return gdb;
+        return (graft, gdb);
     }
 }
