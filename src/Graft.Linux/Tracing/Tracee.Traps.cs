@@ -55,6 +55,12 @@ public sealed partial class Tracee
     /// <summary>Stopped one past an int3 of Graft's, with a SIGTRAP pending (SigPnd of /proc/&lt;pid&gt;/task/&lt;tid&gt;/status).</summary>
     private bool HasGraftTrapPending(TracedThread thread)
     {
+        // Every Stop asks: without an int3 of Graft's in the process, no register read.
+        if (trapSites.Count == 0 && loaderBreakpoint == 0)
+        {
+            return false;
+        }
+
         var site = ReadRegisters(thread.Tid).rip - 1;
         if (!trapSites.ContainsKey(site) && (loaderBreakpoint == 0 || site != loaderBreakpoint))
         {
