@@ -24,15 +24,22 @@ public static class DispatcherCode
     private const int MultiplierOffset = TableHeaderOffset - WordSize;
     private const int WordSize = 8;
 
+    // Below the return address the dispatcher finds on entry: the red zone of the function being entered.
+    private const int SavedR10Offset = -8;
+    private const int SavedR11Offset = -16;
+
     private const byte Int3 = 0xCC;
 
     /// <summary>
     /// The <see cref="SlotLayout.DispatcherCapacity"/> bytes of the dispatcher at <paramref name="stubAddress"/>.
     /// </summary>
     /// <remarks>
-    /// It runs at the entry of a patched function, so it clobbers only r10, r11 and rflags: arguments, rax (the vector count
-    /// of a varargs call), the stack and every other register reach the target untouched. It neither writes memory nor
-    /// touches the stack, so a signal handler may run it again at any of its instructions.
+    /// It runs at the entry of a patched function, where a caller built with gcc -fipa-ra may keep values in any register
+    /// the function it calls leaves alone, so it changes only rflags (no compiler keeps flags across a call): arguments,
+    /// rax (the vector count of a varargs call), r10, r11 and the stack reach the target untouched. The two registers it
+    /// works with are kept meanwhile in the callee's red zone, the 16 bytes below the return address, which belong to the
+    /// function being entered and are dead until it runs. A signal handler may run it again at any of its instructions:
+    /// the kernel puts a signal frame below the red zone, and a nested run keeps its own copies below its own rsp.
     /// It reads the calling thread's pointer from <c>%fs:0</c>, which glibc keeps equal to fs_base.
     /// Precondition: the table at <paramref name="threadTable"/> always holds at least one empty entry;
     /// the probe stops only at the thread's key or at an empty entry, and has no count of its own.
@@ -76,7 +83,10 @@ public static class DispatcherCode
         Label known = assembler.CreateLabel();
         Label absent = assembler.CreateLabel();
         Label toNew = assembler.CreateLabel();
+        Label decided = assembler.CreateLabel();
 
+        assembler.mov(__qword_ptr[rsp + SavedR10Offset], r10);
+        assembler.mov(__qword_ptr[rsp + SavedR11Offset], r11);
         assembler.mov(r11, __qword_ptr.fs[0]);
         assembler.mov(r10, r11);
 
@@ -100,12 +110,16 @@ public static class DispatcherCode
 
         assembler.Label(ref known);
         assembler.test(__byte_ptr[r10 + ThreadTableLayout.EntryUniverseOffset], ThreadTableLayout.NewUniverse);
-        assembler.jnz(toNew);
-        assembler.AddInstruction(JumpThroughWord(stubAddress + OldTargetOffset));
+        assembler.jmp(decided);
 
         assembler.Label(ref absent);
         assembler.AddInstruction(WithWord(Code.Mov_r64_rm64, stubAddress + TableHeaderOffset));
         assembler.test(__byte_ptr[r10 + ThreadTableLayout.DefaultUniverseOffset], ThreadTableLayout.NewUniverse);
+
+        // The universe is in ZF from here on: mov leaves the flags alone while the two registers get their values back.
+        assembler.Label(ref decided);
+        assembler.mov(r10, __qword_ptr[rsp + SavedR10Offset]);
+        assembler.mov(r11, __qword_ptr[rsp + SavedR11Offset]);
         assembler.jnz(toNew);
         assembler.AddInstruction(JumpThroughWord(stubAddress + OldTargetOffset));
 

@@ -12,11 +12,12 @@ namespace Graft.X86.Tests.Native;
 /// </summary>
 internal sealed unsafe class DispatcherRig : IDisposable
 {
+    // Room for a target that checks every register: about 24 bytes each.
     private const int OldTargetOffset = 0x000;
-    private const int NewTargetOffset = 0x100;
-    private const int ThreadPointerOffset = 0x200;
-    private const int CallerOffset = 0x300;
-    private const int StubOffset = 0x400 + SlotLayout.DispatcherOffset;
+    private const int NewTargetOffset = 0x400;
+    private const int ThreadPointerOffset = 0x800;
+    private const int CallerOffset = 0x900;
+    private const int StubOffset = 0xc00 + SlotLayout.DispatcherOffset;
     private const int CodeLength = 0x1000;
 
     private readonly MappedMemory _code = new(CodeLength);
