@@ -133,6 +133,174 @@ extern const unsigned int graft_abi_version
 	__attribute__((visibility("default")));
 extern const struct graft_patch *const graft_patch_descriptor
 	__attribute__((visibility("default")));
+/* The register-preserving entry below, and where Graft finds it. */
+extern void graft_preserve(void) __attribute__((visibility("hidden")));
+extern const void *const graft_preserve_entry
+	__attribute__((visibility("default")));
+
+/*
+ * The register-preserving entry (graft_preserve).  A caller built with
+ * gcc -O2 relies on more than the ABI: under -fipa-ra it keeps values in
+ * the caller-saved registers a function it knows leaves alone, and under
+ * -fipa-stack-alignment it may call such a function with rsp misaligned.
+ * When a replacement may change a register its original leaves alone (or
+ * needs an aligned stack its original does not), Graft sends calls through
+ * this code: a 64-byte stub in Graft's slot does "call *ptr" to here, so
+ * the stub's own next address (whose descriptor starts 10 bytes further)
+ * lies on the stack above the caller's return address.  The descriptor:
+ *   +0  the replacement          +24 XSAVE area size (a multiple of 64)
+ *   +8  general registers to     +32 bytes of stack-passed arguments
+ *       restore (bit n: the          to copy (a multiple of 8)
+ *       register numbered n)     +40 flags: 1 pass xmm0/xmm1 back (the
+ *   +16 XSAVE components to          original may return in them), 2 they
+ *       save and restore (0:         are ymm wide, 4 zmm wide
+ *       none)
+ * It aligns the stack, copies the stack-passed arguments, calls the
+ * replacement with every register as the caller left it, and afterwards
+ * puts back what the original would have left alone.  Its CFI lets C++
+ * exceptions, gdb and Graft's own unwinder walk through it; it lies in the
+ * patch, so a thread inside it counts as running the patch.
+ */
+#define GRAFT_PRESERVE_ASM						\
+	".pushsection .text.graft_preserve,\"ax\",@progbits\n"		\
+	".intel_syntax noprefix\n"					\
+	".p2align 4\n"							\
+	".type graft_preserve,@function\n"				\
+	"graft_preserve:\n"						\
+	".cfi_startproc\n"						\
+	".cfi_def_cfa_offset 16\n"					\
+	"push rbp\n"							\
+	".cfi_def_cfa_offset 24\n"					\
+	".cfi_offset rbp, -24\n"					\
+	"mov rbp, rsp\n"						\
+	".cfi_def_cfa_register rbp\n"					\
+	"sub rsp, 256\n"						\
+	"mov [rbp-8], rax\n"						\
+	"mov [rbp-16], rcx\n"						\
+	"mov [rbp-24], rdx\n"						\
+	"mov [rbp-32], rsi\n"						\
+	"mov [rbp-40], rdi\n"						\
+	"mov [rbp-48], r8\n"						\
+	"mov [rbp-56], r9\n"						\
+	"mov [rbp-64], r10\n"						\
+	"mov [rbp-72], r11\n"						\
+	"mov r11, [rbp+8]\n"						\
+	"add r11, 10\n"							\
+	"mov rax, [r11]\n"						\
+	"mov [rbp-104], rax\n"						\
+	"mov rax, [r11+8]\n"						\
+	"mov [rbp-80], rax\n"						\
+	"mov rax, [r11+16]\n"						\
+	"mov [rbp-96], rax\n"						\
+	"mov rax, [r11+40]\n"						\
+	"mov [rbp-88], rax\n"						\
+	"and rsp, -64\n"						\
+	"cmp qword ptr [rbp-96], 0\n"					\
+	"je 1f\n"							\
+	"sub rsp, [r11+24]\n"						\
+	"xor eax, eax\n"						\
+	"mov [rsp+512], rax\n"						\
+	"mov [rsp+520], rax\n"						\
+	"mov [rsp+528], rax\n"						\
+	"mov [rsp+536], rax\n"						\
+	"mov [rsp+544], rax\n"						\
+	"mov [rsp+552], rax\n"						\
+	"mov [rsp+560], rax\n"						\
+	"mov [rsp+568], rax\n"						\
+	"mov rax, [rbp-96]\n"						\
+	"mov rdx, rax\n"						\
+	"shr rdx, 32\n"							\
+	"xsave64 [rsp]\n"						\
+	"mov [rbp-112], rsp\n"						\
+	"1:\n"								\
+	"mov rcx, [r11+32]\n"						\
+	"sub rsp, rcx\n"						\
+	"and rsp, -16\n"						\
+	"lea rsi, [rbp+24]\n"						\
+	"mov rdi, rsp\n"						\
+	"rep movsb\n"							\
+	"mov rax, [rbp-8]\n"						\
+	"mov rcx, [rbp-16]\n"						\
+	"mov rdx, [rbp-24]\n"						\
+	"mov rsi, [rbp-32]\n"						\
+	"mov rdi, [rbp-40]\n"						\
+	"mov r8, [rbp-48]\n"						\
+	"mov r9, [rbp-56]\n"						\
+	"mov r10, [rbp-64]\n"						\
+	"mov r11, [rbp-72]\n"						\
+	"call [rbp-104]\n"						\
+	"cmp qword ptr [rbp-96], 0\n"					\
+	"je 6f\n"							\
+	"mov [rbp-120], rax\n"						\
+	"mov [rbp-128], rdx\n"						\
+	"test byte ptr [rbp-88], 1\n"					\
+	"jz 3f\n"							\
+	"test byte ptr [rbp-88], 4\n"					\
+	"jz 2f\n"							\
+	"vmovdqu64 [rbp-256], zmm0\n"					\
+	"vmovdqu64 [rbp-192], zmm1\n"					\
+	"jmp 3f\n"							\
+	"2:\n"								\
+	"test byte ptr [rbp-88], 2\n"					\
+	"jz 2f\n"							\
+	"vmovdqu [rbp-256], ymm0\n"					\
+	"vmovdqu [rbp-224], ymm1\n"					\
+	"jmp 3f\n"							\
+	"2:\n"								\
+	"movdqu [rbp-256], xmm0\n"					\
+	"movdqu [rbp-240], xmm1\n"					\
+	"3:\n"								\
+	"mov rcx, [rbp-112]\n"						\
+	"mov rax, [rbp-96]\n"						\
+	"mov rdx, rax\n"						\
+	"shr rdx, 32\n"							\
+	"xrstor64 [rcx]\n"						\
+	"test byte ptr [rbp-88], 1\n"					\
+	"jz 5f\n"							\
+	"test byte ptr [rbp-88], 4\n"					\
+	"jz 4f\n"							\
+	"vmovdqu64 zmm0, [rbp-256]\n"					\
+	"vmovdqu64 zmm1, [rbp-192]\n"					\
+	"jmp 5f\n"							\
+	"4:\n"								\
+	"test byte ptr [rbp-88], 2\n"					\
+	"jz 4f\n"							\
+	"vmovdqu ymm0, [rbp-256]\n"					\
+	"vmovdqu ymm1, [rbp-224]\n"					\
+	"jmp 5f\n"							\
+	"4:\n"								\
+	"movdqu xmm0, [rbp-256]\n"					\
+	"movdqu xmm1, [rbp-240]\n"					\
+	"5:\n"								\
+	"mov rax, [rbp-120]\n"						\
+	"mov rdx, [rbp-128]\n"						\
+	"6:\n"								\
+	GRAFT_PRESERVE_RESTORE("rax", "[rbp-80]", "1", "[rbp-8]")	\
+	GRAFT_PRESERVE_RESTORE("rcx", "[rbp-80]", "2", "[rbp-16]")	\
+	GRAFT_PRESERVE_RESTORE("rdx", "[rbp-80]", "4", "[rbp-24]")	\
+	GRAFT_PRESERVE_RESTORE("rsi", "[rbp-80]", "0x40", "[rbp-32]")	\
+	GRAFT_PRESERVE_RESTORE("rdi", "[rbp-80]", "0x80", "[rbp-40]")	\
+	GRAFT_PRESERVE_RESTORE("r8", "[rbp-79]", "1", "[rbp-48]")	\
+	GRAFT_PRESERVE_RESTORE("r9", "[rbp-79]", "2", "[rbp-56]")	\
+	GRAFT_PRESERVE_RESTORE("r10", "[rbp-79]", "4", "[rbp-64]")	\
+	GRAFT_PRESERVE_RESTORE("r11", "[rbp-79]", "8", "[rbp-72]")	\
+	"leave\n"							\
+	".cfi_def_cfa rsp, 16\n"					\
+	".cfi_restore rbp\n"						\
+	"lea rsp, [rsp+8]\n"						\
+	".cfi_def_cfa_offset 8\n"					\
+	"ret\n"								\
+	".cfi_endproc\n"						\
+	".size graft_preserve, .-graft_preserve\n"			\
+	".att_syntax prefix\n"						\
+	".popsection\n"
+
+/* Puts back one general register if the mask byte's bit says so. */
+#define GRAFT_PRESERVE_RESTORE(reg, maskbyte, bit, saved)		\
+	"test byte ptr " maskbyte ", " bit "\n"				\
+	"jz 7f\n"							\
+	"mov " reg ", " saved "\n"					\
+	"7:\n"
 
 /*
  * GRAFT_PATCH(p) - publish p as the patch of this shared object.
@@ -142,6 +310,10 @@ extern const struct graft_patch *const graft_patch_descriptor
  * dynamic symbol table and, after dlopen(), with dlsym().
  */
 #define GRAFT_PATCH(p)							\
+	__asm__(GRAFT_PRESERVE_ASM);					\
+	__attribute__((used))						\
+	const void *const graft_preserve_entry =			\
+		(const void *)&graft_preserve;				\
 	__attribute__((used))						\
 	const unsigned int graft_abi_version = GRAFT_ABI_VERSION;	\
 	__attribute__((used))						\

@@ -1,0 +1,136 @@
+using Graft.X86.Internal;
+
+using Iced.Intel;
+
+namespace Graft.X86.Contract;
+
+/// <summary>
+/// Reads what a body of code does to the registers and stack its callers see (<see cref="BodyEffects"/>), the way
+/// gcc's -fipa-ra counts a function's clobbers: a register is changed if any instruction writes it.
+/// </summary>
+public static class BodyAnalyzer
+{
+    private static readonly InstructionInfoFactory InfoFactory = new();
+
+    public static BodyEffects Analyze(ReadOnlySpan<byte> code, ulong address)
+    {
+        DecodedFunction body = DecodedFunction.Decode(code, address);
+        ulong end = address + (ulong)code.Length;
+        RegisterSet written = default;
+        var calls = new List<ulong>();
+        var exits = new List<ulong>();
+        var stack = new List<StackReference>();
+        string? unfollowable = body.UndecodableOffset is int offset
+            ? $"its bytes at 0x{address + (ulong)offset:x} do not decode"
+            : null;
+        bool aligned = false;
+        for (int index = 0; index < body.Instructions.Count; index++)
+        {
+            Instruction instruction = body.Instructions[index];
+            written |= Writes(instruction);
+            switch (instruction.FlowControl)
+            {
+                case FlowControl.Call when Branches.DirectTarget(instruction) is ulong target:
+                    calls.Add(target);
+                    break;
+                case FlowControl.IndirectCall:
+                    unfollowable ??= $"an indirect call at 0x{instruction.IP:x}";
+                    break;
+                case FlowControl.UnconditionalBranch or FlowControl.ConditionalBranch
+                    when Branches.DirectTarget(instruction) is ulong target && (target < address || target >= end):
+                    exits.Add(target);
+                    break;
+                case FlowControl.IndirectBranch when !IsSwitchDispatch(body.Instructions, index):
+                    unfollowable ??= $"an indirect jump at 0x{instruction.IP:x}";
+                    break;
+            }
+
+            if (StackOperand(instruction) is { } reference)
+            {
+                stack.Add(reference);
+                aligned |= NeedsAlignment(instruction);
+            }
+        }
+
+        return new BodyEffects(written, calls, exits, unfollowable, aligned, stack);
+    }
+
+    private static RegisterSet Writes(in Instruction instruction)
+    {
+        RegisterSet written = default;
+        foreach (UsedRegister used in InfoFactory.GetInfo(instruction).GetUsedRegisters())
+        {
+            if (used.Access is OpAccess.Write or OpAccess.CondWrite or OpAccess.ReadWrite or OpAccess.ReadCondWrite)
+            {
+                written |= RegisterSet.Of(used.Register);
+            }
+        }
+
+        // Both leave the upper halves of every vector register zeroed, and syscall's rcx and r11 are the kernel's.
+        return instruction.Mnemonic switch
+        {
+            Mnemonic.Vzeroupper or Mnemonic.Vzeroall => written | (RegisterSet.Vectors & new RegisterSet(0xFFFFUL << 16)),
+            Mnemonic.Syscall => written | RegisterSet.Of(Register.RAX) | RegisterSet.Of(Register.RCX) | RegisterSet.Of(Register.R11),
+            _ => written,
+        };
+    }
+
+    /// <summary>
+    /// gcc's switch: a jump through a table of absolute addresses (<c>jmp [table + index*8]</c>, non-PIE), through a
+    /// register just computed from a table of offsets (<c>movsxd; add; jmp reg</c>, PIE), or marked <c>notrack</c>
+    /// (-fcf-protection). Any other indirect jump is taken for a tail call.
+    /// </summary>
+    private static bool IsSwitchDispatch(IReadOnlyList<Instruction> instructions, int index)
+    {
+        Instruction jump = instructions[index];
+        if (jump.SegmentPrefix == Register.DS)
+        {
+            return true;
+        }
+
+        if (jump.Op0Kind == OpKind.Memory)
+        {
+            return jump.MemoryIndex != Register.None && jump.MemoryBase != Register.RIP;
+        }
+
+        Register target = jump.Op0Register;
+        for (int back = index - 1; back >= Math.Max(0, index - 4); back--)
+        {
+            Instruction previous = instructions[back];
+            if (previous.Mnemonic == Mnemonic.Add && previous.Op0Kind == OpKind.Register && previous.Op0Register == target)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static StackReference? StackOperand(in Instruction instruction)
+    {
+        for (int operand = 0; operand < instruction.OpCount; operand++)
+        {
+            if (instruction.GetOpKind(operand) == OpKind.Memory && instruction.MemoryBase is Register.RSP or Register.RBP)
+            {
+                return new StackReference(instruction.IP, instruction.MemoryBase == Register.RBP,
+                    (long)instruction.MemoryDisplacement64, instruction.MemorySize.GetSize(), instruction.Mnemonic == Mnemonic.Lea);
+            }
+        }
+
+        return null;
+    }
+
+    // Legacy SSE forms fault on an unaligned 16-byte memory operand unless they are one of the unaligned moves; the VEX
+    // and EVEX forms fault only in their explicitly aligned moves.
+    private static bool NeedsAlignment(in Instruction instruction)
+    {
+        return instruction.Mnemonic switch
+        {
+            Mnemonic.Movaps or Mnemonic.Movapd or Mnemonic.Movdqa or Mnemonic.Movntps or Mnemonic.Movntpd or Mnemonic.Movntdq
+                or Mnemonic.Vmovaps or Mnemonic.Vmovapd or Mnemonic.Vmovdqa or Mnemonic.Vmovdqa32 or Mnemonic.Vmovdqa64
+                or Mnemonic.Fxsave or Mnemonic.Fxsave64 or Mnemonic.Fxrstor or Mnemonic.Fxrstor64 => true,
+            Mnemonic.Movups or Mnemonic.Movupd or Mnemonic.Movdqu or Mnemonic.Lddqu => false,
+            _ => instruction.Encoding == EncodingKind.Legacy && instruction.MemorySize.GetSize() == 16,
+        };
+    }
+}
