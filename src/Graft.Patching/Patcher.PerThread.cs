@@ -95,7 +95,7 @@ public sealed partial class Patcher
         {
             var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, patch, function.Address));
             target.Tracee.Memory.Write(Redirects.Dispatcher(function),
-                DispatcherCode.Build(Redirects.Dispatcher(function), tableAddress, oldCode, function.NewFunction));
+                DispatcherCode.Build(Redirects.Dispatcher(function), tableAddress, oldCode, Redirects.NewEntry(function)));
         }
     }
 

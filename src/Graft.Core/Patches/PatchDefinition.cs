@@ -10,7 +10,11 @@ public sealed record PatchDefinition(
     string? BuildId,
     bool Replace,
     IReadOnlyList<ObjectDefinition> Objects,
-    IReadOnlyList<LocalSymbolReference> LocalSymbols);
+    IReadOnlyList<LocalSymbolReference> LocalSymbols)
+{
+    /// <summary>graft.h's register-preserving entry (graft_preserve) in the patch file; 0 when it was built without one.</summary>
+    public ulong PreserveEntry { get; init; }
+}
 
 /// <summary>
 /// One object the patch changes (klp_object): NULL name = the main executable.

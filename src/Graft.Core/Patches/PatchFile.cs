@@ -13,6 +13,7 @@ public static class PatchFile
     public const string DescriptorSymbol = "graft_patch_descriptor";
     public const string AbiVersionSymbol = "graft_abi_version";
     public const string LocalsSection = ".graft.locals";
+    public const string PreserveEntrySymbol = "graft_preserve_entry";
 
     // Layouts of graft.h's structs on x86-64 (checked against C by the tests).
     private const int ObjectSize = 56;
@@ -78,7 +79,10 @@ public static class PatchFile
         }
 
         var replace = image.ReadByte(patch + PatchReplaceOffset) != 0;
-        return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image));
+        return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image))
+        {
+            PreserveEntry = FindSymbol(elf, PreserveEntrySymbol) is { } entry ? image.ReadPointer(entry.Value) : 0,
+        };
     }
 
     private static List<ObjectDefinition> ReadObjects(ElfFile elf, PatchImage image, ulong table)

@@ -133,7 +133,18 @@ public sealed record PatchedFunction(
     public ulong NewSize { get; init; }
 
     public bool IsNop { get; init; }
+
+    /// <summary>How calls reach the replacement; null for a nop, and in records of graft versions before it was decided.</summary>
+    public EntryPath? Entry { get; init; }
 }
+
+/// <summary>
+/// How calls reach a replacement so that callers keep what the original promised them (DESIGN §5, "The caller's
+/// compiler"): straight, or (<see cref="Preserving"/>) through graft.h's register-preserving entry, which puts back
+/// <see cref="Kept"/> after the call, aligns the stack and copies <see cref="StackArgumentBytes"/> of stack-passed
+/// arguments. <see cref="Reason"/> says why, in words.
+/// </summary>
+public sealed record EntryPath(bool Preserving, string Reason, string Kept, int StackArgumentBytes);
 
 /// <summary>A page of slots Graft mapped near an object, within reach of a rel32 jump.</summary>
 public sealed record SlotPage(ulong Address, ulong Size, string NearObject);

@@ -88,14 +88,15 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// <summary>One patch onto the coming library; the reason it could not be, or null.</summary>
     private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
     {
-        var definition = Patcher.ReadPatch(patch.Path).Objects[index];
+        var code = PatchCode.Load(Patcher.ReadPatch(patch.Path));
+        var definition = code.Definition.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
         var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };
         List<ResolvedFunction> functions;
         try
         {
             PatchResolver.CheckBuildId(module, definition.BuildId, target.Pid);
-            functions = [.. definition.Functions.Select(f => PatchResolver.ResolveFunction(target, store.ReadCurrent(), module, f))];
+            functions = [.. definition.Functions.Select(f => PatchResolver.ResolveFunction(target, store.ReadCurrent(), module, f, code))];
         }
         catch (GraftException e)
         {
@@ -125,7 +126,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
             foreach (var function in records)
             {
                 var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, updated, function.Address));
-                target.Tracee.Memory.Write(Redirects.Dispatcher(function), DispatcherCode.Build(Redirects.Dispatcher(function), table, oldCode, function.NewFunction));
+                target.Tracee.Memory.Write(Redirects.Dispatcher(function), DispatcherCode.Build(Redirects.Dispatcher(function), table, oldCode, Redirects.NewEntry(function)));
             }
         }
 

@@ -2,6 +2,7 @@ using Graft.Core.Patches;
 using Graft.Core.State;
 using Graft.Elf;
 using Graft.Linux.Inspection;
+using Graft.Patching.Contract;
 using Graft.Patching.Target;
 using Graft.X86;
 
@@ -28,9 +29,10 @@ internal static class PatchResolver
 
         var objects = patch.Objects.Select(o => new ResolvedObject(o, FindObjectIfLoaded(target, o))).ToList();
         var functions = new List<ResolvedFunction>();
+        var code = PatchCode.Load(patch);
         foreach (var obj in objects.Where(o => o.Module is not null))
         {
-            functions.AddRange(obj.Definition.Functions.Select(f => ResolveFunction(target, state, obj.Module!, f)));
+            functions.AddRange(obj.Definition.Functions.Select(f => ResolveFunction(target, state, obj.Module!, f, code)));
         }
 
         if (functions.GroupBy(f => f.Address).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -95,7 +97,7 @@ internal static class PatchResolver
         }
     }
 
-    public static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function)
+    public static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function, PatchCode patch)
     {
         var lookup = ElfSymbolLookup.Find(module.Elf, function.OldName, function.OldSympos, ElfSymbolType.Func);
         if (lookup.Symbol is not { } symbol)
@@ -109,7 +111,11 @@ internal static class PatchResolver
             throw Refuse($"cannot patch '{function.OldName}' in {module.FileName}: its symbol has no size, so its code cannot be checked");
         }
 
-        return new ResolvedFunction(function, module, address, symbol.Size, Analyze(target, state, address, symbol.Size, function.OldName, module));
+        var analysis = Analyze(target, state, address, symbol.Size, function.OldName, module);
+        return new ResolvedFunction(function, module, address, symbol.Size, analysis)
+        {
+            Entry = EntryPlanner.Plan(function.OldName, module.Elf, symbol.Value, patch.Elf, patch.Definition, function.NewFunction),
+        };
     }
 
     /// <summary>

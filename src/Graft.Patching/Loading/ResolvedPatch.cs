@@ -1,5 +1,6 @@
 using Graft.Core.Patches;
 using Graft.Linux.Inspection;
+using Graft.Patching.Contract;
 using Graft.X86;
 
 namespace Graft.Patching.Loading;
@@ -23,6 +24,9 @@ internal sealed record ResolvedFunction(FunctionDefinition Definition, LoadedMod
 {
     /// <summary>A cumulative patch's way back to the original code (its definition's new function is 0).</summary>
     public bool IsNop { get; init; }
+
+    /// <summary>How calls reach the replacement; null for a nop.</summary>
+    public EntryPlan? Entry { get; init; }
 
     public bool Contains(ulong address) => address >= Address && address < Address + Size;
 }

@@ -1,6 +1,7 @@
 using Graft.Core.State;
 using Graft.Patching.Target;
 using Graft.X86;
+using Graft.X86.Contract;
 
 namespace Graft.Patching.Loading;
 
@@ -9,7 +10,8 @@ internal static class SlotPreparation
 {
     /// <summary>
     /// The slot's code (relocated entry, dispatcher room, jump back) and the function's record. A
-    /// nop's new function is the slot's copy of the original code. Also returns where each
+    /// nop's new function is the slot's copy of the original code. A replacement that may change
+    /// what its original leaves alone is reached through the slot's preserving stub. Also returns where each
     /// displaced instruction went, for threads found between them while the entry is rewritten.
     /// </summary>
     public static (PatchedFunction Function, IReadOnlyDictionary<ulong, ulong> MovedInstructions) Write(
@@ -17,9 +19,10 @@ internal static class SlotPreparation
     {
         SlotImage image;
         var newFunction = function.IsNop ? slot + SlotLayout.OriginalCodeOffset : bias + function.Definition.NewFunction;
+        var preserve = function.Entry?.Preserve;
         try
         {
-            image = SlotCode.Build(slot, function.Analysis, newFunction);
+            image = SlotCode.Build(slot, function.Analysis, preserve is null ? newFunction : slot + SlotLayout.PreserveOffset);
         }
         catch (SlotEncodingException e)
         {
@@ -27,6 +30,12 @@ internal static class SlotPreparation
         }
 
         target.Tracee.Memory.Write(slot, image.Bytes.Span);
+        if (preserve is not null)
+        {
+            target.Tracee.Memory.Write(slot + SlotLayout.PreserveOffset, PreservingEntry.Build(
+                bias + function.Entry!.Thunk, preserve with { Replacement = newFunction }, XSaveComponents.ForThisMachine));
+        }
+
         var moved = image.InstructionMap.ToDictionary(m => m.OriginalAddress, m => m.CopyAddress);
         var record = new PatchedFunction(function.Definition.OldName, function.Definition.OldSympos, function.Module.Path,
             function.Address, function.Size, function.Analysis.PatchAddress, Convert.ToHexString(function.Analysis.WindowBytes.Span),
@@ -34,6 +43,7 @@ internal static class SlotPreparation
         {
             NewSize = function.Definition.NewSize,
             IsNop = function.IsNop,
+            Entry = function.Entry?.Path,
         };
         return (record, moved);
     }

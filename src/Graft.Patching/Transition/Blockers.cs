@@ -43,7 +43,8 @@ internal static class Blockers
             if (FunctionStack.PatchBelow(state, patch, function.Address) is { } lower)
             {
                 var below = lower.Functions.First(f => f.Address == function.Address);
-                ranges.Add(below.NewSize > 0
+                // A replacement reached through graft_preserve also runs that entry, which lies elsewhere in its patch.
+                ranges.Add(below.NewSize > 0 && below.Entry is not { Preserving: true }
                     ? new(below.NewFunction, below.NewFunction + below.NewSize, $"{function.Name} of patch '{lower.Name}'")
                     : new(lower.ImageStart, lower.ImageEnd, $"code of patch '{lower.Name}'"));
             }

@@ -16,8 +16,15 @@ internal static class Redirects
     /// <summary>The relocated copy of the bytes the jump covers, followed by a jump back: the old code's way in.</summary>
     public static ulong OriginalCode(PatchedFunction function) => function.Slot + SlotLayout.OriginalCodeOffset;
 
+    /// <summary>
+    /// Where calls of the new version go: the replacement, or the slot's stub into graft.h's register-preserving entry
+    /// when the replacement may change what the original leaves alone (<see cref="EntryPath"/>).
+    /// </summary>
+    public static ulong NewEntry(PatchedFunction function) =>
+        function.Entry is { Preserving: true } ? function.Slot + SlotLayout.PreserveOffset : function.NewFunction;
+
     public static ulong Direct(PatchedFunction function) =>
-        JumpCode.IsWithinRel32(function.PatchAddress, function.NewFunction) ? function.NewFunction : function.Slot;
+        JumpCode.IsWithinRel32(function.PatchAddress, NewEntry(function)) ? NewEntry(function) : function.Slot;
 
     public static byte[] Original(PatchedFunction function) =>
         Convert.FromHexString(function.OriginalBytes)[..JumpCode.JmpRel32Length];
@@ -32,7 +39,7 @@ internal static class Redirects
 
     /// <summary>Where the dispatcher sends a thread that has not switched: the code below this patch.</summary>
     public static ulong OldCode(PatchedFunction function, PatchedFunction? below) =>
-        below is null ? OriginalCode(function) : below.NewFunction;
+        below is null ? OriginalCode(function) : NewEntry(below);
 
     public static CodeEdit ToDispatcher(PatchedFunction function, IReadOnlyDictionary<ulong, ulong>? movedInstructions = null) =>
         new(function.PatchAddress, JumpCode.EncodeJmpRel32(function.PatchAddress, Dispatcher(function)), Dispatcher(function), movedInstructions);

@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+
+using Graft.Core.Patches;
+using Graft.Core.State;
+using Graft.Elf;
+using Graft.X86.Contract;
+
+namespace Graft.Patching.Contract;
+
+/// <summary>
+/// Decides how calls reach one replacement (DESIGN §5, "The caller's compiler"): straight, when it changes no register
+/// its original leaves alone and needs no more stack alignment; otherwise through graft.h's register-preserving entry,
+/// or not at all (a refusal that names the function and the reason). Addresses are the patch file's.
+/// </summary>
+internal static class EntryPlanner
+{
+    private static readonly ConditionalWeakTable<ElfFile, ContractAnalysis> Analyses = [];
+
+    /// <summary>The x87 stack is empty at every call and return but for a result, which both sides may change.</summary>
+    private static readonly RegisterSet Compared = RegisterSet.CallerSaved.Except(RegisterSet.X87);
+
+    public static EntryPlan Plan(string name, ElfFile original, ulong originalAddress, ElfFile patch, PatchDefinition definition, ulong replacementAddress)
+    {
+        FunctionContract old = AnalysisOf(original).Of(originalAddress);
+        ContractAnalysis patchAnalysis = AnalysisOf(patch);
+        FunctionContract @new = patchAnalysis.Of(replacementAddress);
+        RegisterSet extra = (@new.Clobbers & Compared).Except(old.Clobbers);
+        bool misaligned = !old.NeedsAlignedStack && @new.NeedsAlignedStack;
+        if (extra.IsEmpty && !misaligned)
+        {
+            return new EntryPlan(new EntryPath(false, "the replacement changes no register the original leaves alone", "", 0), null, 0);
+        }
+
+        string why = string.Join(", and ", Reasons(extra, misaligned));
+        if (definition.PreserveEntry == 0)
+        {
+            throw new GraftException(GraftFailure.Refused,
+                $"cannot patch '{name}': its replacement {why}, and the patch has no graft_preserve entry to keep what callers rely on; rebuild it with this graft's graft.h");
+        }
+
+        var body = patchAnalysis.Body(replacementAddress)
+            ?? throw new GraftException(GraftFailure.Refused, $"cannot patch '{name}': the code of its replacement cannot be read from the patch");
+        int stackBytes = StackArguments.Of(patch, body, replacementAddress, name);
+        bool saveVectors = extra.Overlaps(RegisterSet.Vectors | RegisterSet.Masks);
+        bool passVectorReturn = old.Clobbers.Overlaps(RegisterSet.VectorReturn);
+        RegisterSet restore = RegisterSet.GeneralCallerSaved.Except(old.Clobbers);
+        RegisterSet kept = restore | (saveVectors ? (RegisterSet.Vectors | RegisterSet.Masks).Except(passVectorReturn ? RegisterSet.VectorReturn : default) : default);
+        return new EntryPlan(
+            new EntryPath(true, $"the replacement {why}", kept.ToString(), stackBytes),
+            new PreservePlan(replacementAddress, restore, saveVectors, stackBytes, passVectorReturn),
+            definition.PreserveEntry);
+    }
+
+    private static IEnumerable<string> Reasons(RegisterSet extra, bool misaligned)
+    {
+        if (!extra.IsEmpty)
+        {
+            yield return $"may change {extra}, which the original leaves alone";
+        }
+
+        if (misaligned)
+        {
+            yield return "needs an aligned stack, which callers of the original need not give";
+        }
+    }
+
+    private static ContractAnalysis AnalysisOf(ElfFile elf) => Analyses.GetValue(elf, e => new ContractAnalysis(e));
+}
+
+/// <summary>The decision for one replacement, and what graft_preserve (at <paramref name="Thunk"/>) is told when calls go through it.</summary>
+internal sealed record EntryPlan(EntryPath Path, PreservePlan? Preserve, ulong Thunk);
