@@ -31,4 +31,7 @@ public enum GraftFailure
 
     /// <summary>A pre_patch callback of the patch returned an error; nothing stays patched.</summary>
     PrePatchFailed = 8,
+
+    /// <summary>A thread of the target got a fatal signal while Graft was attached: the process died.</summary>
+    TargetCrashed = 9,
 }

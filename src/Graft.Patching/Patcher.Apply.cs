@@ -88,7 +88,7 @@ public sealed partial class Patcher
                 patcher.Notice(Notices.Complete(name, patching: true));
                 return new OperationReport(name, target.Pid, statistics, record.Functions);
             }
-            catch when (!TransitionStarted())
+            catch when (!target.Tracee.HasDied && !TransitionStarted())
             {
                 // The transition never started: only post_unpatch, where pre_patch ran (callbacks.txt).
                 if (prepared is not null)

@@ -27,6 +27,9 @@ public sealed partial class Patcher(Action<string> notice)
 
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long graft stays attached after an operation, serving the threads and watching for a fatal signal.</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Reads a patch file's descriptor; the refusal of a bad file is a <see cref="GraftException"/>.</summary>
     public static PatchDefinition ReadPatch(string path)
     {
@@ -51,13 +54,25 @@ public sealed partial class Patcher(Action<string> notice)
         });
     }
 
-    private T OnTarget<T>(int pid, Func<TargetProcess, T> work) => watched is not null
-        ? Translate(pid, () => watched.Run(pid, work))
-        : Translate(pid, () => PtraceThread.Run(() =>
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work)
+    {
+        return watched is not null
+            ? Translate(pid, () => watched.Run(pid, Settled))
+            : Translate(pid, () => PtraceThread.Run(() =>
+            {
+                using var target = TargetProcess.Attach(pid);
+                return Settled(target);
+            }));
+
+        // Exit 0 says the target runs the new code and is alive: a replacement that faults at once is caught here,
+        // as a fatal signal reported with where it struck, instead of a moment after graft has gone.
+        T Settled(TargetProcess target)
         {
-            using var target = TargetProcess.Attach(pid);
-            return work(target);
-        }));
+            var result = work(target);
+            target.Tracee.Pump(SettleTime);
+            return result;
+        }
+    }
 
     /// <summary>Turns the lower layers' exceptions into the operator's one-line errors.</summary>
     internal static T Translate<T>(int pid, Func<T> work)
@@ -69,6 +84,10 @@ public sealed partial class Patcher(Action<string> notice)
         catch (TargetGoneException e)
         {
             throw new GraftException(GraftFailure.TargetGone, e.Message, e);
+        }
+        catch (TargetCrashedException e)
+        {
+            throw new GraftException(GraftFailure.TargetCrashed, e.Message, e);
         }
         catch (Exception e) when (e is InjectionException or RemoteMemoryException or ErrnoException or StateFormatException)
         {

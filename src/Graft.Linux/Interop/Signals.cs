@@ -7,6 +7,7 @@ internal static partial class Signals
 {
     public const int SIGILL = 4;
     public const int SIGTRAP = 5;
+    public const int SIGABRT = 6;
     public const int SIGBUS = 7;
     public const int SIGFPE = 8;
     public const int SIGKILL = 9;

@@ -100,6 +100,7 @@ public sealed partial class Tracee
         var idleSince = TimeSpan.Zero;
         do
         {
+            ThrowIfDied();
             if (PollRunning())
             {
                 idleSince = clock.Elapsed;
@@ -116,5 +117,6 @@ public sealed partial class Tracee
             }
         }
         while (clock.Elapsed < duration);
+        ThrowIfDied();
     }
 }

@@ -59,6 +59,7 @@ public sealed partial class Tracee
         var nextInterrupt = InterruptRepeat;
         for (var idle = 0; !thread.IsStopped && threads.ContainsKey(thread.Tid); idle++)
         {
+            ThrowIfDied();
             if (WaitFor(thread, block: false) is { } status)
             {
                 Handle(thread, status);
@@ -85,6 +86,7 @@ public sealed partial class Tracee
             }
         }
 
+        ThrowIfDied();
         return thread.IsStopped && threads.ContainsKey(thread.Tid);
     }
 
@@ -97,6 +99,10 @@ public sealed partial class Tracee
         if (status.Gone)
         {
             threads.Remove(thread.Tid);
+            if (status.Killed)
+            {
+                NoteKilled(status);
+            }
         }
         else if (status.IsCloneEvent)
         {
@@ -129,6 +135,11 @@ public sealed partial class Tracee
         else if (!TryHandleTrap(thread, status))
         {
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
+            if (status.IsSignalDeliveryStop)
+            {
+                NoteIfFatal(thread, status.StopSignal);
+            }
+
             Restart(thread, ContinueRequest(thread), status.IsSignalDeliveryStop ? status.StopSignal : 0);
         }
     }

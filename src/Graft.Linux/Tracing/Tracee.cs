@@ -16,6 +16,7 @@ public sealed partial class Tracee : IDisposable
     private readonly Dictionary<int, TracedThread> threads = [];
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
     private bool disposed;
+    private bool disposing;
 
     private Tracee(int pid)
     {
@@ -204,6 +205,9 @@ public sealed partial class Tracee : IDisposable
         {
             return;
         }
+
+        // What ended the process has been reported (or is on its way up); detaching must not throw it again.
+        disposing = true;
 
         // Threads created meanwhile by threads not yet detached are attached automatically:
         // go round again until none is left.

@@ -11,6 +11,8 @@ internal readonly record struct WaitStatus(int Raw)
 
     public bool Gone => Exited || Killed;
 
+    public int TerminatingSignal => Raw & 0x7f;
+
     public bool Stopped => (Raw & 0xff) == 0x7f;
 
     public int StopSignal => (Raw >> 8) & 0xff;

@@ -13,6 +13,7 @@ internal sealed class TargetProcess : IDisposable
         Tracee = tracee;
         Modules = ModuleMap.Read(tracee.Pid, tracee.Memory);
         Unwinder = new StackUnwinder(Modules, tracee.Memory);
+        tracee.DescribeFault = DescribeFault;
     }
 
     public Tracee Tracee { get; }
@@ -89,4 +90,21 @@ internal sealed class TargetProcess : IDisposable
     public UserRegs Registers(int tid) => Tracee.GetRegisters(tid);
 
     public void Dispose() => Tracee.Dispose();
+
+    /// <summary>Where a thread that got a fatal signal stood: in a patch's code, in a graft slot, or in the program.</summary>
+    private string DescribeFault(ulong pc)
+    {
+        var modules = ModuleMap.Read(Pid, Tracee.Memory, Modules);
+        var state = new StateStore(modules, Tracee.Memory, Pid).Read();
+        var module = modules.FindByAddress(pc);
+        var symbol = module is null ? "" : $" ({module.Describe(pc)})";
+        if (state.Patches.FirstOrDefault(p => pc >= p.ImageStart && pc < p.ImageEnd) is { } patch)
+        {
+            return $"0x{pc:x} in the code of patch '{patch.Name}'{symbol}";
+        }
+
+        return Transition.Redirects.InSlotPages(state.SlotPages, pc)
+            ? $"0x{pc:x} in a graft slot"
+            : $"0x{pc:x} in the program{symbol}";
+    }
 }

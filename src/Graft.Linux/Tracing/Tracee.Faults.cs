@@ -1,0 +1,85 @@
+using Graft.Linux.Interop;
+
+namespace Graft.Linux.Tracing;
+
+/// <summary>
+/// Noticing at once that the target dies while Graft is attached: a fatal signal on its way to a thread is described
+/// (where the thread was, through <see cref="DescribeFault"/>) before it is passed on, and a process killed from outside
+/// is reported as killed. The operation then ends with that, rather than waiting for a timeout.
+/// </summary>
+public sealed partial class Tracee
+{
+    private Exception? death;
+
+    /// <summary>Says where a pc lies (patch code, a graft slot, the program), for the report of a fatal signal.</summary>
+    public Func<ulong, string>? DescribeFault { get; set; }
+
+    /// <summary>The process died while Graft was attached (a fatal signal, or killed): nothing is left to roll back.</summary>
+    public bool HasDied => death is not null;
+
+    /// <summary>Throws what ended the process, if it ended while Graft was attached.</summary>
+    public void ThrowIfDied()
+    {
+        if (death is not null && !disposing)
+        {
+            throw death;
+        }
+    }
+
+    /// <summary>
+    /// A signal in signal-delivery-stop that will end the process: one of the signals a fault raises (or abort()),
+    /// neither caught nor blocked by the program. Described while the thread still stands where it faulted.
+    /// </summary>
+    private void NoteIfFatal(TracedThread thread, int signal)
+    {
+        if (death is not null || SignalName(signal) is not { } name || IsCaught(signal))
+        {
+            return;
+        }
+
+        var pc = ReadRegisters(thread.Tid).rip;
+        string where;
+        try
+        {
+            where = DescribeFault?.Invoke(pc) ?? $"0x{pc:x}";
+        }
+        catch (Exception e) when (e is IOException or RemoteMemoryException or UnauthorizedAccessException)
+        {
+            where = $"0x{pc:x}";
+        }
+
+
+        death = new TargetCrashedException(Pid, thread.Tid, name, where);
+    }
+
+    /// <summary>A thread reported killed by a signal: every thread of the process is, whichever signal it was.</summary>
+    private void NoteKilled(WaitStatus status)
+    {
+        death ??= new TargetGoneException($"process {Pid} was killed by {SignalName(status.TerminatingSignal) ?? $"signal {status.TerminatingSignal}"}");
+    }
+
+    private static string? SignalName(int signal) => signal switch
+    {
+        Signals.SIGSEGV => "SIGSEGV",
+        Signals.SIGBUS => "SIGBUS",
+        Signals.SIGILL => "SIGILL",
+        Signals.SIGFPE => "SIGFPE",
+        Signals.SIGABRT => "SIGABRT",
+        Signals.SIGKILL => "SIGKILL",
+        _ => null,
+    };
+
+    // SigCgt of /proc/<pid>/status: the signals the program has a handler for.
+    private bool IsCaught(int signal)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
+            return line is not null && (Convert.ToUInt64(line["SigCgt:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
