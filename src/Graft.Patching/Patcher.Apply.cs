@@ -43,9 +43,15 @@ public sealed partial class Patcher
                     : $"'{definition.Name}': object '{absent.Definition.Name}' is not loaded in process {pid}; graftd will patch it when it loads");
             }
 
+            var warnings = patch.Functions.SelectMany(f => f.Warnings).Distinct().ToList();
+            foreach (var warning in warnings)
+            {
+                Notice($"warning: {warning}");
+            }
+
             Notice(Notices.Enabling(definition.Name));
             Notice(Notices.Initializing(definition.Name, patching: true));
-            return new Application(this, target, store, state, patch, deadline).Run(model, force);
+            return new Application(this, target, store, state, patch, deadline).Run(model, force) with { Warnings = warnings };
         });
     }
 

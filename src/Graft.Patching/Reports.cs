@@ -18,7 +18,11 @@ public sealed record OperationReport(
     int Pid,
     TransitionStatistics Transition,
     IReadOnlyList<PatchedFunction> Functions,
-    TransitionProgress? InFlight = null);
+    TransitionProgress? InFlight = null)
+{
+    /// <summary>What graft could not prove safe, said (as notices starting "warning: ") before anything changed.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// What the transition cost the target: attempts (sweeps for per-thread), the longest time any

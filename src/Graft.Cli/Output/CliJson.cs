@@ -26,7 +26,8 @@ internal sealed record OperationOutput(
     int ThreadsMoved,
     int TrapsHandled,
     IReadOnlyList<PatchedFunction> Functions,
-    TransitionProgress? InFlight);
+    TransitionProgress? InFlight,
+    IReadOnlyList<string> Warnings);
 
 /// <summary>graft status: the transition in flight, null when there is none, and the libraries patches failed for as they loaded.</summary>
 internal sealed record StatusOutput(int Pid, TransitionProgress? Transition, IReadOnlyList<RefusedLibrary> Refused);

@@ -16,7 +16,7 @@ internal static class OperationPrinter
         {
             var output = new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
                 statistics.Attempts, statistics.LongestStop.TotalMilliseconds, statistics.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.TrapsHandled,
-                report.Functions, report.InFlight);
+                report.Functions, report.InFlight, report.Warnings);
             Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
         }
         else

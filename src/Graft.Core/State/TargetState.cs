@@ -136,7 +136,13 @@ public sealed record PatchedFunction(
 
     /// <summary>How calls reach the replacement; null for a nop, and in records of graft versions before it was decided.</summary>
     public EntryPath? Entry { get; init; }
+
+    /// <summary>Parts of the original placed apart from it (foo.cold), which count as the function for the stack check.</summary>
+    public IReadOnlyList<FunctionPart> Parts { get; init; } = [];
 }
+
+/// <summary>A part of a function the compiler placed apart from its entry, such as gcc's <c>foo.cold</c>.</summary>
+public sealed record FunctionPart(string Name, ulong Start, ulong End);
 
 /// <summary>
 /// How calls reach a replacement so that callers keep what the original promised them (DESIGN §5, "The caller's

@@ -24,6 +24,7 @@ internal sealed class ContractAnalysis(ElfFile elf)
     {
         RegisterSet clobbers = default;
         bool aligned = false;
+        bool sideEffects = false;
         string? unfollowed = null;
         var seen = new HashSet<ulong>();
         var pending = new Queue<ulong>();
@@ -45,6 +46,7 @@ internal sealed class ContractAnalysis(ElfFile elf)
 
             clobbers |= body.Written;
             aligned |= body.AlignedStackAccess;
+            sideEffects |= body.WritesMemory || body.Calls.Count > 0;
             if (body.Unfollowable is { } why)
             {
                 unfollowed ??= why;
@@ -57,8 +59,8 @@ internal sealed class ContractAnalysis(ElfFile elf)
         }
 
         return unfollowed is null
-            ? new FunctionContract(clobbers, aligned, null)
-            : new FunctionContract(RegisterSet.CallerSaved, true, unfollowed);
+            ? new FunctionContract(clobbers, aligned, null, sideEffects)
+            : new FunctionContract(RegisterSet.CallerSaved, true, unfollowed, true);
 
         void Enqueue(ulong address)
         {

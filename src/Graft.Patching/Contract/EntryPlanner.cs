@@ -26,9 +26,10 @@ internal static class EntryPlanner
         FunctionContract @new = patchAnalysis.Of(replacementAddress);
         RegisterSet extra = (@new.Clobbers & Compared).Except(old.Clobbers);
         bool misaligned = !old.NeedsAlignedStack && @new.NeedsAlignedStack;
+        var warnings = Warnings(name, old, @new, patch).ToList();
         if (extra.IsEmpty && !misaligned)
         {
-            return new EntryPlan(new EntryPath(false, "the replacement changes no register the original leaves alone", "", 0), null, 0);
+            return new EntryPlan(new EntryPath(false, "the replacement changes no register the original leaves alone", "", 0), null, 0) { Warnings = warnings };
         }
 
         string why = string.Join(", and ", Reasons(extra, misaligned));
@@ -48,8 +49,30 @@ internal static class EntryPlanner
         return new EntryPlan(
             new EntryPath(true, $"the replacement {why}", kept.ToString(), stackBytes),
             new PreservePlan(replacementAddress, restore, saveVectors, stackBytes, passVectorReturn),
-            definition.PreserveEntry);
+            definition.PreserveEntry)
+        {
+            Warnings = warnings,
+        };
     }
+
+    /// <summary>What the callers' compiler may have concluded from the original that the replacement breaks, and graft cannot mend.</summary>
+    private static IEnumerable<string> Warnings(string name, FunctionContract old, FunctionContract @new, ElfFile patch)
+    {
+        if (!old.SideEffects && @new.SideEffects)
+        {
+            yield return $"'{name}' writes no memory and calls nothing, so its callers' compiler may have found it pure and folded, merged or moved calls to it; "
+                + "the replacement has side effects, which such a call site will not see";
+        }
+
+        if (old.CannotThrow && !@new.CannotThrow && RaisesExceptions(patch))
+        {
+            yield return $"'{name}' cannot throw, so its callers' compiler may have left their call sites without a landing pad; "
+                + "an exception the replacement throws past them ends the process in std::terminate";
+        }
+    }
+
+    private static bool RaisesExceptions(ElfFile patch) =>
+        patch.DynamicSymbols.Any(s => !s.IsDefined && s.Name is "__cxa_throw" or "__cxa_rethrow" or "_Unwind_RaiseException");
 
     private static IEnumerable<string> Reasons(RegisterSet extra, bool misaligned)
     {
@@ -68,4 +91,8 @@ internal static class EntryPlanner
 }
 
 /// <summary>The decision for one replacement, and what graft_preserve (at <paramref name="Thunk"/>) is told when calls go through it.</summary>
-internal sealed record EntryPlan(EntryPath Path, PreservePlan? Preserve, ulong Thunk);
+internal sealed record EntryPlan(EntryPath Path, PreservePlan? Preserve, ulong Thunk)
+{
+    /// <summary>What graft cannot prove safe about this replacement, said before anything changes.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

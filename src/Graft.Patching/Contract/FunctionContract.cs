@@ -10,4 +10,10 @@ namespace Graft.Patching.Contract;
 /// <param name="Clobbers">What the function, or anything it reaches, may change; every caller-saved register when it
 /// reaches code the analysis cannot follow.</param>
 /// <param name="Unfollowed">The first such code, said in words, or null.</param>
-internal sealed record FunctionContract(RegisterSet Clobbers, bool NeedsAlignedStack, string? Unfollowed);
+/// <param name="SideEffects">It writes memory off its stack or calls anything: false means gcc may have found it pure
+/// (or const) and folded, merged or hoisted its calls.</param>
+internal sealed record FunctionContract(RegisterSet Clobbers, bool NeedsAlignedStack, string? Unfollowed, bool SideEffects)
+{
+    /// <summary>All it reaches is known code, none of which can raise an exception: gcc may have found it nothrow.</summary>
+    public bool CannotThrow => Unfollowed is null;
+}

@@ -77,6 +77,7 @@ internal static class PatchResolver
                 Analyze(target, state, replaced.Address, replaced.Size, replaced.Name, module))
             {
                 IsNop = true,
+                Parts = replaced.Parts,
             };
         }
     }
@@ -112,9 +113,12 @@ internal static class PatchResolver
         }
 
         var analysis = Analyze(target, state, address, symbol.Size, function.OldName, module);
+        var entry = EntryPlanner.Plan(function.OldName, module.Elf, symbol.Value, patch.Elf, patch.Definition, function.NewFunction);
         return new ResolvedFunction(function, module, address, symbol.Size, analysis)
         {
-            Entry = EntryPlanner.Plan(function.OldName, module.Elf, symbol.Value, patch.Elf, patch.Definition, function.NewFunction),
+            Entry = entry,
+            Parts = FunctionParts.Of(module.Elf, symbol, module.LoadBias),
+            Warnings = [.. FunctionCopies.Warnings(module.Elf, symbol, module.FileName), .. entry.Warnings],
         };
     }
 

@@ -1,4 +1,5 @@
 using Graft.Core.Patches;
+using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Patching.Contract;
 using Graft.X86;
@@ -27,6 +28,12 @@ internal sealed record ResolvedFunction(FunctionDefinition Definition, LoadedMod
 
     /// <summary>How calls reach the replacement; null for a nop.</summary>
     public EntryPlan? Entry { get; init; }
+
+    /// <summary>Parts of the original placed apart from it (foo.cold).</summary>
+    public IReadOnlyList<FunctionPart> Parts { get; init; } = [];
+
+    /// <summary>What graft cannot prove safe about replacing it, said before anything changes.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     public bool Contains(ulong address) => address >= Address && address < Address + Size;
 }

@@ -44,6 +44,7 @@ internal static class SlotPreparation
             NewSize = function.Definition.NewSize,
             IsNop = function.IsNop,
             Entry = function.Entry?.Path,
+            Parts = function.Parts,
         };
         return (record, moved);
     }

@@ -6,8 +6,9 @@ namespace Graft.Patching.Transition;
 /// <summary>
 /// What keeps a thread from switching (the kernel's klp_check_stack_func): when patching, the
 /// code each function has until then (the function below on its stack, and the original);
-/// when unpatching, the patch's own code (for a nop, the original it brought back). A thread
-/// passing through any graft slot waits too.
+/// when unpatching, the patch's own code (for a nop, the original it brought back). A part of a
+/// function placed apart from it (foo.cold) is that function. A thread passing through any graft
+/// slot waits too.
 /// </summary>
 internal static class Blockers
 {
@@ -40,6 +41,7 @@ internal static class Blockers
         foreach (var function in patch.Functions)
         {
             ranges.Add(new(function.Address, function.Address + function.Size, function.Name));
+            ranges.AddRange(PartsOf(function));
             if (FunctionStack.PatchBelow(state, patch, function.Address) is { } lower)
             {
                 var below = lower.Functions.First(f => f.Address == function.Address);
@@ -57,7 +59,11 @@ internal static class Blockers
     [
         new(patch.ImageStart, patch.ImageEnd, $"code of patch '{patch.Name}'"),
         .. patch.Functions.Where(f => f.IsNop).Select(f => new CodeRange(f.Address, f.Address + f.Size, $"{f.Name}, restored by patch '{patch.Name}'")),
+        .. patch.Functions.Where(f => f.IsNop).SelectMany(PartsOf),
     ];
+
+    private static IEnumerable<CodeRange> PartsOf(PatchedFunction function) =>
+        function.Parts.Select(p => new CodeRange(p.Start, p.End, $"{function.Name} ({p.Name})"));
 
     private sealed record CodeRange(ulong Start, ulong End, string What);
 }

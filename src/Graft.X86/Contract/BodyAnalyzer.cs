@@ -24,10 +24,12 @@ public static class BodyAnalyzer
             ? $"its bytes at 0x{address + (ulong)offset:x} do not decode"
             : null;
         bool aligned = false;
+        bool writesMemory = false;
         for (int index = 0; index < body.Instructions.Count; index++)
         {
             Instruction instruction = body.Instructions[index];
             written |= Writes(instruction);
+            writesMemory |= WritesMemoryOffStack(instruction);
             switch (instruction.FlowControl)
             {
                 case FlowControl.Call when Branches.DirectTarget(instruction) is ulong target:
@@ -52,7 +54,22 @@ public static class BodyAnalyzer
             }
         }
 
-        return new BodyEffects(written, calls, exits, unfollowable, aligned, stack);
+        return new BodyEffects(written, calls, exits, unfollowable, aligned, stack, writesMemory);
+    }
+
+    // push, call and the like write the stack through rsp; what a caller can see is any other memory written.
+    private static bool WritesMemoryOffStack(in Instruction instruction)
+    {
+        foreach (UsedMemory used in InfoFactory.GetInfo(instruction).GetUsedMemory())
+        {
+            if (used.Access is OpAccess.Write or OpAccess.CondWrite or OpAccess.ReadWrite or OpAccess.ReadCondWrite
+                && used.Base is not (Register.RSP or Register.RBP))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static RegisterSet Writes(in Instruction instruction)

@@ -12,13 +12,16 @@ namespace Graft.X86.Contract;
 /// or why its bytes could not be read whole; null when neither happens.</param>
 /// <param name="AlignedStackAccess">An instruction needs rsp 16-byte aligned (an aligned SSE access on the stack).</param>
 /// <param name="StackReferences">Every operand addressed from rsp or rbp, for finding stack-passed arguments.</param>
+/// <param name="WritesMemory">Some instruction writes memory that is not addressed from rsp or rbp: a side effect
+/// callers can see.</param>
 public sealed record BodyEffects(
     RegisterSet Written,
     IReadOnlyList<ulong> Calls,
     IReadOnlyList<ulong> Exits,
     string? Unfollowable,
     bool AlignedStackAccess,
-    IReadOnlyList<StackReference> StackReferences);
+    IReadOnlyList<StackReference> StackReferences,
+    bool WritesMemory);
 
 /// <summary>
 /// An operand at <c>[rsp + Displacement]</c> (or rbp) of the instruction at <paramref name="Address"/>; an <c>lea</c>

@@ -1,0 +1,44 @@
+using Graft.Elf;
+
+namespace Graft.Patching.Loading;
+
+/// <summary>
+/// Other code that runs as a function and that a patch of it leaves unchanged, said as warnings before anything
+/// changes: gcc's clones of it (<c>foo.isra.0</c>, <c>foo.constprop.0</c>, <c>foo.part.0</c>), which callers may call
+/// instead, and other names at its address (identical code folding, aliases), which a patch changes too.
+/// </summary>
+internal static class FunctionCopies
+{
+    private static readonly string[] CloneMarks = [".isra.", ".constprop.", ".part.", ".lto_priv.", ".specialized."];
+
+    public static IEnumerable<string> Warnings(ElfFile elf, ElfSymbol function, string fileName)
+    {
+        if (elf.Symbols.Count == 0)
+        {
+            yield return $"{fileName} has no symbol table: copies of '{function.Name}' the compiler made, and parts of it placed apart (.cold), cannot be seen";
+            yield break;
+        }
+
+        var clones = elf.Symbols.Where(s => s.Type == ElfSymbolType.Func && s.Size > 0 && IsCloneOf(s.Name, function.Name))
+            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (clones.Count > 0)
+        {
+            yield return $"'{function.Name}' in {fileName} has copies made by the compiler, which its callers may call instead and this patch leaves unchanged: "
+                + $"{string.Join(", ", clones)}; name them in the patch to replace them too";
+        }
+
+        var sharing = elf.Symbols.Concat(elf.DynamicSymbols)
+            .Where(s => s.Type == ElfSymbolType.Func && s.IsDefined && s.Value == function.Value && s.Name != function.Name
+                && s.Name != function.Name + ".localalias")
+            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (sharing.Count > 0)
+        {
+            yield return $"'{function.Name}' in {fileName} shares its code with {string.Join(", ", sharing.Select(n => $"'{n}'"))} "
+                + "(identical code folding, or an alias): patching it changes them too";
+        }
+    }
+
+    private static bool IsCloneOf(string symbol, string function) =>
+        symbol.Length > function.Length && symbol.StartsWith(function, StringComparison.Ordinal)
+        && CloneMarks.Any(mark => symbol.AsSpan(function.Length).StartsWith(mark, StringComparison.Ordinal));
+}
