@@ -28,8 +28,8 @@ public sealed partial class Patcher
 
         target.Tracee.ResetStopStatistics();
         using var transition = install is not null
-            ? PerThreadTransition.Begin(target, tableAddress, goal, Blockers.For(state, patch, goal), Settle)
-            : PerThreadTransition.Continue(target, tableAddress, goal, Blockers.For(state, patch, goal), Settle);
+            ? PerThreadTransition.Begin(target, tableAddress, goal, Blockers.For(state, patch, goal), new EntryRewind(patch.Functions), Settle)
+            : PerThreadTransition.Continue(target, tableAddress, goal, Blockers.For(state, patch, goal), new EntryRewind(patch.Functions), Settle);
 
         // The record first: a graft killed from here on leaves a transition the next one can continue or reverse.
         var inTransition = patch with { Phase = patching ? PatchPhase.Patching : PatchPhase.Unpatching };

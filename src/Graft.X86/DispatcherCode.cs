@@ -28,6 +28,23 @@ public static class DispatcherCode
     private const int SavedR10Offset = -8;
     private const int SavedR11Offset = -16;
 
+    // Where the two stores that save them end (each is 5 bytes: mov [rsp+disp8], r64).
+    private const int R10SavedFrom = 5;
+    private const int R11SavedFrom = 10;
+
+    /// <summary>
+    /// The registers as they were when the dispatcher was entered, for a thread stopped at <paramref name="offset"/>
+    /// into it: r10 and r11, once saved, are read back from the red zone, at <paramref name="rsp"/> minus 8 and 16
+    /// (<paramref name="read"/> reads a word of the thread's memory). Such a thread can be put back at the function's
+    /// entry: the dispatcher has changed nothing else, and nothing the thread did in it counts.
+    /// </summary>
+    public static (ulong R10, ulong R11) EntryRegisters(int offset, ulong rsp, ulong r10, ulong r11, Func<ulong, ulong> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return (offset >= R10SavedFrom ? read(rsp + unchecked((ulong)SavedR10Offset)) : r10,
+            offset >= R11SavedFrom ? read(rsp + unchecked((ulong)SavedR11Offset)) : r11);
+    }
+
     private const byte Int3 = 0xCC;
 
     /// <summary>

@@ -96,4 +96,22 @@ public sealed class DispatcherCodeTests
     {
         return [.. stub[0x90..].Chunk(8).Select(word => BitConverter.ToUInt64(word))];
     }
+
+    [Theory]
+    [InlineData(0x00, 0xA0UL, 0xB0UL)] // before the first store: the registers are the entry's
+    [InlineData(0x05, 0x8A0UL, 0xB0UL)] // r10 saved, r11 not yet
+    [InlineData(0x0a, 0x8A0UL, 0x8B0UL)] // both saved: the ones in the registers are the dispatcher's own
+    [InlineData(0x6c, 0x8A0UL, 0x8B0UL)] // both restored already: the red zone still holds them
+    public void AThreadStoppedInsideGetsItsEntryRegistersFromTheRedZone(int offset, ulong r10, ulong r11)
+    {
+        const ulong Rsp = 0x7ffd_0000_1000;
+        static ulong Read(ulong address) => address switch
+        {
+            Rsp - 8 => 0x8A0,
+            Rsp - 16 => 0x8B0,
+            _ => throw new ArgumentOutOfRangeException(nameof(address)),
+        };
+
+        Assert.Equal((r10, r11), DispatcherCode.EntryRegisters(offset, Rsp, 0xA0, 0xB0, Read));
+    }
 }

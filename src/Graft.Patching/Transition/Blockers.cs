@@ -16,10 +16,18 @@ internal static class Blockers
     {
         var ranges = goal == Universe.New ? OldCode(state, patch) : NewCode(patch);
         var pages = state.SlotPages;
+        var entries = patch.Functions.Select(f => f.PatchAddress).ToHashSet();
         return stack =>
         {
             foreach (var frame in stack.Frames)
             {
+                // Stopped on a function's entry jump (or put back there, see EntryRewind), a thread has not entered it:
+                // it goes through the dispatcher, and so to its universe, when it resumes.
+                if (frame == stack.Frames[0] && entries.Contains(frame.Pc))
+                {
+                    continue;
+                }
+
                 if (ranges.FirstOrDefault(r => frame.CallSite >= r.Start && frame.CallSite < r.End) is { } range)
                 {
                     return $"is running {range.What} ({frame})";

@@ -16,13 +16,13 @@ internal sealed class PerThreadTransition : IDisposable
     private readonly Func<ThreadStack, string?> blocker;
     private readonly Action<int, Universe> settleChild;
 
-    private PerThreadTransition(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    private PerThreadTransition(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         this.target = target;
         this.table = table;
         this.blocker = blocker;
         this.settleChild = settleChild;
-        sweeper = new ThreadSweeper(target, table, goal, blocker);
+        sweeper = new ThreadSweeper(target, table, goal, blocker, rewind);
         target.Tracee.ThreadCreated = Inherit;
         target.Tracee.ProcessForked = Settle;
     }
@@ -36,10 +36,10 @@ internal sealed class PerThreadTransition : IDisposable
     /// Threads the table does not know (created later with no graft attached, so with empty
     /// stacks) start in the goal universe.
     /// </summary>
-    public static PerThreadTransition Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    public static PerThreadTransition Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Create(target.Tracee.Memory, tableAddress, goal);
-        var transition = new PerThreadTransition(target, table, goal, blocker, settleChild);
+        var transition = new PerThreadTransition(target, table, goal, blocker, rewind, settleChild);
         var start = goal == Universe.New ? Universe.Old : Universe.New;
         foreach (var tid in target.Tracee.ThreadIds.ToList())
         {
@@ -60,11 +60,11 @@ internal sealed class PerThreadTransition : IDisposable
     }
 
     /// <summary>The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal, or reversed).</summary>
-    public static PerThreadTransition Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, Action<int, Universe> settleChild)
+    public static PerThreadTransition Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Load(target.Tracee.Memory, tableAddress);
         table.SetUnknown(goal);
-        return new PerThreadTransition(target, table, goal, blocker, settleChild);
+        return new PerThreadTransition(target, table, goal, blocker, rewind, settleChild);
     }
 
     /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>

@@ -8,7 +8,7 @@ namespace Graft.Patching.Transition;
 /// stack holds nothing the goal forbids, switch it to the goal universe; then resume it. At no
 /// moment is more than that one thread stopped.
 /// </summary>
-internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker)
+internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind)
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromMilliseconds(100);
@@ -95,6 +95,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         // A thread that has not run yet has an empty stack (see Tracee.IsUnstarted).
         if (!target.Tracee.IsUnstarted(tid))
         {
+            rewind.Apply(target, tid);
             var stack = target.Stack(tid);
             var reason = stack.IsReliable ? blocker(stack) : $"has an unreliable stack: {stack.UnreliableReason}";
             if (reason is not null)

@@ -1,0 +1,48 @@
+using Graft.Core.State;
+using Graft.Patching.Target;
+using Graft.X86;
+
+namespace Graft.Patching.Transition;
+
+/// <summary>
+/// A thread stopped in a function's dispatcher, or on the first instruction of the slot code in front of a
+/// replacement, has entered neither version of the function yet: it is put back at the function's entry, with the
+/// registers it had there, as if stopped just before its call arrived. Its stack is then its caller's, and it can be
+/// switched like any thread whose stack is clean; on resuming it goes through the dispatcher again and reads its new
+/// universe. Without this, a thread calling a patched function in a tight loop is nearly always caught in the
+/// dispatcher, whose stack graft cannot unwind, and never switches.
+/// </summary>
+internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
+{
+    /// <summary>Moves the stopped thread back to the entry if it stands in front of a function; true if it did.</summary>
+    public bool Apply(TargetProcess target, int tid)
+    {
+        var regs = target.Registers(tid);
+        var function = functions.FirstOrDefault(f => InFront(f, regs.rip));
+        if (function is null)
+        {
+            return false;
+        }
+
+        var dispatcher = Redirects.Dispatcher(function);
+        if (regs.rip >= dispatcher && regs.rip < dispatcher + SlotLayout.DispatcherCapacity)
+        {
+            (regs.r10, regs.r11) = DispatcherCode.EntryRegisters((int)(regs.rip - dispatcher), regs.rsp, regs.r10, regs.r11,
+                target.Tracee.Memory.ReadUInt64);
+        }
+
+        regs.rip = function.PatchAddress;
+        target.Tracee.SetRegisters(tid, regs);
+        return true;
+    }
+
+    // The dispatcher changes no register and no memory a caller can see before it jumps on; the slot's jump through its
+    // pointer and the preserving stub's call are single instructions, in front of which nothing has happened.
+    private static bool InFront(PatchedFunction function, ulong pc)
+    {
+        var dispatcher = Redirects.Dispatcher(function);
+        return (pc >= dispatcher && pc < dispatcher + SlotLayout.DispatcherCapacity)
+            || pc == function.Slot
+            || (function.Entry is { Preserving: true } && pc == function.Slot + SlotLayout.PreserveOffset);
+    }
+}
