@@ -9,7 +9,9 @@ public static class PrologueAnalyzer
 
     /// <param name="functionBytes">The whole function (its symbol size) as read from the target.</param>
     /// <param name="functionAddress">The function's runtime address.</param>
-    public static PrologueAnalysis Analyze(ReadOnlySpan<byte> functionBytes, ulong functionAddress)
+    /// <param name="readData">Reads the object's data (switch tables in .rodata) at a runtime address, null where it has
+    /// none; without it, switch tables are not checked.</param>
+    public static PrologueAnalysis Analyze(ReadOnlySpan<byte> functionBytes, ulong functionAddress, Func<ulong, int, byte[]?>? readData = null)
     {
         if ((UInt128)functionAddress + (ulong)functionBytes.Length > (UInt128)ulong.MaxValue + 1)
         {
@@ -41,7 +43,8 @@ public static class PrologueAnalyzer
         }
 
         byte[] windowBytes = functionBytes.Slice(window.StartOffset, window.Length).ToArray();
-        Verdict? verdict = WindowRules.Check(function, window) ?? BranchScan.Check(function, window);
+        Verdict? verdict = WindowRules.Check(function, window) ?? BranchScan.Check(function, window)
+            ?? (readData is null ? null : BranchScan.CheckSwitchTables(function, window, functionAddress + (ulong)functionBytes.Length, readData));
         if (verdict is not null)
         {
             return PrologueAnalysis.Refused(verdict.Refusal, verdict.Message, patchAddress, windowBytes);

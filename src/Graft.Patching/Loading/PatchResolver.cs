@@ -135,7 +135,12 @@ internal static class PatchResolver
             Convert.FromHexString(bottom.OriginalBytes).CopyTo(code.AsSpan((int)(bottom.PatchAddress - address)));
         }
 
-        var analysis = PrologueAnalyzer.Analyze(code, address);
+        var analysis = PrologueAnalyzer.Analyze(code, address, (at, length) =>
+        {
+            // Switch tables are read-only data: the object's file has them as the process does.
+            var data = new byte[length];
+            return at >= module.LoadBias && module.Elf.TryReadAtAddress(at - module.LoadBias, data) ? data : null;
+        });
         return analysis.IsPatchable ? analysis : throw Refuse($"cannot patch '{name}' in {module.FileName}: {analysis.Message}");
     }
 

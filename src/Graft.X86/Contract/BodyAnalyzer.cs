@@ -42,7 +42,7 @@ public static class BodyAnalyzer
                     when Branches.DirectTarget(instruction) is ulong target && (target < address || target >= end):
                     exits.Add(target);
                     break;
-                case FlowControl.IndirectBranch when !IsSwitchDispatch(body.Instructions, index):
+                case FlowControl.IndirectBranch when !SwitchTables.IsDispatch(body.Instructions, index):
                     unfollowable ??= $"an indirect jump at 0x{instruction.IP:x}";
                     break;
             }
@@ -90,37 +90,6 @@ public static class BodyAnalyzer
             Mnemonic.Syscall => written | RegisterSet.Of(Register.RAX) | RegisterSet.Of(Register.RCX) | RegisterSet.Of(Register.R11),
             _ => written,
         };
-    }
-
-    /// <summary>
-    /// gcc's switch: a jump through a table of absolute addresses (<c>jmp [table + index*8]</c>, non-PIE), through a
-    /// register just computed from a table of offsets (<c>movsxd; add; jmp reg</c>, PIE), or marked <c>notrack</c>
-    /// (-fcf-protection). Any other indirect jump is taken for a tail call.
-    /// </summary>
-    private static bool IsSwitchDispatch(IReadOnlyList<Instruction> instructions, int index)
-    {
-        Instruction jump = instructions[index];
-        if (jump.SegmentPrefix == Register.DS)
-        {
-            return true;
-        }
-
-        if (jump.Op0Kind == OpKind.Memory)
-        {
-            return jump.MemoryIndex != Register.None && jump.MemoryBase != Register.RIP;
-        }
-
-        Register target = jump.Op0Register;
-        for (int back = index - 1; back >= Math.Max(0, index - 4); back--)
-        {
-            Instruction previous = instructions[back];
-            if (previous.Mnemonic == Mnemonic.Add && previous.Op0Kind == OpKind.Register && previous.Op0Register == target)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private static StackReference? StackOperand(in Instruction instruction)

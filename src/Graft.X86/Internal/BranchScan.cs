@@ -33,6 +33,25 @@ internal static class BranchScan
         return null;
     }
 
+    /// <summary>A switch whose table sends a case into the middle of the window, or whose table cannot be found.</summary>
+    public static Verdict? CheckSwitchTables(DecodedFunction function, PatchWindow window, ulong end, Func<ulong, int, byte[]?> readData)
+    {
+        (List<ulong> targets, ulong? unfound) = SwitchTables.Targets(function, end, readData);
+        if (unfound is ulong dispatch)
+        {
+            return new Verdict(
+                PrologueRefusal.BranchIntoWindow,
+                $"the switch at {InstructionText.Offset(function.Offset(dispatch))} jumps through a table graft cannot find, "
+                + $"so a case inside {window.Description} cannot be ruled out");
+        }
+
+        return targets.FirstOrDefault(t => window.ContainsStrictlyInside(function, t)) is var target && target != 0
+            ? new Verdict(
+                PrologueRefusal.BranchIntoWindow,
+                $"a case of a switch's jump table goes to {InstructionText.Offset(function.Offset(target))}, inside {window.Description}")
+            : null;
+    }
+
     private static Verdict IntoWindow(DecodedFunction function, PatchWindow window, in Instruction instruction, string verb, ulong target)
     {
         return new Verdict(
