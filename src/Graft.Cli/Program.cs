@@ -11,6 +11,7 @@ internal static class Program
         {
             BuildCommand.Create(),
             InfoCommand.Create(),
+            AnalyzeCommand.Create(),
             ApplyCommand.Create(),
             RevertCommand.Create(),
             ContinueCommand.Create(),

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Graft.Core.Patches;
 using Graft.Core.State;
 using Graft.Patching;
+using Graft.Patching.Contract;
 
 namespace Graft.Cli.Output;
 
@@ -11,6 +12,7 @@ namespace Graft.Cli.Output;
 [JsonSerializable(typeof(TargetState))]
 [JsonSerializable(typeof(OperationOutput))]
 [JsonSerializable(typeof(StatusOutput))]
+[JsonSerializable(typeof(ObjectSurveyReport))]
 internal sealed partial class CliJson : JsonSerializerContext;
 
 /// <summary>The result of apply, revert or continue: what changed, how the threads were held, and the transition if it is still in flight.</summary>
