@@ -32,6 +32,10 @@ internal sealed class RunningFixture : IDisposable
     public static RunningFixture StartProgram(string path, params string[] arguments) =>
         StartProgram(path, arguments, new Dictionary<string, string>(), withInput: false);
 
+    /// <summary>Starts a real program (a daemon kept in the foreground) detached and waits for a line that contains <paramref name="readyText"/>.</summary>
+    public static RunningFixture StartDaemon(string path, string readyText, params string[] arguments) =>
+        StartProgram(path, arguments, new Dictionary<string, string>(), withInput: false, l => l.Contains(readyText, StringComparison.Ordinal));
+
     /// <summary>
     /// Starts a fixture that reads commands from its standard input (a FIFO this object holds
     /// open, see <see cref="Send"/>), with extra environment variables.
@@ -39,7 +43,8 @@ internal sealed class RunningFixture : IDisposable
     public static RunningFixture StartWithInput(string fixture, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         StartProgram(Repository.Fixture(fixture), arguments, environment, withInput: true);
 
-    private static RunningFixture StartProgram(string path, string[] arguments, IReadOnlyDictionary<string, string> environment, bool withInput)
+    private static RunningFixture StartProgram(string path, string[] arguments, IReadOnlyDictionary<string, string> environment, bool withInput,
+        Func<string, bool>? ready = null)
     {
         var name = $"graft-test-{Path.GetFileName(path)}-{Guid.NewGuid():N}";
         var log = Path.Combine(Path.GetTempPath(), $"{name}.log");
@@ -63,7 +68,8 @@ internal sealed class RunningFixture : IDisposable
         };
         try
         {
-            running.ReadyLine = running.WaitForLine(l => l.StartsWith("ready", StringComparison.Ordinal) || l.StartsWith("tick", StringComparison.Ordinal), StartTimeout);
+            running.ReadyLine = running.WaitForLine(
+                ready ?? (l => l.StartsWith("ready", StringComparison.Ordinal) || l.StartsWith("tick", StringComparison.Ordinal)), StartTimeout);
         }
         catch
         {
