@@ -5,8 +5,9 @@ using Xunit.Abstractions;
 namespace Graft.IntegrationTests.Contract;
 
 /// <summary>
-/// callers (gcc -O2, -fipa-ra on): touch() changes no register, so its C caller keeps its pointer and sum in
-/// caller-saved registers across the call, and an assembly caller checks every register touch() leaves alone. The patch
+/// callers (gcc -O2, -fipa-ra on; callers_o3 is -O3 -march=native): touch() changes no register and needs no aligned
+/// stack, so its C caller keeps its pointer and sum in caller-saved registers across the call, and an assembly caller
+/// calls it with rsp misaligned and checks every register touch() leaves alone. The patch
 /// replaces it with a function that calls libgraft through the PLT. Graft must reach the replacement through its
 /// register-preserving entry, so that neither caller sees a register change, in either model and while a per-thread
 /// transition is held in flight.
@@ -16,11 +17,13 @@ public sealed class CallerContractTests(ITestOutputHelper output)
     private const int Cycles = 100;
 
     [Theory]
-    [InlineData(ConsistencyModel.PerThread)]
-    [InlineData(ConsistencyModel.StopWorld)]
-    public void ALeafReplacedByANonLeafKeepsEveryRegisterItsCallersRelyOn(ConsistencyModel model)
+    [InlineData("callers", ConsistencyModel.PerThread)]
+    [InlineData("callers", ConsistencyModel.StopWorld)]
+    [InlineData("callers_o3", ConsistencyModel.PerThread)]
+    [InlineData("callers_o3", ConsistencyModel.StopWorld)]
+    public void ALeafReplacedByANonLeafKeepsEveryRegisterItsCallersRelyOn(string fixture, ConsistencyModel model)
     {
-        using var callers = RunningFixture.Start("callers");
+        using var callers = RunningFixture.Start(fixture);
         var patcher = new NoticeLog().NewPatcher();
         for (var cycle = 0; cycle < Cycles; cycle++)
         {
