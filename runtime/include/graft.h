@@ -145,16 +145,17 @@ extern const void *const graft_preserve_entry
  * -fipa-stack-alignment it may call such a function with rsp misaligned.
  * When a replacement may change a register its original leaves alone (or
  * needs an aligned stack its original does not), Graft sends calls through
- * this code: a 64-byte stub in Graft's slot does "call *ptr" to here, so
- * the stub's own next address (whose descriptor starts 10 bytes further)
- * lies on the stack above the caller's return address.  The descriptor:
- *   +0  the replacement          +24 XSAVE area size (a multiple of 64)
- *   +8  general registers to     +32 bytes of stack-passed arguments
- *       restore (bit n: the          to copy (a multiple of 8)
- *       register numbered n)     +40 flags: 1 pass xmm0/xmm1 back (the
- *   +16 XSAVE components to          original may return in them), 2 they
- *       save and restore (0:         are ymm wide, 4 zmm wide
- *       none)
+ * this code: a 64-byte stub in Graft's slot pushes the address of its
+ * descriptor over the caller's return address and jumps here (a push and a
+ * jump, not a call, so that the return stack stays balanced).  The
+ * descriptor:
+ *   +0  the replacement
+ *   +8  XSAVE components to save and restore (0: none)
+ *   +16 XSAVE area size (a multiple of 64)
+ *   +24 bits 0-15: general registers to put back (bit n: the register
+ *       numbered n); bits 16-23: 1 pass xmm0/xmm1 back (the original may
+ *       return in them), 2 they are ymm wide, 4 zmm wide; bits 32-47: bytes
+ *       of stack-passed arguments to copy (a multiple of 8)
  * It aligns the stack, copies the stack-passed arguments, calls the
  * replacement with every register as the caller left it, and afterwards
  * puts back what the original would have left alone.  Its CFI lets C++
@@ -185,19 +186,16 @@ extern const void *const graft_preserve_entry
 	"mov [rbp-64], r10\n"						\
 	"mov [rbp-72], r11\n"						\
 	"mov r11, [rbp+8]\n"						\
-	"add r11, 10\n"							\
 	"mov rax, [r11]\n"						\
 	"mov [rbp-104], rax\n"						\
-	"mov rax, [r11+8]\n"						\
+	"mov rax, [r11+24]\n"						\
 	"mov [rbp-80], rax\n"						\
-	"mov rax, [r11+16]\n"						\
+	"mov rax, [r11+8]\n"						\
 	"mov [rbp-96], rax\n"						\
-	"mov rax, [r11+40]\n"						\
-	"mov [rbp-88], rax\n"						\
 	"and rsp, -64\n"						\
 	"cmp qword ptr [rbp-96], 0\n"					\
 	"je 1f\n"							\
-	"sub rsp, [r11+24]\n"						\
+	"sub rsp, [r11+16]\n"						\
 	"xor eax, eax\n"						\
 	"mov [rsp+512], rax\n"						\
 	"mov [rsp+520], rax\n"						\
@@ -213,7 +211,7 @@ extern const void *const graft_preserve_entry
 	"xsave64 [rsp]\n"						\
 	"mov [rbp-112], rsp\n"						\
 	"1:\n"								\
-	"mov rcx, [r11+32]\n"						\
+	"movzx ecx, word ptr [r11+28]\n"				\
 	"sub rsp, rcx\n"						\
 	"and rsp, -16\n"						\
 	"lea rsi, [rbp+24]\n"						\
@@ -233,15 +231,15 @@ extern const void *const graft_preserve_entry
 	"je 6f\n"							\
 	"mov [rbp-120], rax\n"						\
 	"mov [rbp-128], rdx\n"						\
-	"test byte ptr [rbp-88], 1\n"					\
+	"test byte ptr [rbp-78], 1\n"					\
 	"jz 3f\n"							\
-	"test byte ptr [rbp-88], 4\n"					\
+	"test byte ptr [rbp-78], 4\n"					\
 	"jz 2f\n"							\
 	"vmovdqu64 [rbp-256], zmm0\n"					\
 	"vmovdqu64 [rbp-192], zmm1\n"					\
 	"jmp 3f\n"							\
 	"2:\n"								\
-	"test byte ptr [rbp-88], 2\n"					\
+	"test byte ptr [rbp-78], 2\n"					\
 	"jz 2f\n"							\
 	"vmovdqu [rbp-256], ymm0\n"					\
 	"vmovdqu [rbp-224], ymm1\n"					\
@@ -255,15 +253,15 @@ extern const void *const graft_preserve_entry
 	"mov rdx, rax\n"						\
 	"shr rdx, 32\n"							\
 	"xrstor64 [rcx]\n"						\
-	"test byte ptr [rbp-88], 1\n"					\
+	"test byte ptr [rbp-78], 1\n"					\
 	"jz 5f\n"							\
-	"test byte ptr [rbp-88], 4\n"					\
+	"test byte ptr [rbp-78], 4\n"					\
 	"jz 4f\n"							\
 	"vmovdqu64 zmm0, [rbp-256]\n"					\
 	"vmovdqu64 zmm1, [rbp-192]\n"					\
 	"jmp 5f\n"							\
 	"4:\n"								\
-	"test byte ptr [rbp-88], 2\n"					\
+	"test byte ptr [rbp-78], 2\n"					\
 	"jz 4f\n"							\
 	"vmovdqu ymm0, [rbp-256]\n"					\
 	"vmovdqu ymm1, [rbp-224]\n"					\

@@ -117,22 +117,22 @@ static int run(uint64_t restore, int pass_vectors)
 {
 	uint8_t *stub = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t words[8] = { 0 }, mask, size, width;
+	uint64_t words[6], mask, size, width;
 
 	if (stub == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
 	vector_state(&mask, &size, &width);
-	memcpy(stub, "\xff\x15\x02\x00\x00\x00\xcc\xcc", 8);
-	words[0] = (uint64_t)graft_preserve_entry;
-	words[1] = (uint64_t)replacement;
-	words[2] = restore;
+	/* push [rip+0xa] (+0x10); jmp [rip+0xc] (+0x18); int3s; then the words */
+	memcpy(stub, "\xff\x35\x0a\x00\x00\x00\xff\x25\x0c\x00\x00\x00\xcc\xcc\xcc\xcc", 16);
+	words[0] = (uint64_t)(stub + 0x20);
+	words[1] = (uint64_t)graft_preserve_entry;
+	words[2] = (uint64_t)replacement;
 	words[3] = mask;
 	words[4] = size;
-	words[5] = 8;
-	words[6] = width | (pass_vectors ? 1 : 0);
-	memcpy(stub + 8, words, sizeof(words));
+	words[5] = restore | ((width | (pass_vectors ? 1 : 0)) << 16) | (8ull << 32);
+	memcpy(stub + 0x10, words, sizeof(words));
 	caller(stub);
 	munmap(stub, 4096);
 	return 0;

@@ -32,7 +32,7 @@ internal static class SlotPreparation
         target.Tracee.Memory.Write(slot, image.Bytes.Span);
         if (preserve is not null)
         {
-            target.Tracee.Memory.Write(slot + SlotLayout.PreserveOffset, PreservingEntry.Build(
+            target.Tracee.Memory.Write(slot + SlotLayout.PreserveOffset, PreservingEntry.Build(slot + SlotLayout.PreserveOffset,
                 bias + function.Entry!.Thunk, preserve with { Replacement = newFunction }, XSaveComponents.ForThisMachine));
         }
 

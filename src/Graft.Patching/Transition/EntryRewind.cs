@@ -1,6 +1,7 @@
 using Graft.Core.State;
 using Graft.Patching.Target;
 using Graft.X86;
+using Graft.X86.Contract;
 
 namespace Graft.Patching.Transition;
 
@@ -30,6 +31,11 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
             (regs.r10, regs.r11) = DispatcherCode.EntryRegisters((int)(regs.rip - dispatcher), regs.rsp, regs.r10, regs.r11,
                 target.Tracee.Memory.ReadUInt64);
         }
+        else if (regs.rip == PreservingStub(function) + PreservingEntry.JumpOffset)
+        {
+            // The stub has pushed its descriptor's address: take it off again.
+            regs.rsp += 8;
+        }
 
         regs.rip = function.PatchAddress;
         target.Tracee.SetRegisters(tid, regs);
@@ -37,12 +43,14 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
     }
 
     // The dispatcher changes no register and no memory a caller can see before it jumps on; the slot's jump through its
-    // pointer and the preserving stub's call are single instructions, in front of which nothing has happened.
+    // pointer is a single instruction, and the preserving stub only pushes a word before its jump.
     private static bool InFront(PatchedFunction function, ulong pc)
     {
         var dispatcher = Redirects.Dispatcher(function);
         return (pc >= dispatcher && pc < dispatcher + SlotLayout.DispatcherCapacity)
             || pc == function.Slot
-            || (function.Entry is { Preserving: true } && pc == function.Slot + SlotLayout.PreserveOffset);
+            || (function.Entry is { Preserving: true } && (pc == PreservingStub(function) || pc == PreservingStub(function) + PreservingEntry.JumpOffset));
     }
+
+    private static ulong PreservingStub(PatchedFunction function) => function.Slot + SlotLayout.PreserveOffset;
 }
