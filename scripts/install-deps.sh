@@ -4,14 +4,15 @@
 # fails.  Safe to run any number of times.
 set -uo pipefail
 
-# g++: a C++ fixture; redis-server and redis-cli: the integration tests patch Debian's own redis.
-declare -A package_of=([gcc]=gcc [g++]=g++ [make]=make [gdb]=gdb [readelf]=binutils
-	[redis-server]=redis-server [redis-cli]=redis-tools)
-packages="gcc g++ make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools"
+# g++: a C++ fixture; clang-14: fixtures built by Debian's clang too;
+# redis-server and redis-cli: the integration tests patch Debian's own redis.
+declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
+	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools)
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools"
 ok=1
 
 missing=()
-for tool in gcc g++ make gdb readelf redis-server redis-cli; do
+for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
 # The C library headers come with libc6-dev, not with gcc.

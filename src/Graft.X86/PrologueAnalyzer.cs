@@ -1,5 +1,7 @@
 using Graft.X86.Internal;
 
+using Iced.Intel;
+
 namespace Graft.X86;
 
 /// <summary>Decides where and whether a function can be redirected with a 5-byte jump.</summary>
@@ -11,7 +13,11 @@ public static class PrologueAnalyzer
     /// <param name="functionAddress">The function's runtime address.</param>
     /// <param name="readData">Reads the object's data (switch tables in .rodata) at a runtime address, null where it has
     /// none; without it, switch tables are not checked.</param>
-    public static PrologueAnalysis Analyze(ReadOnlySpan<byte> functionBytes, ulong functionAddress, Func<ulong, int, byte[]?>? readData = null)
+    /// <param name="isProfilingCall">Whether a call to (or through the pointer at) an address is the profiling hook gcc
+    /// puts first in a function built with -pg (<c>__fentry__</c>, <c>mcount</c>): such a call in the window is left out
+    /// of the relocated copy, as the kernel's ftrace replaces it, rather than refused.</param>
+    public static PrologueAnalysis Analyze(ReadOnlySpan<byte> functionBytes, ulong functionAddress, Func<ulong, int, byte[]?>? readData = null,
+        Func<ulong, bool>? isProfilingCall = null)
     {
         if ((UInt128)functionAddress + (ulong)functionBytes.Length > (UInt128)ulong.MaxValue + 1)
         {
@@ -43,7 +49,8 @@ public static class PrologueAnalyzer
         }
 
         byte[] windowBytes = functionBytes.Slice(window.StartOffset, window.Length).ToArray();
-        Verdict? verdict = WindowRules.Check(function, window) ?? BranchScan.Check(function, window)
+        Func<Instruction, bool> profiling = instruction => isProfilingCall is not null && ProfilingCall.Is(instruction, isProfilingCall);
+        Verdict? verdict = WindowRules.Check(function, window, profiling) ?? BranchScan.Check(function, window)
             ?? (readData is null ? null : BranchScan.CheckSwitchTables(function, window, functionAddress + (ulong)functionBytes.Length, readData));
         if (verdict is not null)
         {
@@ -51,11 +58,12 @@ public static class PrologueAnalyzer
         }
 
         string moved = string.Join("; ", window.Instructions.Select(instruction => InstructionText.Format(instruction)));
+        string dropped = window.Instructions.Any(profiling) ? "; the profiling call is left out of the relocated copy" : "";
         return PrologueAnalysis.Patchable(
             patchAddress,
             windowBytes,
-            window.Instructions,
-            $"patchable: the jump replaces {window.Length} bytes at {InstructionText.Offset(window.StartOffset)}..{InstructionText.Offset(window.EndOffset)}: {moved}");
+            [.. window.Instructions.Select(instruction => profiling(instruction) ? ProfilingCall.Nop(instruction) : instruction)],
+            $"patchable: the jump replaces {window.Length} bytes at {InstructionText.Offset(window.StartOffset)}..{InstructionText.Offset(window.EndOffset)}: {moved}{dropped}");
     }
 
     private static string TooSmallMessage(int length, int patchOffset)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Graft.Elf;
+using Graft.Patching.Loading;
 using Graft.X86;
 using Graft.X86.Contract;
 
@@ -29,16 +30,17 @@ public static class ObjectSurvey
 
         var clock = Stopwatch.StartNew();
         var analysis = new ContractAnalysis(elf);
+        var hooks = new ProfilingHooks(elf, 0);
         var symbols = (elf.Symbols.Count > 0 ? elf.Symbols : elf.DynamicSymbols)
             .Where(s => s.IsDefined && s.Type == ElfSymbolType.Func && s.Size > 0)
             .DistinctBy(s => s.Value)
             .OrderBy(s => s.Value)
             .ToList();
-        var functions = symbols.Select(symbol => Survey(elf, analysis, symbol)).ToList();
+        var functions = symbols.Select(symbol => Survey(elf, analysis, hooks, symbol)).ToList();
         return new ObjectSurveyReport(path, elf.Symbols.Count > 0 ? ".symtab" : ".dynsym", functions, clock.Elapsed);
     }
 
-    private static FunctionSurvey Survey(ElfFile elf, ContractAnalysis analysis, ElfSymbol symbol)
+    private static FunctionSurvey Survey(ElfFile elf, ContractAnalysis analysis, ProfilingHooks hooks, ElfSymbol symbol)
     {
         byte[] code = new byte[symbol.Size];
         if (!elf.TryReadAtAddress(symbol.Value, code))
@@ -50,7 +52,7 @@ public static class ObjectSurvey
         {
             var data = new byte[length];
             return elf.TryReadAtAddress(at, data) ? data : null;
-        });
+        }, hooks.IsHook);
         if (!prologue.IsPatchable)
         {
             return new FunctionSurvey(symbol.Name, symbol.Value, prologue.Refusal.ToString(), prologue.Message, "", false);

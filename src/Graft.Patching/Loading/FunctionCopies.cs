@@ -19,8 +19,7 @@ internal static class FunctionCopies
             yield break;
         }
 
-        var clones = elf.Symbols.Where(s => s.Type == ElfSymbolType.Func && s.Size > 0 && IsCloneOf(s.Name, function.Name))
-            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var clones = ClonesOf(elf, function.Name);
         if (clones.Count > 0)
         {
             yield return $"'{function.Name}' in {fileName} has copies made by the compiler, which its callers may call instead and this patch leaves unchanged: "
@@ -37,6 +36,11 @@ internal static class FunctionCopies
                 + "(identical code folding, or an alias): patching it changes them too";
         }
     }
+
+    /// <summary>The names of gcc's clones of <paramref name="function"/> in the object's symbol table.</summary>
+    public static IReadOnlyList<string> ClonesOf(ElfFile elf, string function) =>
+        [.. elf.Symbols.Where(s => s.Type == ElfSymbolType.Func && s.Size > 0 && IsCloneOf(s.Name, function))
+            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal)];
 
     private static bool IsCloneOf(string symbol, string function) =>
         symbol.Length > function.Length && symbol.StartsWith(function, StringComparison.Ordinal)

@@ -103,7 +103,10 @@ internal static class PatchResolver
         var lookup = ElfSymbolLookup.Find(module.Elf, function.OldName, function.OldSympos, ElfSymbolType.Func);
         if (lookup.Symbol is not { } symbol)
         {
-            throw Refuse($"{module.FileName}: {lookup.Message}");
+            // gcc may have kept only clones of a static function (scale.constprop.0 and no scale): say so.
+            var clones = FunctionCopies.ClonesOf(module.Elf, function.OldName);
+            throw Refuse($"{module.FileName}: {lookup.Message}"
+                + (clones.Count > 0 ? $"; the compiler made copies of it, which a patch may name: {string.Join(", ", clones)}" : ""));
         }
 
         var address = module.LoadBias + symbol.Value;
@@ -135,12 +138,13 @@ internal static class PatchResolver
             Convert.FromHexString(bottom.OriginalBytes).CopyTo(code.AsSpan((int)(bottom.PatchAddress - address)));
         }
 
+        var hooks = new ProfilingHooks(module.Elf, module.LoadBias);
         var analysis = PrologueAnalyzer.Analyze(code, address, (at, length) =>
         {
             // Switch tables are read-only data: the object's file has them as the process does.
             var data = new byte[length];
             return at >= module.LoadBias && module.Elf.TryReadAtAddress(at - module.LoadBias, data) ? data : null;
-        });
+        }, hooks.IsHook);
         return analysis.IsPatchable ? analysis : throw Refuse($"cannot patch '{name}' in {module.FileName}: {analysis.Message}");
     }
 

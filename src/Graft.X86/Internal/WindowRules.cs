@@ -5,12 +5,18 @@ namespace Graft.X86.Internal;
 /// <summary>Rules for the instructions that are moved out of the function into the slot.</summary>
 internal static class WindowRules
 {
-    public static Verdict? Check(DecodedFunction function, PatchWindow window)
+    /// <param name="isProfilingCall">A -pg profiling call, which is left out of the copy rather than moved.</param>
+    public static Verdict? Check(DecodedFunction function, PatchWindow window, Func<Instruction, bool> isProfilingCall)
     {
         for (int index = 0; index < window.Instructions.Count; index++)
         {
             Instruction instruction = window.Instructions[index];
             string at = InstructionText.At(function, instruction);
+            if (instruction.Mnemonic == Mnemonic.Call && isProfilingCall(instruction))
+            {
+                continue;
+            }
+
             if (instruction.Mnemonic == Mnemonic.Call)
             {
                 return new Verdict(

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace Graft.IntegrationTests.Contract;
 
 /// <summary>
-/// callers (gcc -O2, -fipa-ra on; callers_o3 is -O3 -march=native): touch() changes no register and needs no aligned
+/// callers (gcc -O2, -fipa-ra on; callers_o3 is -O3 -march=native, callers_clang clang-14 -O2): touch() changes no register and needs no aligned
 /// stack, so its C caller keeps its pointer and sum in caller-saved registers across the call, and an assembly caller
 /// calls it with rsp misaligned and checks every register touch() leaves alone. The patch
 /// replaces it with a function that calls libgraft through the PLT. Graft must reach the replacement through its
@@ -21,6 +21,8 @@ public sealed class CallerContractTests(ITestOutputHelper output)
     [InlineData("callers", ConsistencyModel.StopWorld)]
     [InlineData("callers_o3", ConsistencyModel.PerThread)]
     [InlineData("callers_o3", ConsistencyModel.StopWorld)]
+    [InlineData("callers_clang", ConsistencyModel.PerThread)]
+    [InlineData("callers_clang", ConsistencyModel.StopWorld)]
     public void ALeafReplacedByANonLeafKeepsEveryRegisterItsCallersRelyOn(string fixture, ConsistencyModel model)
     {
         using var callers = RunningFixture.Start(fixture);
