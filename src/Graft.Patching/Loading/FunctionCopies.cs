@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using Graft.Elf;
+using Graft.Elf.Dwarf;
 
 namespace Graft.Patching.Loading;
 
@@ -11,8 +13,22 @@ internal static class FunctionCopies
 {
     private static readonly string[] CloneMarks = [".isra.", ".constprop.", ".part.", ".lto_priv.", ".specialized."];
 
+    // Read once per object: its DWARF can be large.
+    private static readonly ConditionalWeakTable<ElfFile, InlineKnowledge> Inlined = [];
+
     public static IEnumerable<string> Warnings(ElfFile elf, ElfSymbol function, string fileName)
     {
+        var knowledge = Inlined.GetValue(elf, InlineKnowledge.Read);
+        if (knowledge.Copies?.CallersOf(function.Name) is { Count: > 0 } callers)
+        {
+            yield return $"'{function.Name}' in {fileName} is inlined into {string.Join(", ", callers.Select(c => c.Value == 1 ? c.Key : $"{c.Key} ({c.Value} times)"))}, "
+                + "whose copies keep the old code whatever this patch does; replace those functions too";
+        }
+        else if (knowledge.Unknown is { } why)
+        {
+            yield return $"{fileName}: {why}: copies of '{function.Name}' inlined into its callers cannot be seen";
+        }
+
         if (elf.Symbols.Count == 0)
         {
             yield return $"{fileName} has no symbol table: copies of '{function.Name}' the compiler made, and parts of it placed apart (.cold), cannot be seen";
@@ -45,4 +61,22 @@ internal static class FunctionCopies
     private static bool IsCloneOf(string symbol, string function) =>
         symbol.Length > function.Length && symbol.StartsWith(function, StringComparison.Ordinal)
         && CloneMarks.Any(mark => symbol.AsSpan(function.Length).StartsWith(mark, StringComparison.Ordinal));
+}
+
+/// <summary>An object's inlined copies, or why they cannot be known.</summary>
+internal sealed record InlineKnowledge(InlinedCopies? Copies, string? Unknown)
+{
+    public static InlineKnowledge Read(ElfFile elf)
+    {
+        try
+        {
+            return InlinedCopies.Read(elf) is { } copies
+                ? new InlineKnowledge(copies, null)
+                : new InlineKnowledge(null, "it has no DWARF debug information (.debug_info)");
+        }
+        catch (ElfFormatException error)
+        {
+            return new InlineKnowledge(null, $"its DWARF debug information cannot be read ({error.Message})");
+        }
+    }
 }
