@@ -27,33 +27,67 @@ internal sealed class CodeWriter(TargetProcess target)
         }
 
         var memory = target.Tracee.Memory;
-        foreach (var edit in edits)
+        var firstBytes = edits.Select(e => memory.Read(e.Address, 1)[0]).ToArray();
+        var tailWritten = new bool[edits.Count];
+        try
         {
-            target.Tracee.HandleTrapsAt(edit.Address, edit.ContinueAt);
-            memory.Write(edit.Address, [Int3]);
+            foreach (var edit in edits)
+            {
+                target.Tracee.HandleTrapsAt(edit.Address, edit.ContinueAt);
+                memory.Write(edit.Address, [Int3]);
+            }
+
+            SyncCores();
+
+            // From here no thread can enter bytes 1..4 except through byte 0 (branches into them are
+            // refused when the patch is resolved); a thread already between them is moved out.
+            if (edits.Any(e => e.MovedInstructions is not null))
+            {
+                MoveThreadsOutOf(edits.Where(e => e.MovedInstructions is not null).ToList());
+            }
+
+            for (var index = 0; index < edits.Count; index++)
+            {
+                memory.Write(edits[index].Address + 1, edits[index].Bytes.AsSpan(1));
+                tailWritten[index] = true;
+            }
+
+            SyncCores();
+            foreach (var edit in edits)
+            {
+                memory.Write(edit.Address, edit.Bytes.AsSpan(0, 1));
+            }
+
+            SyncCores();
+        }
+        catch when (!target.Tracee.HasDied)
+        {
+            Settle(edits, firstBytes, tailWritten);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A write that failed half-way (a membarrier refused, a thread that could not be moved) must
+    /// not leave an int3 that no one will handle once graft has gone, nor the first byte of one
+    /// instruction before the tail of another: an entry whose new tail is written gets its new
+    /// first byte too (every thread was moved out of it), any other its old first byte back.
+    /// </summary>
+    private void Settle(IReadOnlyList<CodeEdit> edits, byte[] firstBytes, bool[] tailWritten)
+    {
+        for (var index = 0; index < edits.Count; index++)
+        {
+            target.Tracee.Memory.Write(edits[index].Address, tailWritten[index] ? edits[index].Bytes.AsSpan(0, 1) : [firstBytes[index]]);
         }
 
-        SyncCores();
-
-        // From here no thread can enter bytes 1..4 except through byte 0 (branches into them are
-        // refused when the patch is resolved); a thread already between them is moved out.
-        if (edits.Any(e => e.MovedInstructions is not null))
+        try
         {
-            MoveThreadsOutOf(edits.Where(e => e.MovedInstructions is not null).ToList());
+            SyncCores();
         }
-
-        foreach (var edit in edits)
+        catch (Exception e) when (e is GraftException or Linux.Tracing.InjectionException)
         {
-            memory.Write(edit.Address + 1, edit.Bytes.AsSpan(1));
+            // Best effort: the bytes are whole; without the sync a core may run the old ones a little longer.
         }
-
-        SyncCores();
-        foreach (var edit in edits)
-        {
-            memory.Write(edit.Address, edit.Bytes.AsSpan(0, 1));
-        }
-
-        SyncCores();
     }
 
     /// <summary>

@@ -20,6 +20,17 @@ public sealed class ExceptionThroughPreservingEntryTests(ITestOutputHelper outpu
         var report = patcher.Apply(throwing.Pid, Repository.Patch("throwing_new"), TimeSpan.FromSeconds(30));
 
         Assert.True(Assert.Single(report.Functions).Entry?.Preserving);
+
+        // checked() writes no memory, calls nothing and cannot throw: gcc may have found it const and nothrow. This
+        // caller kept its landing pad (checked() is in another translation unit), but graft cannot know that.
+        Assert.Equal(
+            [
+                "'_Z7checkedi' writes no memory and calls nothing, so its callers' compiler may have found it pure and folded, merged or moved calls to it; "
+                    + "the replacement has side effects, which such a call site will not see",
+                "'_Z7checkedi' cannot throw, so its callers' compiler may have left their call sites without a landing pad; "
+                    + "an exception the replacement throws past them ends the process in std::terminate",
+            ],
+            report.Warnings);
         Assert.Equal("value=10 negative=caught:negative input", Tail(throwing.NextLine(l => l.Contains("caught:", StringComparison.Ordinal))));
 
         // gdb, attached after graft has gone: the sleeper's stack runs from nanosleep through the replacement and
