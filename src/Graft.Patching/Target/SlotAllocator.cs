@@ -54,11 +54,13 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
         return slot;
     }
 
+    // A slot taken by an older graft may lie off this one's stride (slots were 256 bytes before the preserving stub):
+    // a candidate is free only if no taken slot starts less than a slot's size before or after it.
     private ulong? FreeSlot(SlotPage page)
     {
         for (var slot = page.Address; slot + SlotLayout.Size <= page.Address + page.Size; slot += SlotLayout.Size)
         {
-            if (!taken.Contains(slot))
+            if (!taken.Any(t => t < slot + SlotLayout.Size && slot < t + SlotLayout.Size))
             {
                 return slot;
             }
