@@ -85,7 +85,10 @@ internal sealed class TargetProcess : IDisposable
     }
 
     /// <summary>The stack of a stopped thread.</summary>
-    public ThreadStack Stack(int tid) => Unwinder.Unwind(tid, Tracee.GetRegisters(tid));
+    public ThreadStack Stack(int tid) => Stack(tid, Tracee.GetRegisters(tid));
+
+    /// <summary>The stack of a stopped thread whose registers the caller has already read.</summary>
+    public ThreadStack Stack(int tid, UserRegs registers) => Unwinder.Unwind(tid, registers);
 
     public UserRegs Registers(int tid) => Tracee.GetRegisters(tid);
 

@@ -1,4 +1,5 @@
 using Graft.Core.State;
+using Graft.Linux.Interop;
 using Graft.Patching.Target;
 using Graft.X86;
 using Graft.X86.Contract;
@@ -15,14 +16,17 @@ namespace Graft.Patching.Transition;
 /// </summary>
 internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
 {
-    /// <summary>Moves the stopped thread back to the entry if it stands in front of a function; true if it did.</summary>
-    public bool Apply(TargetProcess target, int tid)
+    /// <summary>
+    /// Moves the stopped thread back to the entry if it stands in front of a function; returns its registers as they
+    /// are now, so that the stack check reads them only once (the thread is stopped meanwhile).
+    /// </summary>
+    public UserRegs Apply(TargetProcess target, int tid)
     {
         var regs = target.Registers(tid);
         var function = functions.FirstOrDefault(f => InFront(f, regs.rip));
         if (function is null)
         {
-            return false;
+            return regs;
         }
 
         var dispatcher = Redirects.Dispatcher(function);
@@ -39,7 +43,7 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
 
         regs.rip = function.PatchAddress;
         target.Tracee.SetRegisters(tid, regs);
-        return true;
+        return regs;
     }
 
     // The dispatcher changes no register and no memory a caller can see before it jumps on; the slot's jump through its

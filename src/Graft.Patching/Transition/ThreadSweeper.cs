@@ -95,8 +95,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         // A thread that has not run yet has an empty stack (see Tracee.IsUnstarted).
         if (!target.Tracee.IsUnstarted(tid))
         {
-            rewind.Apply(target, tid);
-            var stack = target.Stack(tid);
+            var stack = target.Stack(tid, rewind.Apply(target, tid));
             var reason = stack.IsReliable ? blocker(stack) : $"has an unreliable stack: {stack.UnreliableReason}";
             if (reason is not null)
             {

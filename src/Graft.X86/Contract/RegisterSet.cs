@@ -1,5 +1,3 @@
-using System.Numerics;
-
 using Iced.Intel;
 
 namespace Graft.X86.Contract;
@@ -90,8 +88,6 @@ public readonly record struct RegisterSet(ulong Bits)
             yield return "st";
         }
     }
-
-    public int Count => BitOperations.PopCount(Bits);
 
     private IEnumerable<string> Ranges(int firstBit, int count, string prefix)
     {
