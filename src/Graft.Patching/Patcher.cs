@@ -89,9 +89,30 @@ public sealed partial class Patcher(Action<string> notice)
         {
             throw new GraftException(GraftFailure.TargetCrashed, e.Message, e);
         }
+        catch (TargetStoppedException e)
+        {
+            throw new GraftException(GraftFailure.Refused, e.Message, e);
+        }
+        catch (ThreadUnresponsiveException e)
+        {
+            throw new GraftException(GraftFailure.Timeout, $"{e.Message}; everything was rolled back", e);
+        }
         catch (Exception e) when (e is InjectionException or RemoteMemoryException or ErrnoException or StateFormatException)
         {
             throw new GraftException(GraftFailure.Internal, $"process {pid}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// An operation that runs code in the target refuses a process stopped by job control before
+    /// it changes anything: its threads would run graft's code while the process is meant to be
+    /// still, and whoever stopped it expects to find it as it was.
+    /// </summary>
+    private static void RefuseIfStopped(TargetProcess target)
+    {
+        if (target.Tracee.IsJobControlStopped())
+        {
+            throw new TargetStoppedException(target.Pid);
         }
     }
 

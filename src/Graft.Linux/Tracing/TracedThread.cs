@@ -30,7 +30,10 @@ internal sealed class TracedThread(int tid)
     /// </summary>
     public bool IsRunningInjected { get; set; }
 
-    /// <summary>The last stop was a group-stop: the process is job-control stopped and resuming uses PTRACE_LISTEN.</summary>
+    /// <summary>
+    /// The thread sits in a group-stop (the process is job-control stopped): resuming it uses
+    /// PTRACE_LISTEN, which keeps it stopped. Any other restart ends the group-stop for it.
+    /// </summary>
     public bool GroupStopped { get; set; }
 
     /// <summary>Stopped in the dynamic linker (a <see cref="LoaderStop"/>): only <see cref="Tracee.ContinueFromLoader"/> lets it go.</summary>

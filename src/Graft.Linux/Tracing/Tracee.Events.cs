@@ -12,6 +12,10 @@ public sealed partial class Tracee
     // How long a stop may take before the interrupt is sent again.
     private static readonly TimeSpan InterruptRepeat = TimeSpan.FromMilliseconds(100);
 
+    // How long a stop may take at all. A running or interruptibly sleeping thread stops within
+    // microseconds; one that has not after this sleeps where no interrupt reaches it.
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
     private bool PollRunning(TracedThread? except = null)
     {
@@ -67,6 +71,11 @@ public sealed partial class Tracee
                 continue;
             }
 
+            if (clock.Elapsed > StopTimeout)
+            {
+                throw new ThreadUnresponsiveException(Pid, thread.Tid, StopTimeout, DescribeTaskState(thread.Tid));
+            }
+
             if (clock.Elapsed > nextInterrupt)
             {
                 // The stop has not come (seen under heavy thread creation): ask again. A surplus
@@ -88,6 +97,21 @@ public sealed partial class Tracee
 
         ThrowIfDied();
         return thread.IsStopped && threads.ContainsKey(thread.Tid);
+    }
+
+    /// <summary>The task's state and where it sleeps, from /proc: "D (disk sleep) in folio_wait_bit".</summary>
+    private string DescribeTaskState(int tid)
+    {
+        try
+        {
+            var state = File.ReadLines($"/proc/{Pid}/task/{tid}/status").First(l => l.StartsWith("State:", StringComparison.Ordinal))["State:".Length..].Trim();
+            var channel = File.ReadAllText($"/proc/{Pid}/task/{tid}/wchan").Trim();
+            return channel is "" or "0" ? state : $"{state} in {channel}";
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return "in an unknown state";
+        }
     }
 
     /// <summary>
@@ -147,6 +171,10 @@ public sealed partial class Tracee
     private void Restart(TracedThread thread, int request, int signal)
     {
         thread.HasRun = true;
+
+        // PTRACE_LISTEN is only valid in the group-stop event itself; after an injection or a
+        // trap the thread sits in another stop, and LISTEN would fail with EIO.
+        thread.GroupStopped &= request == Ptrace.PTRACE_LISTEN;
         if (Ptrace.ptrace(request, thread.Tid, 0, signal) != 0)
         {
             var error = ErrnoException.FromLastError($"ptrace({request}, {thread.Tid})");

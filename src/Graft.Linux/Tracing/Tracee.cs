@@ -93,9 +93,11 @@ public sealed partial class Tracee : IDisposable
 
     private bool TrySeize(int tid)
     {
+        // Read before seizing: a seized thread shows as traced ('t') whatever stopped it.
+        var stopped = IsJobControlStoppedTask(tid);
         if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, SeizeOptions) == 0)
         {
-            threads[tid] = new TracedThread(tid);
+            threads[tid] = new TracedThread(tid) { GroupStopped = stopped };
             return true;
         }
 
@@ -138,6 +140,36 @@ public sealed partial class Tracee : IDisposable
         }
 
         return entries.Select(e => int.TryParse(Path.GetFileName(e), out var tid) ? tid : 0).Where(tid => tid > 0);
+    }
+
+    /// <summary>
+    /// True if the process is stopped by job control (SIGSTOP, Ctrl-Z). Pending events are
+    /// taken first: a group-stop, or its end after SIGCONT, reaches Graft as an event-stop.
+    /// </summary>
+    public bool IsJobControlStopped()
+    {
+        CheckOwner();
+        while (PollRunning())
+        {
+        }
+
+        return threads.Values.Any(t => t.GroupStopped);
+    }
+
+    /// <summary>The task's state in /proc is 'T': stopped by a signal, and not traced yet.</summary>
+    private bool IsJobControlStoppedTask(int tid)
+    {
+        try
+        {
+            // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+            var stat = File.ReadAllText($"/proc/{Pid}/task/{tid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 1)..].TrimStart();
+            return state.StartsWith('T');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private bool IsExiting(int tid)
@@ -215,7 +247,7 @@ public sealed partial class Tracee : IDisposable
         {
             foreach (var thread in threads.Values.ToList())
             {
-                if (Stop(thread.Tid))
+                if (StopForDetach(thread.Tid))
                 {
                     // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
                     Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
@@ -228,5 +260,21 @@ public sealed partial class Tracee : IDisposable
         threads.Clear();
         Memory.Dispose();
         disposed = true;
+    }
+
+    /// <summary>
+    /// A thread that does not stop cannot be detached now: the kernel detaches it when Graft
+    /// exits, and drops the interrupt still pending for it then.
+    /// </summary>
+    private bool StopForDetach(int tid)
+    {
+        try
+        {
+            return Stop(tid);
+        }
+        catch (ThreadUnresponsiveException)
+        {
+            return false;
+        }
     }
 }
