@@ -69,7 +69,8 @@ public sealed class ElfFile
     /// <summary>The parsed .eh_frame, or null if the object has none.</summary>
     public EhFrameTable? EhFrame => _ehFrame.Value;
 
-    internal ReadOnlyMemory<byte> Image { get; }
+    /// <summary>The bytes parsed: the whole file.</summary>
+    public ReadOnlyMemory<byte> Image { get; }
 
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="ElfFormatException">The file is not an ELF object we support.</exception>

@@ -62,6 +62,7 @@ public sealed partial class Patcher
         private SlotAllocator slots = new(target, state);
         private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
         private ulong handle;
+        private string? loadedFrom;
         private bool recorded;
         private AppliedPatch? prepared;
 
@@ -149,8 +150,10 @@ public sealed partial class Patcher
                 // here on leaves behind can be found and undone by the next one.
                 var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
                     0, 0, 0, DateTimeOffset.UtcNow, [], []);
+                loadedFrom = PatchCopy.Create(target, store, tid, patch.Definition);
+                loading = loading with { LoadedFrom = loadedFrom };
                 WriteState(loading);
-                handle = new RemoteLoader(target, store).Open(tid, patch.Definition.Path);
+                handle = new RemoteLoader(target, store).Open(tid, loadedFrom);
                 Reresolve();
 
                 var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
@@ -160,6 +163,7 @@ public sealed partial class Patcher
 
                 // struct link_map starts with l_addr, the difference between file and memory addresses.
                 var bias = target.Tracee.Memory.ReadUInt64(handle);
+                PatchCopy.Verify(target, patch.Definition, bias);
                 foreach (var local in patch.LocalSymbols)
                 {
                     foreach (var slot in local.Reference.Slots)
@@ -235,7 +239,7 @@ public sealed partial class Patcher
 
         private void RollBack()
         {
-            if (handle == 0 && slots.NewPages.Count == 0 && !recorded)
+            if (handle == 0 && loadedFrom is null && slots.NewPages.Count == 0 && !recorded)
             {
                 return;
             }
@@ -252,6 +256,11 @@ public sealed partial class Patcher
                 if (handle != 0)
                 {
                     new RemoteLoader(target, store).Close(tid, handle);
+                }
+
+                if (loadedFrom is not null)
+                {
+                    PatchCopy.Close(target, tid, loadedFrom);
                 }
 
                 slots.UnmapNewPages(tid);

@@ -75,7 +75,7 @@ public sealed partial class Patcher
             var loader = new RemoteLoader(target, store);
             foreach (var patch in unloaded)
             {
-                Close(loader, tid, patch);
+                Close(target, loader, tid, patch);
             }
 
             foreach (var page in unusedPages)
@@ -89,18 +89,24 @@ public sealed partial class Patcher
         }
     }
 
-    private static void Close(RemoteLoader loader, int tid, AppliedPatch patch)
+    private static void Close(TargetProcess target, RemoteLoader loader, int tid, AppliedPatch patch)
     {
+        var loadedFrom = patch.LoadedFrom ?? patch.Path;
         if (patch.Handle != 0)
         {
             loader.Close(tid, patch.Handle);
         }
-        else if (loader.FindLoaded(tid, patch.Path) is var handle and not 0)
+        else if (loader.FindLoaded(tid, loadedFrom) is var handle and not 0)
         {
             // A graft killed inside dlopen never learnt the handle: the lookup took a second
             // reference to the patch, so close it twice.
             loader.Close(tid, handle);
             loader.Close(tid, handle);
+        }
+
+        if (patch.LoadedFrom is not null)
+        {
+            PatchCopy.Close(target, tid, patch.LoadedFrom);
         }
     }
 }

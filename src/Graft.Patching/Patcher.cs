@@ -4,6 +4,7 @@ using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
+using Graft.Linux.Trust;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
@@ -30,14 +31,20 @@ public sealed partial class Patcher(Action<string> notice)
     /// <summary>How long graft stays attached after an operation, serving the threads and watching for a fatal signal.</summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Reads a patch file's descriptor; the refusal of a bad file is a <see cref="GraftException"/>.</summary>
+    /// <summary>The largest patch file graft reads: far above any real patch, far below what would exhaust memory.</summary>
+    public const long MaxPatchBytes = 256L << 20;
+
+    /// <summary>
+    /// Opens a patch file once, checks it (<see cref="CheckedFile"/>) and parses its descriptor from
+    /// the bytes read; those bytes are what the target loads. A bad file is refused with a <see cref="GraftException"/>.
+    /// </summary>
     public static PatchDefinition ReadPatch(string path)
     {
         try
         {
-            return PatchFile.Load(path);
+            return PatchFile.Parse(path, CheckedFile.Read(path, MaxPatchBytes).Bytes);
         }
-        catch (PatchFormatException e)
+        catch (Exception e) when (e is PatchFormatException or UntrustedFileException)
         {
             throw new GraftException(GraftFailure.Refused, e.Message, e);
         }

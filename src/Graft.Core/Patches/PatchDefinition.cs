@@ -1,3 +1,5 @@
+using Graft.Elf;
+
 namespace Graft.Core.Patches;
 
 /// <summary>
@@ -12,6 +14,9 @@ public sealed record PatchDefinition(
     IReadOnlyList<ObjectDefinition> Objects,
     IReadOnlyList<LocalSymbolReference> LocalSymbols)
 {
+    /// <summary>The patch file, parsed from the bytes graft checked and read once: the image it loads and inspects.</summary>
+    public required ElfFile Elf { get; init; }
+
     /// <summary>graft.h's register-preserving entry (graft_preserve) in the patch file; 0 when it was built without one.</summary>
     public ulong PreserveEntry { get; init; }
 }

@@ -23,25 +23,12 @@ public static class PatchFile
     private const int LocalSymbolSize = 24;
     private const int MaxEntries = 100_000;
 
-    public static PatchDefinition Load(string path)
+    /// <summary>Parses a patch from its file's bytes, read once by the caller; <paramref name="path"/> names it in messages.</summary>
+    public static PatchDefinition Parse(string path, byte[] bytes)
     {
-        ElfFile elf;
         try
         {
-            elf = ElfFile.Load(path);
-        }
-        catch (ElfFormatException e)
-        {
-            throw new PatchFormatException($"{path}: {e.Message}");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new PatchFormatException($"cannot read {path}: {e.Message}");
-        }
-
-        try
-        {
-            return Read(elf, path);
+            return Read(ElfFile.Parse(bytes), path);
         }
         catch (ElfFormatException e)
         {
@@ -81,6 +68,7 @@ public static class PatchFile
         var replace = image.ReadByte(patch + PatchReplaceOffset) != 0;
         return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image))
         {
+            Elf = elf,
             PreserveEntry = FindSymbol(elf, PreserveEntrySymbol) is { } entry ? image.ReadPointer(entry.Value) : 0,
         };
     }
@@ -107,8 +95,13 @@ public static class PatchFile
             }
 
             var callbacks = entry + ObjectCallbacksOffset;
-            objects.Add(new ObjectDefinition(image.ReadString(entry), image.ReadString(entry + 16), ReadFunctions(elf, image, functions), entry,
-                new CallbackSet(image.ReadPointer(callbacks), image.ReadPointer(callbacks + 8), image.ReadPointer(callbacks + 16), image.ReadPointer(callbacks + 24))));
+            var set = new CallbackSet(image.ReadPointer(callbacks), image.ReadPointer(callbacks + 8), image.ReadPointer(callbacks + 16), image.ReadPointer(callbacks + 24));
+            foreach (var callback in new[] { set.PrePatch, set.PostPatch, set.PreUnpatch, set.PostUnpatch }.Where(c => c != 0))
+            {
+                RequireCode(elf, image, callback, "a callback");
+            }
+
+            objects.Add(new ObjectDefinition(image.ReadString(entry), image.ReadString(entry + 16), ReadFunctions(elf, image, functions), entry, set));
         }
     }
 
@@ -134,6 +127,7 @@ public static class PatchFile
                 throw image.Fail($"the replacement of '{oldName}' has no new_func");
             }
 
+            RequireCode(elf, image, newFunction, $"the new_func of '{oldName}'");
             functions.Add(new FunctionDefinition(oldName, image.ReadPointer(entry + 16), newFunction, SizeOfFunctionAt(elf, newFunction)));
         }
     }
@@ -164,6 +158,17 @@ public static class PatchFile
     /// <summary>The replacement's own extent, which a stacked patch checks stacks against (0: unknown, the patch is stripped).</summary>
     private static ulong SizeOfFunctionAt(ElfFile elf, ulong address) =>
         elf.Symbols.Concat(elf.DynamicSymbols).FirstOrDefault(s => s.Value == address && s.Type == ElfSymbolType.Func && s.IsDefined)?.Size ?? 0;
+
+    /// <summary>Code Graft will make the target run must lie in an executable segment of the patch (not .rodata, not data).</summary>
+    private static void RequireCode(ElfFile elf, PatchImage image, ulong address, string what)
+    {
+        var executable = elf.Segments.Any(s => s.Type == ElfSegmentType.Load && s.Flags.HasFlag(ElfSegmentFlags.Execute)
+            && address >= s.VirtualAddress && address < s.VirtualAddress + s.FileSize);
+        if (!executable)
+        {
+            throw image.Fail($"{what} (0x{address:x}) is not in an executable segment of the patch");
+        }
+    }
 
     private static ElfSymbol? FindSymbol(ElfFile elf, string name) =>
         elf.DynamicSymbols.Concat(elf.Symbols).FirstOrDefault(s => s.Name == name && s.IsDefined);

@@ -54,7 +54,10 @@ internal sealed class PatchImage(ElfFile elf, string path)
 
             if (one[0] == 0)
             {
-                return Encoding.UTF8.GetString([.. bytes]);
+                var text = Encoding.UTF8.GetString([.. bytes]);
+                return text.Any(char.IsControl)
+                    ? throw Fail($"a name at 0x{address:x} holds control characters (a newline, an escape sequence ...)")
+                    : text;
             }
 
             bytes.Add(one[0]);

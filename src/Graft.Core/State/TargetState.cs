@@ -71,6 +71,12 @@ public sealed record AppliedPatch(
     public bool Replace { get; init; }
 
     /// <summary>
+    /// The path the target's dynamic linker loaded the patch by: /proc/&lt;pid&gt;/fd/&lt;fd&gt;, a sealed
+    /// memfd in the target holding the bytes graft checked (<see cref="Path"/> is where they came from).
+    /// </summary>
+    public string? LoadedFrom { get; init; }
+
+    /// <summary>
     /// Some threads were switched by --force rather than found clean: code of the patch may still
     /// run on them, so a revert never unloads it (the kernel keeps a forced patch's module).
     /// </summary>

@@ -2,11 +2,32 @@ using System.Runtime.InteropServices;
 
 namespace Graft.Linux.Interop;
 
-/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), and realpath.</summary>
+/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), fstat/stat, and realpath.</summary>
 internal static partial class Files
 {
+    public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
     public const int O_RDWR = 2;
+    public const int O_NOCTTY = 0x100;
+    public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+
+    // st_mode bits (sys/stat.h).
+    public const uint S_IFMT = 0xf000;
+    public const uint S_IFREG = 0x8000;
+    public const uint S_IFDIR = 0x4000;
+    public const uint S_ISVTX = 0x200;
+    public const uint S_IWGRP = 0x10;
+    public const uint S_IWOTH = 0x2;
+
+    [LibraryImport(LibC.Name, EntryPoint = "fstat", SetLastError = true)]
+    public static partial int fstat(int fd, out Stat buffer);
+
+    [LibraryImport(LibC.Name, EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int stat(string path, out Stat buffer);
+
+    [LibraryImport(LibC.Name, EntryPoint = "geteuid")]
+    public static partial uint geteuid();
 
     [LibraryImport(LibC.Name, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);

@@ -11,6 +11,7 @@ public static class Syscalls
     public const long SYS_mprotect = 10;
     public const long SYS_munmap = 11;
     public const long SYS_rt_sigreturn = 15;
+    public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
     public const long SYS_futex = 202;
@@ -24,6 +25,14 @@ public static class Syscalls
     public const ulong MAP_ANONYMOUS = 0x20;
     public const ulong MAP_FIXED_NOREPLACE = 0x100000;
     public const ulong MFD_CLOEXEC = 1;
+    public const ulong MFD_ALLOW_SEALING = 2;
+    public const ulong MFD_EXEC = 0x10;
+    public const long EINVAL = 22;
+    public const ulong F_ADD_SEALS = 1033;
+    public const ulong F_SEAL_SEAL = 1;
+    public const ulong F_SEAL_SHRINK = 2;
+    public const ulong F_SEAL_GROW = 4;
+    public const ulong F_SEAL_WRITE = 8;
 
     // <linux/membarrier.h>: "sync cores" for code written while threads run (seeds/004).
     public const ulong MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 5;

@@ -88,8 +88,9 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// <summary>One patch onto the coming library; the reason it could not be, or null.</summary>
     private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
     {
-        var code = PatchCode.Load(Patcher.ReadPatch(patch.Path));
-        var definition = code.Definition.Objects[index];
+        // The file the target loaded, not whatever the path holds now.
+        var code = patch.LoadedFrom is null ? Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target.Pid, patch.Path, patch.LoadedFrom);
+        var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
         var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };
         List<ResolvedFunction> functions;

@@ -29,10 +29,9 @@ internal static class PatchResolver
 
         var objects = patch.Objects.Select(o => new ResolvedObject(o, FindObjectIfLoaded(target, o))).ToList();
         var functions = new List<ResolvedFunction>();
-        var code = PatchCode.Load(patch);
         foreach (var obj in objects.Where(o => o.Module is not null))
         {
-            functions.AddRange(obj.Definition.Functions.Select(f => ResolveFunction(target, state, obj.Module!, f, code)));
+            functions.AddRange(obj.Definition.Functions.Select(f => ResolveFunction(target, state, obj.Module!, f, patch)));
         }
 
         if (functions.GroupBy(f => f.Address).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -98,7 +97,7 @@ internal static class PatchResolver
         }
     }
 
-    public static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function, PatchCode patch)
+    public static ResolvedFunction ResolveFunction(TargetProcess target, TargetState state, LoadedModule module, FunctionDefinition function, PatchDefinition patch)
     {
         var lookup = ElfSymbolLookup.Find(module.Elf, function.OldName, function.OldSympos, ElfSymbolType.Func);
         if (lookup.Symbol is not { } symbol)
@@ -116,7 +115,7 @@ internal static class PatchResolver
         }
 
         var analysis = Analyze(target, state, address, symbol.Size, function.OldName, module);
-        var entry = EntryPlanner.Plan(function.OldName, module.Elf, symbol.Value, patch.Elf, patch.Definition, function.NewFunction);
+        var entry = EntryPlanner.Plan(function.OldName, module.Elf, symbol.Value, patch.Elf, patch, function.NewFunction);
         return new ResolvedFunction(function, module, address, symbol.Size, analysis)
         {
             Entry = entry,

@@ -61,7 +61,7 @@ public sealed class CliTests
         Assert.Contains(graft.Stderr, l => l.StartsWith("graft: error: interrupted", StringComparison.Ordinal));
         before.AssertCodeUnchanged(blocker.Pid);
         Assert.Contains("no patches applied", Shell.Graft("list", blocker.Pid.ToString()).Stdout);
-        Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -81,12 +81,12 @@ public sealed class CliTests
             Assert.Equal("loading", patch.GetProperty("phase").GetString());
         }
 
-        Assert.Contains(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
+        Assert.Contains(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
         var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
 
         Assert.True(apply.ExitCode == 0, apply.Stderr);
         Assert.Contains("graft: 'slow-path': unloading what an interrupted apply left behind", apply.Stderr);
-        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_path.so", StringComparison.Ordinal));
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
         Ticks.Next(blocker, 2, "new");
         using var now = JsonDocument.Parse(Shell.Graft("list", pid, "--json").Stdout);
         Assert.Equal("describe-new", Assert.Single(now.RootElement.GetProperty("patches").EnumerateArray()).GetProperty("name").GetString());
@@ -131,7 +131,7 @@ public sealed class CliTests
         var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
         Assert.True(apply.ExitCode == 0, apply.Stderr);
         Assert.Contains("graft: 'slow-constructor': unloading what an interrupted apply left behind", apply.Stderr);
-        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("slow_constructor.so", StringComparison.Ordinal));
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("graft-patch:slow-constructor", StringComparison.Ordinal));
         Ticks.Next(counter, 2, "new");
     }
 

@@ -93,8 +93,8 @@ public sealed class StackingTests
         Assert.True(applied.Replace);
         Assert.Equal(["describe"], applied.Functions.Select(f => f.Name));
         var mapped = File.ReadAllText($"/proc/{counter.Pid}/maps");
-        Assert.DoesNotContain("lib_greeting.so", mapped);
-        Assert.DoesNotContain("describe_v2.so", mapped);
+        Assert.DoesNotContain("graft-patch:lib-greeting", mapped);
+        Assert.DoesNotContain("graft-patch:describe-v2", mapped);
 
         patcher.Revert(counter.Pid, "describe-cumulative", Timeout, model: model);
         Assert.Equal("hello", Ticks.Field(Ticks.Next(counter, 2, "old"), 4));

@@ -1,0 +1,109 @@
+using System.Text;
+using Graft.Core.Patches;
+using Graft.Elf;
+using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Loading;
+
+/// <summary>
+/// The patch as the target loads it: a sealed memfd inside the target holding exactly the bytes
+/// graft checked and parsed, loaded by its /proc path in the target's own view. No path the
+/// operator named is resolved again, in graft's mount namespace or the target's, so a symlink
+/// flipped or a container's own file at the same path cannot be what runs. The memfd stays open
+/// in the target as long as the patch is loaded: its path, which the loader keeps as the
+/// object's name, then stays valid for debuggers and for graftd.
+/// </summary>
+internal static class PatchCopy
+{
+    /// <summary>The memfd's name, which /proc/&lt;pid&gt;/maps shows: "/memfd:graft-patch:&lt;patch name&gt; (deleted)".</summary>
+    public const string MemfdPrefix = "graft-patch:";
+
+    // memfd_create takes names of up to 249 bytes.
+    private const int MaxNameBytes = 200;
+
+    /// <summary>Creates the memfd in the target, fills and seals it; returns the path to dlopen.</summary>
+    public static string Create(TargetProcess target, StateStore store, int tid, PatchDefinition patch)
+    {
+        var tracee = target.Tracee;
+        var name = Encoding.UTF8.GetBytes(MemfdPrefix + patch.Name);
+        tracee.Memory.Write(store.Scratch, [.. name.Take(MaxNameBytes), 0]);
+        // MFD_EXEC: executable whatever vm.memfd_noexec says; kernels before 6.3 know no such flag.
+        var flags = Syscalls.MFD_CLOEXEC | Syscalls.MFD_ALLOW_SEALING;
+        var created = tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, store.Scratch, flags | Syscalls.MFD_EXEC);
+        if (created == -Syscalls.EINVAL)
+        {
+            created = tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, store.Scratch, flags);
+        }
+
+        var fd = Check(target, created, "memfd_create");
+        try
+        {
+            using (var file = File.OpenHandle($"/proc/{target.Pid}/fd/{fd}", FileMode.Open, FileAccess.Write))
+            {
+                RandomAccess.Write(file, patch.Elf.Image.Span, 0);
+            }
+
+            // Sealed, nothing in the target can change the code graft checked.
+            Check(target, tracee.InjectSyscall(tid, Syscalls.SYS_fcntl, (ulong)fd, Syscalls.F_ADD_SEALS,
+                Syscalls.F_SEAL_SEAL | Syscalls.F_SEAL_SHRINK | Syscalls.F_SEAL_GROW | Syscalls.F_SEAL_WRITE), "fcntl(F_ADD_SEALS)");
+        }
+        catch
+        {
+            tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)fd);
+            throw;
+        }
+
+        return $"/proc/{PidInItsNamespace(target.Pid)}/fd/{fd}";
+    }
+
+    /// <summary>Closes the target's memfd of a patch loaded from <paramref name="loadedFrom"/>, once the loader let it go.</summary>
+    public static void Close(TargetProcess target, int tid, string loadedFrom) =>
+        target.Tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)DescriptorOf(loadedFrom));
+
+    /// <summary>The patch file a target has loaded, read back from its memfd (graftd, for a library that comes later).</summary>
+    public static PatchDefinition ReadLoaded(int pid, string path, string loadedFrom)
+    {
+        try
+        {
+            return PatchFile.Parse(path, File.ReadAllBytes($"/proc/{pid}/fd/{DescriptorOf(loadedFrom)}"));
+        }
+        catch (Exception e) when (e is PatchFormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new GraftException(GraftFailure.Internal, $"cannot read back patch {path} from process {pid}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// After dlopen: the object mapped at <paramref name="image"/> carries the code graft parsed,
+    /// byte for byte (executable segments and notes, build-id included, hold no relocations).
+    /// </summary>
+    public static void Verify(TargetProcess target, PatchDefinition patch, ulong bias)
+    {
+        foreach (var segment in patch.Elf.Segments.Where(s => s.FileSize > 0
+            && (s.Type == ElfSegmentType.Note || (s.Type == ElfSegmentType.Load && s.Flags.HasFlag(ElfSegmentFlags.Execute)))))
+        {
+            var expected = patch.Elf.Image.Slice((int)segment.Offset, (int)segment.FileSize).Span;
+            var mapped = target.Tracee.Memory.Read(bias + segment.VirtualAddress, (int)segment.FileSize);
+            if (!expected.SequenceEqual(mapped))
+            {
+                throw new GraftException(GraftFailure.Internal,
+                    $"the object the dynamic linker of process {target.Pid} mapped for {patch.Path} is not the file graft checked (segment at 0x{segment.VirtualAddress:x} differs)");
+            }
+        }
+    }
+
+    private static int DescriptorOf(string loadedFrom) => int.Parse(loadedFrom[(loadedFrom.LastIndexOf('/') + 1)..]);
+
+    /// <summary>The target's pid as the target itself sees it (the last NSpid), for a /proc path its loader resolves.</summary>
+    private static int PidInItsNamespace(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("NSpid:", StringComparison.Ordinal));
+        return line is null ? pid : int.Parse(line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[^1]);
+    }
+
+    private static long Check(TargetProcess target, long result, string call) => Syscalls.Failed(result)
+        ? throw new GraftException(GraftFailure.Internal, $"{call} inside process {target.Pid} failed with errno {-result}")
+        : result;
+}
