@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Graft.Cli.Output;
 using Graft.Patching;
 using Graft.Patching.Service;
 
@@ -54,7 +55,7 @@ internal static class CommonOptions
         }
         catch (GraftException e)
         {
-            Console.Error.WriteLine($"graft: error: {e.Message}");
+            Console.Error.WriteLine($"graft: error: {Escaped.Line(e.Message)}");
             return (int)e.Failure;
         }
         finally
@@ -76,5 +77,5 @@ internal static class CommonOptions
 
     public static ServiceReply Report(OperationReport report) => new(Report: report, Done: true);
 
-    private static void Notice(string text) => Console.Error.WriteLine($"graft: {text}");
+    private static void Notice(string text) => Console.Error.WriteLine($"graft: {Escaped.Line(text)}");
 }
