@@ -17,6 +17,15 @@ public static class Errno
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
 
+    // The kernel's own "restart me" results (<linux/errno.h>): never seen by a program, only by
+    // a tracer that stops a thread on its way out of an interrupted system call. The kernel
+    // restarts the call unless a handler runs; then it fails with EINTR, except after
+    // ERESTARTSYS with SA_RESTART or ERESTARTNOINTR.
+    public const int ERESTARTSYS = 512;
+    public const int ERESTARTNOINTR = 513;
+    public const int ERESTARTNOHAND = 514;
+    public const int ERESTART_RESTARTBLOCK = 516;
+
     public static string Name(int errno) => errno switch
     {
         EPERM => "EPERM",

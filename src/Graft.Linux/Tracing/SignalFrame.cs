@@ -26,10 +26,6 @@ internal static class SignalFrame
     private const ulong UC_SIGCONTEXT_SS = 2;
     private const ulong UC_STRICT_RESTORE_SS = 4;
 
-    private const long ERESTARTSYS = 512;
-    private const long ERESTARTNOINTR = 513;
-    private const long ERESTARTNOHAND = 514;
-    private const long ERESTART_RESTARTBLOCK = 516;
     private const ulong SYS_restart_syscall = 219;
 
     /// <param name="returnAddress">pretcode: the code that issues rt_sigreturn, reached by the injected function's ret.</param>
@@ -61,11 +57,11 @@ internal static class SignalFrame
 
         switch (-(long)regs.rax)
         {
-            case ERESTARTSYS or ERESTARTNOINTR or ERESTARTNOHAND:
+            case Errno.ERESTARTSYS or Errno.ERESTARTNOINTR or Errno.ERESTARTNOHAND:
                 regs.rax = regs.orig_rax;
                 regs.rip -= 2;
                 break;
-            case ERESTART_RESTARTBLOCK:
+            case Errno.ERESTART_RESTARTBLOCK:
                 regs.rax = SYS_restart_syscall;
                 regs.rip -= 2;
                 break;

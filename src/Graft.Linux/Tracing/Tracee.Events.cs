@@ -142,6 +142,7 @@ public sealed partial class Tracee
         {
             thread.StopEventPending = false;
             thread.GroupStopped = status.IsGroupStop;
+            RestartInterruptedCall(thread, status);
             if (thread.WantStopped)
             {
                 MarkStopped(thread);

@@ -164,7 +164,9 @@ public sealed partial class Tracee
         }
         else if (status.IsEventStop)
         {
+            // A surplus interrupt: the code Graft runs must not see EINTR for it either.
             thread.StopEventPending = false;
+            RestartInterruptedCall(thread, status);
             Restart(thread, request, 0);
         }
         else
