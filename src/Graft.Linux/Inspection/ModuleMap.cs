@@ -1,4 +1,5 @@
 using Graft.Elf;
+using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 
 namespace Graft.Linux.Inspection;
@@ -17,6 +18,23 @@ public sealed class ModuleMap
     public IReadOnlyList<MemoryMapping> Mappings { get; }
 
     public LoadedModule MainExecutable => Modules.First(m => m.IsMainExecutable);
+
+    /// <summary>
+    /// A file the process holds open as well as mapped: a deleted file (a patch's memfd) when
+    /// map_files is not there to reach it, as once the leader thread has exited.
+    /// </summary>
+    private static string? OpenCopy(string directory, string path, ulong inode)
+    {
+        try
+        {
+            return Directory.GetFiles($"{directory}/fd").FirstOrDefault(fd =>
+                new FileInfo(fd).LinkTarget == path && Files.stat(fd, out var status) == 0 && status.st_ino == inode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Reads the map; objects still mapped where <paramref name="previous"/> saw them keep their parsed ELF and unwind tables.</summary>
     public static ModuleMap Read(int pid, RemoteMemory memory, ModuleMap? previous = null)
@@ -40,8 +58,11 @@ public sealed class ModuleMap
                 continue;
             }
 
-            var onDisk = $"/proc/{pid}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
-            modules.Add(new LoadedModule(path, path == executable, parts, () => ElfFile.Load(File.Exists(onDisk) ? onDisk : path)));
+            var directory = ProcDirectory.Of(pid);
+            var onDisk = $"{directory}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
+            var inode = group.Key.Inode;
+            modules.Add(new LoadedModule(path, path == executable, parts,
+                () => ElfFile.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path)));
         }
 
         if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)
@@ -83,7 +104,7 @@ public sealed class ModuleMap
     {
         try
         {
-            return new FileInfo($"/proc/{pid}/exe").LinkTarget ?? "";
+            return new FileInfo($"{ProcDirectory.Of(pid)}/exe").LinkTarget ?? "";
         }
         catch (IOException)
         {

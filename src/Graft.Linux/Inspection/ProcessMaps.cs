@@ -10,7 +10,7 @@ public static class ProcessMaps
         string[] lines;
         try
         {
-            lines = File.ReadAllLines($"/proc/{pid}/maps");
+            lines = File.ReadAllLines($"{ProcDirectory.Of(pid)}/maps");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 
 namespace Graft.Linux.Tracing;
@@ -109,7 +110,7 @@ public sealed class RemoteMemory : IDisposable
     {
         if (fd < 0)
         {
-            fd = Files.open($"/proc/{pid}/mem", Files.O_RDWR | Files.O_CLOEXEC);
+            fd = Files.open($"{ProcDirectory.Of(pid)}/mem", Files.O_RDWR | Files.O_CLOEXEC);
             if (fd < 0)
             {
                 throw ErrnoException.FromLastError($"open(/proc/{pid}/mem)");

@@ -8,7 +8,7 @@ namespace Graft.Linux.Tracing;
 /// it does once the tracer lets the thread go and no handler runs. A few fail with EINTR
 /// outright even for a stop (signal(7), "Interruption of system calls ... by a stop signal"):
 /// epoll_wait, epoll_pwait, epoll_pwait2, rt_sigtimedwait, semtimedop, io_getevents... An event
-/// loop that takes EINTR there for an error dies of being patched (issue 13, finding 6).
+/// loop that takes EINTR there for an error would die of being patched.
 /// </summary>
 public sealed partial class Tracee
 {

@@ -1,3 +1,4 @@
+using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 
 namespace Graft.Linux.Tracing;
@@ -93,6 +94,12 @@ public sealed partial class Tracee : IDisposable
 
     private bool TrySeize(int tid)
     {
+        // A zombie leader (main called pthread_exit) would never report a stop.
+        if (ProcDirectory.IsZombie($"/proc/{Pid}/task/{tid}/stat"))
+        {
+            return false;
+        }
+
         // Read before seizing: a seized thread shows as traced ('t') whatever stopped it.
         var stopped = IsJobControlStoppedTask(tid);
         if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, SeizeOptions) == 0)

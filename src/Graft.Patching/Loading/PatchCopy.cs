@@ -40,7 +40,7 @@ internal static class PatchCopy
         var fd = Check(target, created, "memfd_create");
         try
         {
-            using (var file = File.OpenHandle($"/proc/{target.Pid}/fd/{fd}", FileMode.Open, FileAccess.Write))
+            using (var file = File.OpenHandle($"{ProcDirectory.Of(target.Pid)}/fd/{fd}", FileMode.Open, FileAccess.Write))
             {
                 RandomAccess.Write(file, patch.Elf.Image.Span, 0);
             }
@@ -55,7 +55,10 @@ internal static class PatchCopy
             throw;
         }
 
-        return $"/proc/{PidInItsNamespace(target.Pid)}/fd/{fd}";
+        // /proc/thread-self once the leader has exited (its fd directory is empty then).
+        return ProcDirectory.Of(target.Pid) == $"/proc/{target.Pid}"
+            ? $"/proc/{PidInItsNamespace(target.Pid)}/fd/{fd}"
+            : $"/proc/thread-self/fd/{fd}";
     }
 
     /// <summary>Closes the target's memfd of a patch loaded from <paramref name="loadedFrom"/>, once the loader let it go.</summary>
@@ -67,7 +70,7 @@ internal static class PatchCopy
     {
         try
         {
-            return PatchFile.Parse(path, File.ReadAllBytes($"/proc/{pid}/fd/{DescriptorOf(loadedFrom)}"));
+            return PatchFile.Parse(path, File.ReadAllBytes($"{ProcDirectory.Of(pid)}/fd/{DescriptorOf(loadedFrom)}"));
         }
         catch (Exception e) when (e is PatchFormatException or IOException or UnauthorizedAccessException)
         {

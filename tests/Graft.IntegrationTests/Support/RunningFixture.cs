@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Graft.Linux.Inspection;
 
 namespace Graft.IntegrationTests.Support;
 
@@ -114,7 +115,9 @@ internal sealed class RunningFixture : IDisposable
     public string NextLine(Func<string, bool> match, TimeSpan? timeout = null) =>
         WaitForLine(match, timeout ?? TimeSpan.FromSeconds(10), Lines().Count);
 
-    public bool IsAlive => File.Exists($"/proc/{Pid}/status") && !File.ReadAllText($"/proc/{Pid}/status").Contains("State:\tZ", StringComparison.Ordinal);
+    /// <summary>Some thread of it runs (its leader may have exited with pthread_exit and be a zombie).</summary>
+    public bool IsAlive => Directory.Exists($"/proc/{Pid}/task")
+        && Directory.GetDirectories($"/proc/{Pid}/task").Any(task => !ProcDirectory.IsZombie($"{task}/stat"));
 
     public void Signal(string signal) => Shell.Run("kill", $"-{signal}", Pid.ToString());
 
