@@ -36,6 +36,7 @@ public sealed partial class Patcher
             }
 
             RefuseDuringTransition(state, pid);
+            CLibrary.RequireLoader(target);
             var patch = PatchResolver.Resolve(definition, target, state);
             foreach (var absent in patch.Objects.Where(o => o.Module is null))
             {
@@ -239,7 +240,7 @@ public sealed partial class Patcher
 
         private void RollBack()
         {
-            if (handle == 0 && loadedFrom is null && slots.NewPages.Count == 0 && !recorded)
+            if (handle == 0 && loadedFrom is null && slots.NewPages.Count == 0 && !recorded && !store.CreatedMapping)
             {
                 return;
             }
@@ -264,6 +265,7 @@ public sealed partial class Patcher
                 }
 
                 slots.UnmapNewPages(tid);
+                store.UnmapIfCreatedAndEmpty(target.Tracee, tid);
             }
             finally
             {

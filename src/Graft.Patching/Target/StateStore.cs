@@ -19,6 +19,9 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
     /// <summary>Start of the state mapping in the target, 0 while it has none.</summary>
     public ulong Address { get; private set; }
 
+    /// <summary>This store created the mapping (the target had none before this operation).</summary>
+    public bool CreatedMapping { get; private set; }
+
     public ulong Scratch => Address + StateLayout.ScratchOffset;
 
     /// <summary>Where injected calls return (<see cref="ReturnTrampoline"/>).</summary>
@@ -97,6 +100,25 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
         tracee.Memory.Write(Address, StateLayout.Magic);
         half = 1;
         generation = 0;
+        CreatedMapping = true;
+    }
+
+    /// <summary>
+    /// Takes away the mapping this operation created, once a rollback left it recording nothing:
+    /// a refused apply leaves the target as it found it. The last call graft runs on the thread,
+    /// since injected calls return through the mapping's trampoline.
+    /// </summary>
+    public void UnmapIfCreatedAndEmpty(Tracee tracee, int tid)
+    {
+        var state = ReadCurrent();
+        if (!CreatedMapping || state.Patches.Count > 0 || state.SlotPages.Count > 0)
+        {
+            return;
+        }
+
+        Check(tracee.InjectSyscall(tid, Syscalls.SYS_munmap, Address, StateLayout.Size), "munmap");
+        Address = 0;
+        CreatedMapping = false;
     }
 
     private long Check(long result, string call) => Syscalls.Failed(result)

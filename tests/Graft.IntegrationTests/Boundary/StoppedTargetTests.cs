@@ -62,7 +62,7 @@ public sealed class StoppedTargetTests
 
         Assert.Equal(3, graft.ExitCode);
         Assert.Equal('T', State(hot.Pid));
-        before.AssertCodeUnchanged(hot.Pid);
+        before.AssertUnchanged(hot.Pid);
         hot.Signal("CONT");
         hot.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && l.Contains(" new=0 ", StringComparison.Ordinal));
         Assert.True(hot.IsAlive);
