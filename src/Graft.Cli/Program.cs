@@ -14,6 +14,7 @@ internal static class Program
             AnalyzeCommand.Create(),
             ApplyCommand.Create(),
             RevertCommand.Create(),
+            UnloadCommand.Create(),
             ContinueCommand.Create(),
             StatusCommand.Create(),
             ListCommand.Create(),

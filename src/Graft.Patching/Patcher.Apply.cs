@@ -53,12 +53,15 @@ public sealed partial class Patcher
 
             Notice(Notices.Enabling(definition.Name));
             Notice(Notices.Initializing(definition.Name, patching: true));
-            return new Application(this, target, store, state, patch, deadline).Run(model, force) with { Warnings = warnings };
+            // The same build reverted earlier is still loaded: switch back to that image, as the
+            // kernel re-enables a disabled livepatch, rather than load a second copy beside it.
+            var reused = state.Disabled.FirstOrDefault(d => d.Name == definition.Name && d.BuildId is not null && d.BuildId == definition.BuildId && d.LoadedFrom is not null);
+            return new Application(this, target, store, state, patch, reused, deadline).Run(model, force) with { Warnings = warnings };
         });
     }
 
     /// <summary>One apply, with what it has done so far, so that a failure can undo exactly that.</summary>
-    private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, Deadline deadline)
+    private sealed class Application(Patcher patcher, TargetProcess target, StateStore store, TargetState state, ResolvedPatch patch, AppliedPatch? reused, Deadline deadline)
     {
         private SlotAllocator slots = new(target, state);
         private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
@@ -151,10 +154,18 @@ public sealed partial class Patcher
                 // here on leaves behind can be found and undone by the next one.
                 var loading = new AppliedPatch(PatchPhase.Loading, patch.Definition.Name, patch.Definition.Path, patch.Definition.BuildId,
                     0, 0, 0, DateTimeOffset.UtcNow, [], []);
-                loadedFrom = PatchCopy.Create(target, store, tid, patch.Definition);
+                if (reused is null)
+                {
+                    loadedFrom = PatchCopy.Create(target, store, tid, patch.Definition);
+                    WriteState(loading with { LoadedFrom = loadedFrom });
+                    handle = new RemoteLoader(target, store).Open(tid, loadedFrom);
+                }
+                else
+                {
+                    (handle, loadedFrom) = (reused.Handle, reused.LoadedFrom);
+                }
+
                 loading = loading with { LoadedFrom = loadedFrom };
-                WriteState(loading);
-                handle = new RemoteLoader(target, store).Open(tid, loadedFrom);
                 Reresolve();
 
                 var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
@@ -211,10 +222,12 @@ public sealed partial class Patcher
             slots = new SlotAllocator(target, state);
         }
 
+        /// <summary>The record without this patch and its new slot pages; a reused image goes back to the disabled ones.</summary>
         private TargetState Without(TargetState current) => current with
         {
             Patches = [.. current.Patches.Where(p => p.Name != patch.Definition.Name)],
             SlotPages = [.. current.SlotPages.Except(slots.NewPages)],
+            Disabled = [.. current.Disabled.Where(d => d.Handle != reused?.Handle), .. reused is null ? [] : new[] { reused }],
         };
 
         /// <summary>Writes the function's slot and keeps where its displaced instructions went.</summary>
@@ -225,11 +238,12 @@ public sealed partial class Patcher
             return prepared;
         }
 
-        /// <summary>The state as it was, plus this patch and the slot pages mapped for it.</summary>
+        /// <summary>The state as it was, plus this patch and the slot pages mapped for it; a reused image is no longer disabled.</summary>
         private TargetState With(AppliedPatch record) => state with
         {
             Patches = [.. state.Patches, record],
             SlotPages = [.. state.SlotPages, .. slots.NewPages],
+            Disabled = [.. state.Disabled.Where(d => d.Handle != reused?.Handle)],
         };
 
         private void WriteState(AppliedPatch record)
@@ -254,12 +268,13 @@ public sealed partial class Patcher
             var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
             try
             {
-                if (handle != 0)
+                // A reused image stays loaded, disabled again (Without).
+                if (handle != 0 && reused is null)
                 {
                     new RemoteLoader(target, store).Close(tid, handle);
                 }
 
-                if (loadedFrom is not null)
+                if (loadedFrom is not null && reused is null)
                 {
                     PatchCopy.Close(target, tid, loadedFrom);
                 }

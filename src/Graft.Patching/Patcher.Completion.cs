@@ -11,16 +11,15 @@ public sealed partial class Patcher
 {
     /// <summary>
     /// The record once <paramref name="patch"/> is in force on every thread: patched, without
-    /// its nops, and, for a cumulative patch, without the patches it replaces (returned, to be
-    /// unloaded, with the slot pages nothing uses any more).
+    /// its nops, and, for a cumulative patch, with the patches it replaces disabled (their images
+    /// stay loaded); returned with the slot pages nothing uses any more, to be unmapped.
     /// </summary>
-    private static (TargetState State, IReadOnlyList<AppliedPatch> Replaced, IReadOnlyList<SlotPage> UnusedPages) Patched(TargetState state, AppliedPatch patch)
+    private static (TargetState State, IReadOnlyList<SlotPage> UnusedPages) Patched(TargetState state, AppliedPatch patch)
     {
-        var replaced = Replaced(state, patch);
         var done = patch with { Phase = PatchPhase.Patched, Functions = [.. patch.Functions.Where(f => !f.IsNop)] };
-        var remaining = state with { Patches = [.. state.Patches.Except(replaced).Select(p => p == patch ? done : p)] };
+        var remaining = state.Replace(patch, done).Disable(Replaced(state, patch));
         var unused = remaining.UnusedSlotPages();
-        return (remaining with { SlotPages = [.. state.SlotPages.Except(unused)] }, replaced, unused);
+        return (remaining with { SlotPages = [.. state.SlotPages.Except(unused)] }, unused);
     }
 
     /// <summary>The patches a cumulative patch replaces: all that were applied before it.</summary>
@@ -29,42 +28,73 @@ public sealed partial class Patcher
 
     /// <summary>
     /// After the switch to <paramref name="patch"/> (klp_complete_transition): post_patch
-    /// callbacks, the final record, and the replaced patches unloaded. Their callbacks never
-    /// run: the cumulative patch took over what they set up, as in the kernel.
+    /// callbacks, the final record, the replaced patches disabled. Their callbacks never run:
+    /// the cumulative patch took over what they set up, as in the kernel.
     /// </summary>
     private void FinishPatching(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch)
     {
         var done = new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostPatch(patch);
-        var (finished, replaced, unused) = Patched(state.Replace(patch, done), done);
+        var (finished, unused) = Patched(state.Replace(patch, done), done);
         store.Write(StateLayout.Serialize(finished));
-        Unload(target, store, replaced, unused);
+        UnmapUnusedPages(target, unused);
     }
 
     /// <summary>
     /// After the switch away from <paramref name="patch"/>: post_unpatch callbacks while its
-    /// code is still loaded, then the record without it, then the unload. The callbacks run
-    /// before the record changes, so a graft killed in between runs them again rather than never.
+    /// code is still reachable, then the record with it disabled. The callbacks run before the
+    /// record changes, so a graft killed in between runs them again rather than never. Its
+    /// image stays loaded (<see cref="TargetState.Disabled"/>).
     /// </summary>
     private void FinishUnpatching(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch)
     {
         new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(patch);
-        var remaining = state with { Patches = [.. state.Patches.Where(p => p != patch)] };
+        var remaining = state.Disable([patch]);
         var unused = remaining.UnusedSlotPages();
         store.Write(StateLayout.Serialize(remaining with { SlotPages = [.. state.SlotPages.Except(unused)] }));
-        Unload(target, store, [patch], unused);
+        UnmapUnusedPages(target, unused);
     }
 
-    /// <summary>Nothing can enter these patches any more: unload them and unmap the slot pages left empty.</summary>
-    /// <remarks>Past the switch, an interruption no longer stops the operation: it finishes.</remarks>
-    private void Unload(TargetProcess target, StateStore store, IReadOnlyList<AppliedPatch> patches, IReadOnlyList<SlotPage> unusedPages)
+    /// <summary>
+    /// Past the switch the operation is done: slot pages nothing leads to any more are unmapped
+    /// if a thread can run the call soon, and otherwise left mapped, unused and harmless, with a
+    /// notice. Either way the operation reports what it did, the switch.
+    /// </summary>
+    private void UnmapUnusedPages(TargetProcess target, IReadOnlyList<SlotPage> pages)
     {
-        foreach (var forced in patches.Where(p => p.Forced))
+        if (pages.Count == 0)
         {
-            Notice($"'{forced.Name}': forced earlier, so its code stays loaded");
+            return;
         }
 
-        var unloaded = patches.Where(p => !p.Forced).ToList();
-        if (unloaded.Count == 0 && unusedPages.Count == 0)
+        try
+        {
+            var tid = CallThread.Acquire(target, Deadline.After(CleanupTimeout));
+            try
+            {
+                foreach (var page in pages)
+                {
+                    target.Tracee.InjectSyscall(tid, Syscalls.SYS_munmap, page.Address, page.Size);
+                }
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+        catch (GraftException e) when (e.Failure == GraftFailure.Timeout)
+        {
+            Notice($"warning: {pages.Count} slot page(s) nothing uses any more stay mapped: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// dlclose()s patches no function leads to and unmaps the slot pages left empty: patches an
+    /// interrupted apply left loading, whose code never ran, and disabled ones the operator
+    /// asked to unload.
+    /// </summary>
+    private static void Unload(TargetProcess target, StateStore store, IReadOnlyList<AppliedPatch> patches, IReadOnlyList<SlotPage> unusedPages)
+    {
+        if (patches.Count == 0 && unusedPages.Count == 0)
         {
             return;
         }
@@ -73,7 +103,7 @@ public sealed partial class Patcher
         try
         {
             var loader = new RemoteLoader(target, store);
-            foreach (var patch in unloaded)
+            foreach (var patch in patches)
             {
                 Close(target, loader, tid, patch);
             }

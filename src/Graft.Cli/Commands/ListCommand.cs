@@ -23,6 +23,11 @@ internal static class ListCommand
                 return 0;
             }
 
+            foreach (var disabled in state.Disabled)
+            {
+                Console.WriteLine($"reverted, image still loaded: '{Escaped.Line(disabled.Name)}' from {Escaped.Line(disabled.Path)} (graft unload {result.GetValue(pid)} {Escaped.Line(disabled.Name)} unmaps it)");
+            }
+
             if (state.Patches.Count == 0)
             {
                 Console.WriteLine($"no patches applied to process {result.GetValue(pid)}");

@@ -13,7 +13,23 @@ public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patche
 
     public static TargetState Empty { get; } = new(CurrentVersion, [], []);
 
+    /// <summary>
+    /// Patches reverted or replaced whose image stays loaded, as the kernel keeps a disabled
+    /// livepatch's module: the program may still hold pointers into them (a string one of their
+    /// functions returned, a callback they registered, their static data). No function leads to
+    /// them (their Functions are empty). Applying the same build again reuses the image; only
+    /// an explicit unload (graft unload) takes it away.
+    /// </summary>
+    public IReadOnlyList<AppliedPatch> Disabled { get; init; } = [];
+
     public AppliedPatch? FindPatch(string name) => Patches.FirstOrDefault(p => p.Name == name);
+
+    /// <summary>This state with <paramref name="patches"/> moved from the applied ones to the disabled ones.</summary>
+    public TargetState Disable(IReadOnlyCollection<AppliedPatch> patches) => this with
+    {
+        Patches = [.. Patches.Except(patches)],
+        Disabled = [.. Disabled, .. patches.Select(p => p with { Phase = PatchPhase.Patched, Functions = [] })],
+    };
 
     /// <summary>The patch whose transition is in flight, if any: there is at most one, as in the kernel.</summary>
     public AppliedPatch? InTransition => Patches.FirstOrDefault(p => p.Phase is PatchPhase.Patching or PatchPhase.Unpatching);

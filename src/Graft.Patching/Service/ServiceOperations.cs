@@ -11,6 +11,7 @@ internal static class ServiceOperations
             "apply" => Done(patcher.Apply(request.Pid, Required(request.Patch, "patch"), timeout, model: request.Model, force: request.Force)),
             "revert" => Done(patcher.Revert(request.Pid, Required(request.Name, "name"), timeout, model: request.Model, force: request.Force)),
             "continue" => Done(patcher.Continue(request.Pid, timeout, force: request.Force)),
+            "unload" => new ServiceReply(Unloaded: patcher.Unload(request.Pid, Required(request.Name, "name")), Done: true),
             "status" => new ServiceReply(Progress: patcher.Status(request.Pid), Done: true),
             _ => throw new GraftException(GraftFailure.Internal, $"graftd does not know the command '{request.Command}'"),
         };

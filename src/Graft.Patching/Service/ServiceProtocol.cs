@@ -14,7 +14,7 @@ public sealed record ServiceRequest(string Command, int Pid, string? Patch = nul
 /// with the outcome (a failure's kind and message, or the report).
 /// </summary>
 public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure = null, string? Error = null, OperationReport? Report = null,
-    TransitionProgress? Progress = null, bool Done = false);
+    TransitionProgress? Progress = null, bool Done = false, int? Unloaded = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -92,7 +92,9 @@ public sealed class PerThreadTests
         blocker.Signal("USR1");
         blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
         Assert.Null(patcher.Revert(blocker.Pid, "slow-path", Long).InFlight);
-        Assert.Contains("'slow-path': forced earlier, so its code stays loaded", log.Lines);
+        Assert.True(Assert.Single(Patcher.List(blocker.Pid).Disabled).Forced);
+        var refusal = Assert.Throws<GraftException>(() => patcher.Unload(blocker.Pid, "slow-path"));
+        Assert.Equal("patch 'slow-path' was forced earlier: threads may still run its code, so it stays loaded", refusal.Message);
         Assert.Contains(File.ReadLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
         Ticks.Next(blocker, 2, "old");
     }

@@ -6,15 +6,20 @@ namespace Graft.IntegrationTests.Support;
 
 /// <summary>
 /// A snapshot of a process's code (every executable mapping of its files; graft's own state
-/// mapping, with the page its injected calls return to, is not the program's) and of its memory map.
+/// mapping, with the page its injected calls return to, and the images of patches, which stay
+/// loaded after a revert, are not the program's) and of its memory map.
 /// </summary>
 internal sealed record TargetText(IReadOnlyList<string> Maps, IReadOnlyDictionary<ulong, byte[]> Code)
 {
+    private const string PatchImagePrefix = "graft-patch:";
+
     public static TargetText Read(int pid)
     {
         using var memory = new RemoteMemory(pid);
         var mappings = ProcessMaps.Read(pid);
-        var code = mappings.Where(m => m.IsExecutable && m.IsFile && !m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))
+        var code = mappings.Where(m => m.IsExecutable && m.IsFile
+                && !m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal)
+                && !m.Path.StartsWith($"/memfd:{PatchImagePrefix}", StringComparison.Ordinal))
             .ToDictionary(m => m.Start, m => memory.Read(m.Start, (int)(m.End - m.Start)));
         return new TargetText(File.ReadAllLines($"/proc/{pid}/maps"), code);
     }
