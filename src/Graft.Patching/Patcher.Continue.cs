@@ -13,6 +13,7 @@ public sealed partial class Patcher
         var deadline = Deadline.After(timeout, interruption);
         return OnTarget(pid, target =>
         {
+            SeccompCheck.Run(target);
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
             var state = CleanUpInterrupted(target, store, store.Read());
             var patch = state.InTransition
