@@ -69,7 +69,7 @@ internal static class SeccompCheck
         {
             var why = e.Errno switch
             {
-                Errno.EACCES => ": graft needs CAP_SYS_ADMIN and must not run under seccomp itself",
+                Errno.EACCES => ": reading them needs CAP_SYS_ADMIN, and a graft not under seccomp itself",
                 Errno.EIO => ": the kernel lacks CONFIG_CHECKPOINT_RESTORE",
                 _ => "",
             };
