@@ -58,7 +58,8 @@ internal static class SeccompCalls
         new("munmap", (int)SYS_munmap, [Address, Page], Slots),
 
         // dlopen: the patch and each library it needs (found on its search path or through
-        // /etc/ld.so.cache, which is mapped too), then its segments, its bss, its RELRO.
+        // /etc/ld.so.cache, which is mapped too), then its segments, its bss, its RELRO, and
+        // the holes between segments, if any, made inaccessible.
         new("openat", SYS_openat, [AT_FDCWD, Address, O_RDONLY_CLOEXEC, 0], Load),
         new("read", SYS_read, [Fd, Address, 832], Load),
         new("pread64", SYS_pread64, [Fd, Address, 32, 0x350], Load),
@@ -72,6 +73,7 @@ internal static class SeccompCalls
         new("mmap", (int)SYS_mmap, [Address, Segment, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, NoFd, 0], Load),
         new("close", (int)SYS_close, [Fd], Load),
         new("mprotect", (int)SYS_mprotect, [Address, Page, PROT_READ], Load),
+        new("mprotect", (int)SYS_mprotect, [Address, Page, PROT_NONE], Load),
 
         // The loader's malloc: the heap, a large block, a thread's first arena.
         new("brk", SYS_brk, [Address], Load),
