@@ -38,7 +38,7 @@ internal static class SeccompCheck
                         verdict = verdicts[key] = FirstRefused(target.Pid, tid, filters);
                     }
 
-                    if (verdict is var (call, result))
+                    if (verdict is { Call: var call, Result: var result })
                     {
                         throw new GraftException(GraftFailure.Refused,
                             $"process {target.Pid}: thread {tid}'s seccomp filter would {Effect(call, result)} ({result.ActionName}); graft needs {call.Name} {call.Purpose}");
