@@ -28,6 +28,7 @@ public sealed partial class Patcher
         return OnTarget(pid, target =>
         {
             RefuseIfStopped(target);
+            SeccompCheck.Run(target);
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
             var state = CleanUpInterrupted(target, store, store.Read());
             if (state.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight)

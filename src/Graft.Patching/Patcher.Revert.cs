@@ -22,6 +22,7 @@ public sealed partial class Patcher
         return OnTarget(pid, target =>
         {
             RefuseIfStopped(target);
+            SeccompCheck.Run(target);
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
             var state = CleanUpInterrupted(target, store, store.Read());
             var patch = state.FindPatch(patchName)

@@ -18,6 +18,7 @@ public sealed partial class Patcher
         return OnTarget(pid, target =>
         {
             RefuseIfStopped(target);
+            SeccompCheck.Run(target);
             var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
             var state = CleanUpInterrupted(target, store, store.Read());
             var images = state.Disabled.Where(d => d.Name == patchName).ToList();

@@ -11,11 +11,13 @@ public static class Errno
     public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
+    public const int EACCES = 13;
     public const int EFAULT = 14;
     public const int EBUSY = 16;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
+    public const int EMEDIUMTYPE = 124;
 
     // The kernel's own "restart me" results (<linux/errno.h>): never seen by a program, only by
     // a tracer that stops a thread on its way out of an interrupted system call. The kernel
@@ -36,11 +38,13 @@ public static class Errno
         ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
         EFAULT => "EFAULT",
         EBUSY => "EBUSY",
         ENODEV => "ENODEV",
         EINVAL => "EINVAL",
         ENOSYS => "ENOSYS",
+        EMEDIUMTYPE => "EMEDIUMTYPE",
         _ => $"errno {errno}",
     };
 }

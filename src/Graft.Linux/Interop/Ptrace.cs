@@ -21,6 +21,7 @@ internal static partial class Ptrace
     public const int PTRACE_LISTEN = 0x4208;
     public const int PTRACE_GETSIGMASK = 0x420a;
     public const int PTRACE_SETSIGMASK = 0x420b;
+    public const int PTRACE_SECCOMP_GET_FILTER = 0x420c;
 
     public const int PTRACE_O_TRACESYSGOOD = 0x1;
     public const int PTRACE_O_TRACEFORK = 0x2;
