@@ -76,6 +76,13 @@ public sealed partial class Tracee
                 throw new ThreadUnresponsiveException(Pid, thread.Tid, StopTimeout, DescribeTaskState(thread.Tid));
             }
 
+            if (clock.Elapsed > nextInterrupt && IsExiting(thread.Tid))
+            {
+                // A zombie never stops; it leaves the table once reaped.
+                threads.Remove(thread.Tid);
+                break;
+            }
+
             if (clock.Elapsed > nextInterrupt)
             {
                 // The stop has not come (seen under heavy thread creation): ask again. A surplus

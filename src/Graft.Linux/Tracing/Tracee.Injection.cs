@@ -146,6 +146,14 @@ public sealed partial class Tracee
             }
             else if (idle > 200)
             {
+                // A process killed in a way that leaves its threads zombies graft cannot reap
+                // yet (a core dump in progress, a group exit) reports nothing more: look.
+                if (idle % 100 == 0 && IsExiting(thread.Tid))
+                {
+                    threads.Remove(thread.Tid);
+                    throw new TargetGoneException($"process {Pid} exited or was killed while graft ran code in thread {thread.Tid}");
+                }
+
                 Thread.Sleep(1);
             }
             else
