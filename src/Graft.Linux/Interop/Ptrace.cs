@@ -25,10 +25,14 @@ internal static partial class Ptrace
 
     public const int PTRACE_O_TRACESYSGOOD = 0x1;
     public const int PTRACE_O_TRACEFORK = 0x2;
+    public const int PTRACE_O_TRACEVFORK = 0x4;
     public const int PTRACE_O_TRACECLONE = 0x8;
+    public const int PTRACE_O_TRACEEXEC = 0x10;
 
     public const int PTRACE_EVENT_FORK = 1;
+    public const int PTRACE_EVENT_VFORK = 2;
     public const int PTRACE_EVENT_CLONE = 3;
+    public const int PTRACE_EVENT_EXEC = 4;
     public const int PTRACE_EVENT_STOP = 128;
 
     /// <summary>si_code of a SIGTRAP raised by the kernel itself, as for an int3 (&lt;asm-generic/siginfo.h&gt;).</summary>

@@ -5,6 +5,12 @@ internal sealed class TracedThread(int tid)
 {
     public int Tid { get; } = tid;
 
+    /// <summary>
+    /// A child of vfork: a process of its own that shares the target's memory (and so runs into
+    /// the code Graft rewrites) until it calls execve or exits. Its death is not the target's.
+    /// </summary>
+    public bool IsVforkChild { get; init; }
+
     /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
     public bool IsStopped { get; set; }
 

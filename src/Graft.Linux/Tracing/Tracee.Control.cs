@@ -26,15 +26,20 @@ public sealed partial class Tracee
         return RequestStop(thread) && AwaitStop(thread) && SettlePendingTrap(thread);
     }
 
-    /// <summary>Stops every thread, including the ones created while stopping.</summary>
+    /// <summary>
+    /// Stops every thread, including the ones created while stopping. A vfork child is not
+    /// stopped but waited for: its parent cannot stop before the child leaves (execve or exit),
+    /// and once every thread is stopped none can be in vfork, so none is left in the memory.
+    /// </summary>
     public void StopAll()
     {
         CheckOwner();
         while (true)
         {
-            var running = threads.Values.Where(t => !t.IsStopped).ToList();
+            var running = threads.Values.Where(t => !t.IsStopped && !t.IsVforkChild).ToList();
             if (running.Count == 0)
             {
+                AwaitVforkChildren();
                 return;
             }
 
@@ -47,6 +52,23 @@ public sealed partial class Tracee
                 {
                     SettlePendingTrap(thread);
                 }
+            }
+        }
+    }
+
+    private void AwaitVforkChildren()
+    {
+        var clock = Stopwatch.StartNew();
+        while (threads.Values.FirstOrDefault(t => t.IsVforkChild) is { } child)
+        {
+            if (clock.Elapsed > StopTimeout)
+            {
+                throw new ThreadUnresponsiveException(Pid, child.Tid, StopTimeout, "a vfork child still running in the process's memory");
+            }
+
+            if (!PollRunning())
+            {
+                Thread.Yield();
             }
         }
     }

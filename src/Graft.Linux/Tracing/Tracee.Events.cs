@@ -130,7 +130,7 @@ public sealed partial class Tracee
         if (status.Gone)
         {
             threads.Remove(thread.Tid);
-            if (status.Killed)
+            if (status.Killed && !thread.IsVforkChild)
             {
                 NoteKilled(status);
             }
@@ -144,6 +144,15 @@ public sealed partial class Tracee
         {
             ReleaseForkedChild(thread);
             Restart(thread, ContinueRequest(thread), 0);
+        }
+        else if (status.IsVforkEvent)
+        {
+            AdoptVforkChild(thread);
+            Restart(thread, ContinueRequest(thread), 0);
+        }
+        else if (status.IsExecEvent)
+        {
+            HandleExec(thread);
         }
         else if (status.IsEventStop)
         {
@@ -167,7 +176,7 @@ public sealed partial class Tracee
         else if (!TryHandleTrap(thread, status))
         {
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
-            if (status.IsSignalDeliveryStop)
+            if (status.IsSignalDeliveryStop && !thread.IsVforkChild)
             {
                 NoteIfFatal(thread, status.StopSignal);
             }

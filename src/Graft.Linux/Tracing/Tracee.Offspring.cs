@@ -5,7 +5,8 @@ namespace Graft.Linux.Tracing;
 /// <summary>
 /// Threads and processes the target creates while Graft is attached. Clones are attached by the
 /// kernel (PTRACE_O_TRACECLONE) and start in an event-stop, so Graft sees each before it runs a
-/// single instruction; so are forked children (PTRACE_O_TRACEFORK), which Graft lets go again.
+/// single instruction; so are forked children (PTRACE_O_TRACEFORK), which Graft lets go again,
+/// and vfork children (PTRACE_O_TRACEVFORK), held until they leave the process's memory.
 /// </summary>
 public sealed partial class Tracee
 {
@@ -48,6 +49,34 @@ public sealed partial class Tracee
             creator.IsStopped = false;
             Resume(tid);
         }
+    }
+
+    /// <summary>
+    /// The child of a vfork runs in the target's memory, on its parent's stack, while the parent
+    /// waits: it is held like a new thread (its first event-stop is served as a clone's), so its
+    /// traps on code Graft rewrites are Graft's to handle, until its execve (<see cref="HandleExec"/>) or exit.
+    /// </summary>
+    private void AdoptVforkChild(TracedThread parent)
+    {
+        var tid = (int)EventMessage(parent.Tid);
+        threads.TryAdd(tid, new TracedThread(tid) { StopEventPending = true, HasRun = false, IsVforkChild = true });
+    }
+
+    /// <summary>
+    /// A vfork child that calls execve leaves the target's memory: it is let go. The target
+    /// itself running execve ends everything Graft knew of it.
+    /// </summary>
+    private void HandleExec(TracedThread thread)
+    {
+        if (thread.IsVforkChild)
+        {
+            threads.Remove(thread.Tid);
+            Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+            return;
+        }
+
+        death ??= new TargetGoneException($"process {Pid} started another program (execve) while graft was attached");
+        Restart(thread, ContinueRequest(thread), 0);
     }
 
     private void ReleaseForkedChild(TracedThread parent)

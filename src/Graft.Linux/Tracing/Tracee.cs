@@ -11,8 +11,11 @@ namespace Graft.Linux.Tracing;
 public sealed partial class Tracee : IDisposable
 {
     // Forks are traced so that a child copied while a transition is in flight can be settled
-    // before it runs (DESIGN §5); without an observer the child is let go at once.
-    private const int SeizeOptions = Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACEFORK | Ptrace.PTRACE_O_TRACESYSGOOD;
+    // before it runs; without an observer the child is let go at once. A vfork child shares the
+    // process's memory until it calls execve or exits, so it is held like a thread till then
+    // (exec events tell when); an exec of the process itself ends what Graft knew of it.
+    private const int SeizeOptions = Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACEFORK | Ptrace.PTRACE_O_TRACEVFORK
+        | Ptrace.PTRACE_O_TRACEEXEC | Ptrace.PTRACE_O_TRACESYSGOOD;
 
     private readonly Dictionary<int, TracedThread> threads = [];
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
@@ -30,6 +33,9 @@ public sealed partial class Tracee : IDisposable
     public RemoteMemory Memory { get; }
 
     public IReadOnlyCollection<int> ThreadIds => threads.Keys;
+
+    /// <summary>A vfork child held while it shares the process's memory: it runs the process's code, but it is not one of its threads.</summary>
+    public bool IsVforkChild(int tid) => threads.TryGetValue(tid, out var thread) && thread.IsVforkChild;
 
     public bool IsStopped(int tid) => Get(tid).IsStopped;
 

@@ -29,6 +29,10 @@ internal readonly record struct WaitStatus(int Raw)
 
     public bool IsForkEvent => Stopped && Event == Ptrace.PTRACE_EVENT_FORK;
 
+    public bool IsVforkEvent => Stopped && Event == Ptrace.PTRACE_EVENT_VFORK;
+
+    public bool IsExecEvent => Stopped && Event == Ptrace.PTRACE_EVENT_EXEC;
+
     /// <summary>A syscall-enter or syscall-exit stop after PTRACE_SYSCALL (marked by PTRACE_O_TRACESYSGOOD).</summary>
     public bool IsSyscallStop => Stopped && Event == 0 && StopSignal == (Signals.SIGTRAP | 0x80);
 

@@ -30,7 +30,8 @@ internal static class CallThread
         while (true)
         {
             reasons.Clear();
-            foreach (var tid in target.Tracee.ThreadIds.ToList())
+            // A vfork child shares the memory, not the process: graft's calls are never its.
+            foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsVforkChild(t)).ToList())
             {
                 if (!target.Tracee.Stop(tid))
                 {
