@@ -9,7 +9,8 @@ namespace Graft.Core.State;
 /// <code>
 ///   0      magic "GRAFTST3" (a mapping of 4 MiB; "GRAFTST2" was 1 MiB)
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
-///   4096   code page, read and execute only: where injected calls return (the return trampoline)
+///   4096   code page, read and execute only: where injected calls return (the return trampoline);
+///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk
 ///   8192   scratch page (strings passed to injected calls)
 ///   12288  the per-thread table of the transition in flight, read by the slots' dispatchers
 ///   81920  half 0 | half 1: the JSON record, written to the idle half before the commit word
@@ -24,6 +25,7 @@ public static class StateLayout
     public const ulong Size = 4 << 20;
     public const ulong CommitWordOffset = 8;
     public const ulong CodeOffset = 4096;
+    public const ulong LoaderTrapHandlerOffset = CodeOffset + 64;
     public const ulong PageSize = 4096;
     public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;

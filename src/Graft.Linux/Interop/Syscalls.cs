@@ -10,6 +10,7 @@ public static class Syscalls
     public const long SYS_mmap = 9;
     public const long SYS_mprotect = 10;
     public const long SYS_munmap = 11;
+    public const long SYS_rt_sigaction = 13;
     public const long SYS_rt_sigreturn = 15;
     public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
@@ -24,6 +25,9 @@ public static class Syscalls
     public const ulong MAP_PRIVATE = 0x2;
     public const ulong MAP_ANONYMOUS = 0x20;
     public const ulong MAP_FIXED_NOREPLACE = 0x100000;
+    public const ulong SA_SIGINFO = 4;
+    public const ulong SA_RESTORER = 0x04000000;
+    public const ulong SA_ONSTACK = 0x08000000;
     public const ulong MFD_CLOEXEC = 1;
     public const ulong MFD_ALLOW_SEALING = 2;
     public const ulong MFD_EXEC = 0x10;

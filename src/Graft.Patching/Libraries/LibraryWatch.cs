@@ -22,6 +22,7 @@ internal sealed class LibraryWatch
     private readonly LibraryEvents events;
     private readonly Action<string> notice;
     private readonly HashSet<(string Path, ulong Start)> alive = [];
+    private bool? guarded;
 
     private LibraryWatch(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
     {
@@ -56,6 +57,7 @@ internal sealed class LibraryWatch
         target.IsAlive = m => watch.alive.Contains(Key(m));
         target.Tracee.LoaderStopped = watch.OnLoaderStop;
         target.Tracee.IsWatchedUnmap = watch.IsWatchedUnmap;
+        watch.guarded = LoaderTrapGuard.Install(target, debugState.Brk);
         target.Tracee.WatchLoader(debugState.Brk);
         return watch;
     }
@@ -63,6 +65,7 @@ internal sealed class LibraryWatch
     public void Stop()
     {
         target.Tracee.UnwatchLoader();
+        LoaderTrapGuard.Remove(target);
         target.Tracee.LoaderStopped = null;
         target.IsAlive = _ => true;
     }
@@ -74,6 +77,8 @@ internal sealed class LibraryWatch
     /// </summary>
     public void CatchUp()
     {
+        // The first apply into a process creates the state mapping the handler lives in.
+        guarded ??= LoaderTrapGuard.Install(target, debugState.Brk);
         if (debugState.State != LoaderState.Consistent)
         {
             return;

@@ -90,6 +90,39 @@ public sealed class GraftdTests : IDisposable
         Assert.Equal(0, second.Stop());
     }
 
+    /// <summary>
+    /// A graftd killed outright leaves its int3 on the loader's r_brk with no one to take the
+    /// trap: the process, on its own now, loads and unloads libraries all the same (the SIGTRAP
+    /// handler graftd installed does the `ret` the int3 replaced), and a later graftd sees the
+    /// handler it finds as its own.
+    /// </summary>
+    [Fact]
+    public void AProcessWatchedByAKilledGraftdLoadsLibrariesOnItsOwn()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using (GraftdProcess.Start(Socket, Journal))
+        {
+            var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
+            Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+        }
+
+        Assert.Equal(0, TracerOf(host.Pid));
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", "loaded"));
+            // Unwatched, the library loads as it is: its code runs, unpatched.
+            Assert.StartsWith("call ", host.Send("call libstackmod.so stack_b", "call"));
+            Assert.Equal("unloaded libstackmod.so", host.Send("unload libstackmod.so", "unloaded"));
+        }
+
+        Assert.True(host.IsAlive);
+        using var second = GraftdProcess.Start(Socket, Journal);
+        host.Send("load libstackmod.so", "loaded");
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", "call"));
+        Assert.Equal(0, second.Stop());
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     private static int TracerOf(int pid) =>

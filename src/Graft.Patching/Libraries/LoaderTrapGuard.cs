@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using Graft.Core.State;
+using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
+using Graft.Patching.Target;
+
+namespace Graft.Patching.Libraries;
+
+/// <summary>
+/// Installs <see cref="LoaderTrapHandler"/> as the target's SIGTRAP handler while graftd watches
+/// its loader, so that a graftd killed with its int3 still on r_brk leaves a process that loads
+/// libraries on its own, and takes it away when graftd lets the process go. A program with a
+/// SIGTRAP handler of its own keeps it (and then relies on graftd staying alive).
+/// </summary>
+internal static class LoaderTrapGuard
+{
+    private const ulong SIGTRAP = 5;
+
+    // struct sigaction as the kernel's rt_sigaction reads it on x86-64.
+    private const int SigactionSize = 32;
+    private const ulong SigsetSize = 8;
+
+    /// <summary>
+    /// True if the handler is in place (or was already), false if the program has a handler of
+    /// its own, null if the process has no state mapping yet to hold the handler (ask again
+    /// after an operation).
+    /// </summary>
+    public static bool? Install(TargetProcess target, ulong rBrk)
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        store.Read();
+        if (store.Address == 0)
+        {
+            return null;
+        }
+
+        var handler = store.Address + StateLayout.LoaderTrapHandlerOffset;
+        return OnAThread(target, tid =>
+        {
+            var current = CurrentHandler(target, store, tid);
+            if (current != 0 && current != handler)
+            {
+                return false;
+            }
+
+            target.Tracee.Memory.Write(handler, LoaderTrapHandler.Code(rBrk));
+            var action = new byte[SigactionSize];
+            BinaryPrimitives.WriteUInt64LittleEndian(action, handler);
+            BinaryPrimitives.WriteUInt64LittleEndian(action.AsSpan(8), Syscalls.SA_SIGINFO | Syscalls.SA_RESTORER | Syscalls.SA_ONSTACK);
+            BinaryPrimitives.WriteUInt64LittleEndian(action.AsSpan(16), handler + LoaderTrapHandler.RestorerOffset);
+            target.Tracee.Memory.Write(store.Scratch, action);
+            return target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, store.Scratch, 0, SigsetSize) == 0;
+        });
+    }
+
+    /// <summary>Puts SIGTRAP's default action back, if the handler there is still graft's.</summary>
+    public static void Remove(TargetProcess target)
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        store.Read();
+        if (store.Address == 0)
+        {
+            return;
+        }
+
+        OnAThread(target, tid =>
+        {
+            if (CurrentHandler(target, store, tid) != store.Address + StateLayout.LoaderTrapHandlerOffset)
+            {
+                return false;
+            }
+
+            target.Tracee.Memory.Write(store.Scratch, new byte[SigactionSize]);
+            return target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, store.Scratch, 0, SigsetSize) == 0;
+        });
+    }
+
+    private static ulong CurrentHandler(TargetProcess target, StateStore store, int tid)
+    {
+        var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, 0, store.Scratch, SigsetSize);
+        return result == 0 ? target.Tracee.Memory.ReadUInt64(store.Scratch) : ulong.MaxValue;
+    }
+
+    /// <summary>rt_sigaction takes no lock of the program's: any thread will do.</summary>
+    private static bool OnAThread(TargetProcess target, Func<int, bool> work)
+    {
+        foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsVforkChild(t)).ToList())
+        {
+            if (!target.Tracee.Stop(tid))
+            {
+                continue;
+            }
+
+            try
+            {
+                return work(tid);
+            }
+            finally
+            {
+                target.Tracee.Resume(tid);
+            }
+        }
+
+        return false;
+    }
+}
