@@ -219,7 +219,7 @@ public sealed partial class Patcher
         {
             target.Refresh();
             state = Without(store.ReadCurrent());
-            patch = PatchResolver.Resolve(patch.Definition, target, state, patchLoaded: true);
+            patch = PatchResolver.Resolve(patch.Definition, target, state);
             slots = new SlotAllocator(target, state);
         }
 

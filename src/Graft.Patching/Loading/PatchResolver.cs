@@ -14,17 +14,11 @@ namespace Graft.Patching.Loading;
 /// </summary>
 internal static class PatchResolver
 {
-    /// <param name="patchLoaded">The patch has just been loaded by this apply, to be matched again.</param>
-    public static ResolvedPatch Resolve(PatchDefinition patch, TargetProcess target, TargetState state, bool patchLoaded = false)
+    public static ResolvedPatch Resolve(PatchDefinition patch, TargetProcess target, TargetState state)
     {
         if (state.FindPatch(patch.Name) is not null)
         {
             throw Refuse($"patch '{patch.Name}' is already applied to process {target.Pid}");
-        }
-
-        if (!patchLoaded && target.Modules.Modules.Any(m => m.Path == FilePaths.Canonical(patch.Path)))
-        {
-            throw Refuse($"{patch.Path} is already loaded in process {target.Pid}; rebuild the patch to a new file name");
         }
 
         var objects = patch.Objects.Select(o => new ResolvedObject(o, FindObjectIfLoaded(target, o))).ToList();
