@@ -44,6 +44,9 @@ public static class PatchFile
             throw image.Fail("not a shared object; build patches with 'graft build'");
         }
 
+        // The target's own dlopen maps the file: what its loader would trip over is refused here, before the target is touched.
+        LoadableCheck.Run(elf);
+
         var descriptor = FindSymbol(elf, DescriptorSymbol)
             ?? throw image.Fail($"not a graft patch: no '{DescriptorSymbol}' symbol (declare the patch with GRAFT_PATCH)");
         var abi = FindSymbol(elf, AbiVersionSymbol) is { } abiSymbol ? image.ReadUInt32(abiSymbol.Value) : 0;
