@@ -46,6 +46,7 @@ public static class PatchFile
 
         // The target's own dlopen maps the file: what its loader would trip over is refused here, before the target is touched.
         LoadableCheck.Run(elf);
+        PatchDynamicRules.Check(elf);
 
         var descriptor = FindSymbol(elf, DescriptorSymbol)
             ?? throw image.Fail($"not a graft patch: no '{DescriptorSymbol}' symbol (declare the patch with GRAFT_PATCH)");
