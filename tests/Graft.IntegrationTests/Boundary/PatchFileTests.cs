@@ -49,6 +49,7 @@ public sealed class PatchFileTests : IDisposable
     {
         using var counter = RunningFixture.Start("counter");
         var link = Path.Combine(directory, "fix.so");
+        File.CreateSymbolicLink(link, Repository.Patch("describe_new"));
         var patcher = new NoticeLog().NewPatcher();
         using var flipping = new CancellationTokenSource();
         var flipper = new Thread(() =>
