@@ -22,18 +22,20 @@ public static class ProcDirectory
         return live ?? leader;
     }
 
-    /// <summary>Whether the task has exited: its state, after the last ')' of the comm, is Z (or X, being reaped).</summary>
-    public static bool IsZombie(string statPath)
+    /// <summary>Whether the task has exited: its state is Z (or X, being reaped).</summary>
+    public static bool IsZombie(string statPath) => State(statPath) is 'Z' or 'X';
+
+    /// <summary>The state letter of a task's stat file (after the last ')' of the comm, which may hold any); '\0' if it is gone.</summary>
+    public static char State(string statPath)
     {
         try
         {
             var stat = File.ReadAllText(statPath);
-            var state = stat[(stat.LastIndexOf(')') + 1)..].TrimStart();
-            return state.StartsWith('Z') || state.StartsWith('X');
+            return stat[(stat.LastIndexOf(')') + 1)..].TrimStart() is [var state, ..] ? state : '\0';
         }
         catch (IOException)
         {
-            return false;
+            return '\0';
         }
     }
 }

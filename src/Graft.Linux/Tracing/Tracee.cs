@@ -107,7 +107,7 @@ public sealed partial class Tracee : IDisposable
         }
 
         // Read before seizing: a seized thread shows as traced ('t') whatever stopped it.
-        var stopped = IsJobControlStoppedTask(tid);
+        var stopped = ProcDirectory.State($"/proc/{Pid}/task/{tid}/stat") == 'T';
         if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, SeizeOptions) == 0)
         {
             threads[tid] = new TracedThread(tid) { GroupStopped = stopped };
@@ -162,27 +162,8 @@ public sealed partial class Tracee : IDisposable
     public bool IsJobControlStopped()
     {
         CheckOwner();
-        while (PollRunning())
-        {
-        }
-
+        PollRunning();
         return threads.Values.Any(t => t.GroupStopped);
-    }
-
-    /// <summary>The task's state in /proc is 'T': stopped by a signal, and not traced yet.</summary>
-    private bool IsJobControlStoppedTask(int tid)
-    {
-        try
-        {
-            // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
-            var stat = File.ReadAllText($"/proc/{Pid}/task/{tid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 1)..].TrimStart();
-            return state.StartsWith('T');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private bool IsExiting(int tid)
