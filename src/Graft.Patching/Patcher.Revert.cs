@@ -11,7 +11,8 @@ public sealed partial class Patcher
     /// <summary>
     /// Puts back what lies below the patch (the original code, or the patch it was stacked on),
     /// thread by thread (per-thread) or once no thread is inside the patch (stop-world), then
-    /// unloads it and the slot pages nothing uses any more. Reverting a patch whose transition
+    /// disables it (its image stays loaded, see <see cref="Unload"/>) and unmaps the slot pages
+    /// nothing uses any more. Reverting a patch whose transition
     /// is in flight reverses it (or continues an unpatching). A patch with another stacked on
     /// one of its functions is refused: reverts follow each function's stack.
     /// </summary>

@@ -15,7 +15,7 @@ internal static class RevertCommand
         var consistency = CommonOptions.Consistency();
         var force = CommonOptions.Force();
         var json = CommonOptions.Json();
-        var command = new Command("revert", "restore the original functions and unload the patch; reverses a transition in flight")
+        var command = new Command("revert", "restore the original functions, keeping the patch image loaded (see unload); reverses a transition in flight")
         {
             pid, name, timeout, consistency, force, json,
         };
