@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Linux.Interop;
+using Graft.Model.State;
 using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;

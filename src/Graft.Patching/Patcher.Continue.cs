@@ -1,5 +1,5 @@
-using Graft.Core;
-using Graft.Core.State;
+using Graft.Model;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 

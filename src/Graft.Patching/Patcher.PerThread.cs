@@ -1,7 +1,7 @@
-using Graft.Core;
-using Graft.Core.State;
 using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
+using Graft.Model;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 using Graft.X86;

@@ -1,4 +1,4 @@
-using Graft.Core.State;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 

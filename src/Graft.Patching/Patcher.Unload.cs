@@ -1,4 +1,4 @@
-using Graft.Core.State;
+using Graft.Model.State;
 using Graft.Patching.Target;
 
 namespace Graft.Patching;

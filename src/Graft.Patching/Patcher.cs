@@ -1,10 +1,10 @@
-using Graft.Core;
-using Graft.Core.Patches;
-using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 using Graft.Linux.Trust;
+using Graft.Model;
+using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;

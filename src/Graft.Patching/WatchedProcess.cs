@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 using Graft.Patching.Libraries;
 using Graft.Patching.Target;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Graft.Cli.Output;
-using Graft.Core.Patches;
+using Graft.Model.Patches;
 using Graft.Patching;
 using Spectre.Console;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
-using Graft.Core.Patches;
-using Graft.Core.State;
+using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.Patching;
 using Graft.Patching.Contract;
 

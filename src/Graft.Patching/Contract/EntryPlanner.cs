@@ -1,8 +1,7 @@
 using System.Runtime.CompilerServices;
-
-using Graft.Core.Patches;
-using Graft.Core.State;
 using Graft.Elf;
+using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.X86.Contract;
 
 namespace Graft.Patching.Contract;

@@ -1,6 +1,6 @@
-using Graft.Core;
-using Graft.Core.State;
 using Graft.Linux.Inspection;
+using Graft.Model;
+using Graft.Model.State;
 using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
 using Graft.Patching.Target;

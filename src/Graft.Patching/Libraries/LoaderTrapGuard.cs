@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using Graft.Core.State;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 using Graft.Patching.Target;
 
 namespace Graft.Patching.Libraries;

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Graft.Core.State;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transition;
 

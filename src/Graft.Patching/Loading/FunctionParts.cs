@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Elf;
+using Graft.Model.State;
 using Graft.X86.Contract;
 
 namespace Graft.Patching.Loading;

@@ -1,8 +1,8 @@
 using System.Text;
-using Graft.Core.Patches;
 using Graft.Elf;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
+using Graft.Model.Patches;
 using Graft.Patching.Target;
 
 namespace Graft.Patching.Loading;

@@ -1,7 +1,7 @@
-using Graft.Core.Patches;
-using Graft.Core.State;
 using Graft.Elf;
 using Graft.Linux.Inspection;
+using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.Patching.Contract;
 using Graft.Patching.Target;
 using Graft.X86;

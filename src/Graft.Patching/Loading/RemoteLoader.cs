@@ -19,9 +19,9 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     public ulong Open(int tid, string path)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
-        if (bytes.Length > Core.State.StateLayout.ScratchSize)
+        if (bytes.Length > Model.State.StateLayout.ScratchSize)
         {
-            throw new GraftException(GraftFailure.Refused, $"patch path is longer than {Core.State.StateLayout.ScratchSize} bytes");
+            throw new GraftException(GraftFailure.Refused, $"patch path is longer than {Model.State.StateLayout.ScratchSize} bytes");
         }
 
         target.Tracee.Memory.Write(store.Scratch, bytes);

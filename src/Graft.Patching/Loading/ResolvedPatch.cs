@@ -1,6 +1,6 @@
-using Graft.Core.Patches;
-using Graft.Core.State;
 using Graft.Linux.Inspection;
+using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.Patching.Contract;
 using Graft.X86;
 

@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Linux.Seccomp;
+using Graft.Model.State;
 using static Graft.Linux.Interop.Syscalls;
 
 namespace Graft.Patching.Target;

@@ -1,6 +1,6 @@
-using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
+using Graft.Model.State;
 using Graft.X86;
 
 namespace Graft.Patching.Target;

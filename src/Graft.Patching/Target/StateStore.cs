@@ -1,8 +1,8 @@
 using System.Text;
-using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 
 namespace Graft.Patching.Target;
 

@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Linux.Unwinding;
+using Graft.Model.State;
 
 namespace Graft.Patching.Transition;
 

@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.Linux.Interop;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.X86;
 using Graft.X86.Contract;

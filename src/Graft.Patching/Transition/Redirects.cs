@@ -1,4 +1,4 @@
-using Graft.Core.State;
+using Graft.Model.State;
 using Graft.X86;
 
 namespace Graft.Patching.Transition;

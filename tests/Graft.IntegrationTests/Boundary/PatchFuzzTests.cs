@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Graft.Core.State;
 using Graft.IntegrationTests.Support;
+using Graft.Model.State;
 using Graft.Patching;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
-using Graft.Core.State;
 using Graft.IntegrationTests.Support;
+using Graft.Model.State;
 using Graft.Patching;
 
 namespace Graft.IntegrationTests.Daemon;

@@ -1,9 +1,8 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-
-using Graft.Core.Patches;
 using Graft.IntegrationTests.Support;
 using Graft.Linux.Interop;
+using Graft.Model.Patches;
 
 namespace Graft.IntegrationTests.Layout;
 

@@ -1,6 +1,6 @@
-using Graft.Core.State;
 using Graft.IntegrationTests.Support;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 using Graft.Patching;
 
 namespace Graft.IntegrationTests.Libraries;

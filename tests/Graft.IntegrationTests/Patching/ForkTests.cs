@@ -27,7 +27,7 @@ public sealed class ForkTests
         var child = int.Parse(forker.WaitForLine(l => l.StartsWith("forked ", StringComparison.Ordinal), TimeSpan.FromSeconds(10)).Split(' ')[1]);
         Assert.Contains($"graft: 'slow-path': child {child}, forked during the transition, settled patched", result.Stderr);
         forker.WaitForLine(l => l.StartsWith("child-tick ", StringComparison.Ordinal) && l.EndsWith(" new", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
-        Assert.Equal(Core.State.PatchPhase.Patched, Assert.Single(Patcher.List(child).Patches).Phase);
+        Assert.Equal(Model.State.PatchPhase.Patched, Assert.Single(Patcher.List(child).Patches).Phase);
         Assert.Null(new Patcher(_ => { }).Status(child));
     }
 }

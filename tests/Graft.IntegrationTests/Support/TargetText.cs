@@ -1,6 +1,6 @@
-using Graft.Core.State;
 using Graft.Linux.Inspection;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 
 namespace Graft.IntegrationTests.Support;
 

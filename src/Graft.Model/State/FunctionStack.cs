@@ -1,4 +1,4 @@
-namespace Graft.Core.State;
+namespace Graft.Model.State;
 
 /// <summary>
 /// The kernel's func_stack, read from the record: the patches on one function, in the order

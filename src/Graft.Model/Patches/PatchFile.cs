@@ -1,6 +1,6 @@
 using Graft.Elf;
 
-namespace Graft.Core.Patches;
+namespace Graft.Model.Patches;
 
 /// <summary>
 /// Reads a patch's descriptor (GRAFT_PATCH in graft.h) and its local-symbol references

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
-namespace Graft.Core.State;
+namespace Graft.Model.State;
 
 /// <summary>
 /// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):

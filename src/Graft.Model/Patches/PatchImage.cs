@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Graft.Elf;
 
-namespace Graft.Core.Patches;
+namespace Graft.Model.Patches;
 
 /// <summary>
 /// The patch's memory image as the dynamic linker would build it, read statically: a pointer

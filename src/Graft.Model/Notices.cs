@@ -1,4 +1,4 @@
-namespace Graft.Core;
+namespace Graft.Model;
 
 /// <summary>
 /// The kernel livepatch's notice texts (kernel/livepatch/core.c and transition.c), so that an

@@ -1,6 +1,6 @@
 using Graft.Elf;
 
-namespace Graft.Core.Patches;
+namespace Graft.Model.Patches;
 
 /// <summary>
 /// What a patch file says it does, read from its descriptor without loading it (the kernel's

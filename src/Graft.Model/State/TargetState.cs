@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
-using Graft.Core.Patches;
+using Graft.Model.Patches;
 
-namespace Graft.Core.State;
+namespace Graft.Model.State;
 
 /// <summary>
 /// Everything Graft has done to one process, kept inside that process (DESIGN invariant 5), so
