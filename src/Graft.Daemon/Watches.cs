@@ -1,4 +1,5 @@
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
 namespace Graft.Daemon;

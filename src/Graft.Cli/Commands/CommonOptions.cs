@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Graft.Cli.Output;
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Graft.Cli.Output;
 using Graft.Model.Patches;
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Spectre.Console;
 
 namespace Graft.Cli.Commands;

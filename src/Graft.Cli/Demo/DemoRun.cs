@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Graft.Patching;
 using Graft.Patching.Building;
+using Graft.Patching.Operations;
 using Spectre.Console;
 
 namespace Graft.Cli.Demo;

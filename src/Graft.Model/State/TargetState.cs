@@ -39,11 +39,12 @@ public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patche
 
     public IEnumerable<ulong> UsedSlots => Patches.SelectMany(p => p.Functions).Select(f => f.Slot);
 
-    /// <summary>The slot pages that no function of any patch uses.</summary>
-    public IReadOnlyList<SlotPage> UnusedSlotPages()
+    /// <summary>This state without the slot pages that no function of any patch uses, and those pages.</summary>
+    public SlotPagesPruned PruneSlotPages()
     {
         var used = UsedSlots.ToList();
-        return [.. SlotPages.Where(page => !used.Any(slot => slot >= page.Address && slot < page.Address + page.Size))];
+        var unused = SlotPages.Where(page => !used.Any(slot => slot >= page.Address && slot < page.Address + page.Size)).ToList();
+        return new(this with { SlotPages = [.. SlotPages.Except(unused)] }, unused);
     }
 }
 

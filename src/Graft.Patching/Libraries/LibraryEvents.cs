@@ -3,8 +3,9 @@ using Graft.Model;
 using Graft.Model.State;
 using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
+using Graft.Patching.Redirect;
 using Graft.Patching.Target;
-using Graft.Patching.Transition;
+using Graft.Patching.Transitions;
 using Graft.X86;
 
 namespace Graft.Patching.Libraries;
@@ -73,7 +74,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
             var index = patch.Objects.ToList().FindIndex(o => o.Path == path);
             if (index >= 0)
             {
-                Revert(store, patch.Name, index, tid: 0, runCallbacks: false);
+                Revert(store, patch.Name, index, tid: null, runCallbacks: false);
             }
         }
     }
@@ -89,7 +90,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
     {
         // The file the target loaded, not whatever the path holds now.
-        var code = patch.LoadedFrom is null ? Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target.Pid, patch.Path, patch.LoadedFrom);
+        var code = patch.LoadedFrom is null ? Operations.Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target.Pid, patch.Path, patch.LoadedFrom);
         var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
         var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };
@@ -121,22 +122,19 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         var updated = current with { Functions = [.. current.Functions, .. records], Objects = WithObject(current, index, loaded) };
         state = state.Replace(current, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
         var inTransition = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
+
+        // No thread can be in the library's code yet (the loader has not even relocated it), so
+        // its entries are written directly; the record goes first, so that a graft killed in
+        // between leaves entries the next one knows how to put back.
+        store.Write(state);
         if (inTransition)
         {
-            var table = store.Address + StateLayout.ThreadTableOffset;
-            foreach (var function in records)
-            {
-                var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, updated, function.Address));
-                target.Tracee.Memory.Write(Redirects.Dispatcher(function), DispatcherCode.Build(Redirects.Dispatcher(function), table, oldCode, Redirects.NewEntry(function)));
-            }
+            Dispatchers.Write(target, state, updated, store.Address + StateLayout.ThreadTableOffset, records);
         }
 
-        // The record before the code, as everywhere. No thread can be in the library's code yet
-        // (the loader has not even relocated it), so the entries are written directly.
-        store.Write(StateLayout.Serialize(state));
         foreach (var function in records)
         {
-            target.Tracee.Memory.Write(function.PatchAddress, inTransition ? Redirects.ToDispatcher(function).Bytes : Redirects.Patched(function));
+            target.Tracee.Memory.Write(function.PatchAddress, inTransition ? Redirects.ToDispatcher(function).Bytes : Redirects.PatchedEntry(function));
         }
 
         if (!inTransition)
@@ -144,7 +142,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
             var done = runner.PostPatch(updated with { Objects = [loaded] });
             state = store.ReadCurrent();
             current = state.FindPatch(patch.Name)!;
-            store.Write(StateLayout.Serialize(state.Replace(current, current with { Objects = WithObject(current, index, done.Objects[0]) })));
+            store.Write(state.Replace(current, current with { Objects = WithObject(current, index, done.Objects[0]) }));
         }
 
         return null;
@@ -170,7 +168,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         {
             Objects = [.. p.Objects.Select(o => !o.IsLoaded && o.Name is not null && module.Matches(o.Name) ? o with { Refused = why } : o)],
         });
-        store.Write(StateLayout.Serialize(state with { Patches = [.. refused] }));
+        store.Write(state with { Patches = [.. refused] });
     }
 
     /// <summary>
@@ -179,7 +177,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// dropped, then post_unpatch where pre_patch ran. The library's code is about to be unmapped,
     /// so its entries are not rewritten.
     /// </summary>
-    private void Revert(StateStore store, string name, int index, int tid, bool runCallbacks)
+    private void Revert(StateStore store, string name, int index, int? tid, bool runCallbacks)
     {
         var patch = store.ReadCurrent().FindPatch(name)!;
         var obj = patch.Objects[index];
@@ -197,14 +195,11 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
             Functions = [.. current.Functions.Where(f => f.ObjectPath != obj.Path)],
             Objects = WithObject(current, index, obj),
         });
-        var unused = remaining.UnusedSlotPages();
-        store.Write(StateLayout.Serialize(remaining with { SlotPages = [.. remaining.SlotPages.Except(unused)] }));
-        if (tid != 0)
+        var pruned = remaining.PruneSlotPages();
+        store.Write(pruned.State);
+        if (tid is { } loader)
         {
-            foreach (var page in unused)
-            {
-                target.Tracee.InjectSyscall(tid, Linux.Interop.Syscalls.SYS_munmap, page.Address, page.Size);
-            }
+            SlotPages.Unmap(target, loader, pruned.UnusedPages);
         }
 
         if (runCallbacks)
@@ -215,7 +210,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         state = store.ReadCurrent();
         current = state.FindPatch(name)!;
         var gone = obj with { Path = null, BuildId = null, PrePatchDone = false, PostPatchDone = false };
-        store.Write(StateLayout.Serialize(state.Replace(current, current with { Objects = WithObject(current, index, gone) })));
+        store.Write(state.Replace(current, current with { Objects = WithObject(current, index, gone) }));
     }
 
     private static void ForgetRefusals(StateStore store, Func<PatchedObject, bool> matches)
@@ -227,7 +222,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         }
 
         var cleared = state.Patches.Select(p => p with { Objects = [.. p.Objects.Select(o => o.Refused is not null && matches(o) ? o with { Refused = null } : o)] });
-        store.Write(StateLayout.Serialize(state with { Patches = [.. cleared] }));
+        store.Write(state with { Patches = [.. cleared] });
     }
 
     private static List<PatchedObject> WithObject(AppliedPatch patch, int index, PatchedObject obj) =>

@@ -1,7 +1,7 @@
 using Graft.Linux.Inspection;
 using Graft.Linux.Tracing;
 using Graft.Patching.Target;
-using Graft.Patching.Transition;
+using Graft.Patching.Transitions;
 
 namespace Graft.Patching.Libraries;
 
@@ -94,15 +94,8 @@ internal sealed class LibraryWatch
         var named = fresh.Where(IsNamedByAPatch).ToList();
         if (named.Count > 0)
         {
-            var tid = CallThread.Acquire(target, Deadline.After(SettleTimeout));
-            try
-            {
-                named.ForEach(m => events.Coming(m, tid));
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
-            }
+            using var caller = CallerThread.Acquire(target, Deadline.After(SettleTimeout));
+            named.ForEach(m => events.Coming(m, caller.Tid));
         }
 
         alive.UnionWith(fresh.Select(Key));

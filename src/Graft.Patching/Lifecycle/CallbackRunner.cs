@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 using Graft.Model.State;
 using Graft.Patching.Target;
-using Graft.Patching.Transition;
+using Graft.Patching.Transitions;
 
 namespace Graft.Patching.Lifecycle;
 
 /// <summary>
 /// Runs a patch's (un)patch callbacks inside the target, object by object in the patch's order,
-/// as injected calls on a thread <see cref="CallThread"/> picked because it holds no lock of the
+/// as injected calls on a thread <see cref="CallerThread"/> picked because it holds no lock of the
 /// C library: a callback may call malloc or take the program's locks while every other thread
 /// keeps running and releases what it holds. Each stage keeps the kernel's symmetry through
 /// the objects' flags (see <see cref="PatchedObject"/>) and returns the patch with them updated.
@@ -15,7 +15,7 @@ namespace Graft.Patching.Lifecycle;
 /// (<paramref name="loaderThread"/>), as the kernel runs them in the task loading the module:
 /// it holds the loader's lock, which another thread would wait for.
 /// </summary>
-internal sealed class CallbackRunner(TargetProcess target, StateStore store, Deadline deadline, int loaderThread = 0)
+internal sealed class CallbackRunner(TargetProcess target, StateStore store, Deadline deadline, int? loaderThread = null)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
@@ -93,21 +93,14 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
             return;
         }
 
-        if (loaderThread != 0)
+        if (loaderThread is { } loading)
         {
-            calls(loaderThread);
+            calls(loading);
             return;
         }
 
-        var tid = CallThread.Acquire(target, deadline);
-        try
-        {
-            calls(tid);
-        }
-        finally
-        {
-            target.Tracee.Resume(tid);
-        }
+        using var caller = CallerThread.Acquire(target, deadline);
+        calls(caller.Tid);
     }
 
     private ulong Call(int tid, ulong function, ulong argument) =>

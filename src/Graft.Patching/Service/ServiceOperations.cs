@@ -1,3 +1,4 @@
+using Graft.Patching.Operations;
 namespace Graft.Patching.Service;
 
 /// <summary>The operations graftd runs for the graft command, by name.</summary>

@@ -59,6 +59,9 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
             : StateLayout.Deserialize(memory.Read(Address + StateLayout.HalfOffset(half), length));
     }
 
+    /// <summary>Writes <paramref name="state"/> as the record (<see cref="Write(byte[])"/>).</summary>
+    public void Write(TargetState state) => Write(StateLayout.Serialize(state));
+
     /// <summary>
     /// Writes a record (serialized beforehand with <see cref="StateLayout.Serialize"/>, outside
     /// any stop) to the idle half, then flips the commit word to it in one 8-byte write.

@@ -92,6 +92,9 @@ internal sealed class TargetProcess : IDisposable
 
     public UserRegs Registers(int tid) => Tracee.GetRegisters(tid);
 
+    /// <summary>Stops one thread while every other keeps running; null if it exited meanwhile.</summary>
+    public StoppedThread? TryStop(int tid) => Tracee.Stop(tid) ? new StoppedThread(this, tid) : null;
+
     public void Dispose() => Tracee.Dispose();
 
     /// <summary>Where a thread that got a fatal signal stood: in a patch's code, in a graft slot, or in the program.</summary>
@@ -106,7 +109,7 @@ internal sealed class TargetProcess : IDisposable
             return $"0x{pc:x} in the code of patch '{patch.Name}'{symbol}";
         }
 
-        return Transition.Redirects.InSlotPages(state.SlotPages, pc)
+        return Redirect.Redirects.InSlotPages(state.SlotPages, pc)
             ? $"0x{pc:x} in a graft slot"
             : $"0x{pc:x} in the program{symbol}";
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Graft.IntegrationTests.Support;
 using Graft.Model.State;
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Xunit.Abstractions;
 
 namespace Graft.IntegrationTests.Boundary;

@@ -1,6 +1,7 @@
 using Graft.IntegrationTests.Support;
 using Graft.Model.State;
 using Graft.Patching;
+using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Daemon;
 

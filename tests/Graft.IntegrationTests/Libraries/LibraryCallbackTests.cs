@@ -1,4 +1,5 @@
 using Graft.IntegrationTests.Support;
+using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Libraries;
 
@@ -104,7 +105,7 @@ public sealed class LibraryCallbackTests
                 ],
                 log.Take());
             Assert.Equal("describe host-new mod-old", host.Send("describe", "describe"));
-            var refused = Graft.Patching.Patcher.List(host.Pid).Patches.Single().Objects.Single(o => o.Name == "libcbmod.so");
+            var refused = Graft.Patching.Operations.Patcher.List(host.Pid).Patches.Single().Objects.Single(o => o.Name == "libcbmod.so");
             Assert.Equal("patch 'callbacks-demo' failed for it: its pre-patch callback returned -19 (ENODEV: No such device)", refused.Refused);
 
             graftd.Revert("callbacks-demo", Timeout);

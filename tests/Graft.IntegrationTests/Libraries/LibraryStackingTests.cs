@@ -2,6 +2,7 @@ using Graft.IntegrationTests.Support;
 using Graft.Linux.Tracing;
 using Graft.Model.State;
 using Graft.Patching;
+using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Libraries;
 

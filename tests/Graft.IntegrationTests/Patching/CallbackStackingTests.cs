@@ -1,4 +1,5 @@
 using Graft.IntegrationTests.Support;
+using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Patching;
 
@@ -49,7 +50,7 @@ public sealed class CallbackStackingTests
 
         // callbacks-demo2 replaces no function: the nop sends host_describe back to the original.
         Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
-        Assert.Equal(["callbacks-demo2"], Graft.Patching.Patcher.List(host.Pid).Patches.Select(p => p.Name));
+        Assert.Equal(["callbacks-demo2"], Graft.Patching.Operations.Patcher.List(host.Pid).Patches.Select(p => p.Name));
         patcher.Revert(host.Pid, "callbacks-demo2", Timeout);
 
         Assert.Equal(

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Graft.IntegrationTests.Support;
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Xunit.Abstractions;
 
 namespace Graft.IntegrationTests.Patching;

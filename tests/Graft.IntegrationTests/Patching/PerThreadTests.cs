@@ -1,5 +1,6 @@
 using Graft.IntegrationTests.Support;
 using Graft.Patching;
+using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Patching;
 

@@ -1,3 +1,4 @@
+using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Support;
 
 /// <summary>
@@ -14,7 +15,7 @@ internal sealed class CallbackLog : IDisposable
 
     public Dictionary<string, string> Environment => new() { ["GRAFT_CALLBACK_LOG"] = Path };
 
-    public Graft.Patching.Patcher NewPatcher() => new(notice => Append($"graft: {notice}"));
+    public Graft.Patching.Operations.Patcher NewPatcher() => new(notice => Append($"graft: {notice}"));
 
     public void Append(string line) => File.AppendAllText(Path, line + "\n");
 

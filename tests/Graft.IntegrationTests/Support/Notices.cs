@@ -1,3 +1,4 @@
+using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Support;
 
 /// <summary>Collects the notices an operation prints, for comparing whole logs.</summary>
@@ -7,5 +8,5 @@ internal sealed class NoticeLog
 
     public IReadOnlyList<string> Lines => lines;
 
-    public Graft.Patching.Patcher NewPatcher() => new(lines.Add);
+    public Graft.Patching.Operations.Patcher NewPatcher() => new(lines.Add);
 }

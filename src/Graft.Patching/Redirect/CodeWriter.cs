@@ -1,7 +1,7 @@
 using Graft.Linux.Interop;
 using Graft.Patching.Target;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Redirect;
 
 /// <summary>
 /// Rewrites function entries while every thread keeps running, with the kernel's int3 protocol

@@ -1,10 +1,11 @@
 using Graft.Linux.Interop;
 using Graft.Model.State;
+using Graft.Patching.Redirect;
 using Graft.Patching.Target;
 using Graft.X86;
 using Graft.X86.Contract;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// A thread stopped in a function's dispatcher, or on the first instruction of the slot code in front of a

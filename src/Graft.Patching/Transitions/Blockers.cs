@@ -1,7 +1,8 @@
 using Graft.Linux.Unwinding;
 using Graft.Model.State;
+using Graft.Patching.Redirect;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// What keeps a thread from switching (the kernel's klp_check_stack_func): when patching, the

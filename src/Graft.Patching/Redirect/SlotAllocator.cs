@@ -1,9 +1,10 @@
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Model.State;
+using Graft.Patching.Target;
 using Graft.X86;
 
-namespace Graft.Patching.Target;
+namespace Graft.Patching.Redirect;
 
 /// <summary>
 /// Hands out slots (SlotLayout.Size bytes each) in pages mapped within rel32 reach of the code that jumps to them,

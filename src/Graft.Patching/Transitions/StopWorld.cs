@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// The stop-the-world consistency model (kpatch's): stop every thread, check every stack, and

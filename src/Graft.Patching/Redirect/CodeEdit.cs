@@ -1,4 +1,4 @@
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Redirect;
 
 /// <summary>
 /// One instruction rewritten at a function's entry: the 5 bytes to write at

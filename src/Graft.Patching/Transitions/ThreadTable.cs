@@ -1,7 +1,7 @@
 using Graft.Linux.Tracing;
 using Graft.X86;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// The per-thread table of a transition, in the target's memory (<see cref="ThreadTableLayout"/>):

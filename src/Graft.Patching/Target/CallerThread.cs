@@ -1,7 +1,7 @@
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Target;
 
 /// <summary>
 /// Picks the thread that runs Graft's injected calls (dlopen, dlclose). The call takes malloc's
@@ -10,7 +10,7 @@ namespace Graft.Patching.Transition;
 /// while they wait, with the C library appearing elsewhere only as the thread's startup frames.
 /// Other threads keep running meanwhile, so a lock they hold is released in the normal way.
 /// </summary>
-internal static class CallThread
+internal static class CallerThread
 {
     // Outermost frames that belong to thread startup (start_thread, clone3, __libc_start_main ...).
     private const int StartupFrames = 3;
@@ -24,7 +24,7 @@ internal static class CallThread
     ];
 
     /// <summary>Stops and returns a thread fit to run calls; every other thread keeps running.</summary>
-    public static int Acquire(TargetProcess target, Deadline deadline)
+    public static StoppedThread Acquire(TargetProcess target, Deadline deadline)
     {
         var reasons = new List<string>();
         while (true)
@@ -33,7 +33,7 @@ internal static class CallThread
             // A vfork child shares the memory, not the process: graft's calls are never its.
             foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsVforkChild(t)).ToList())
             {
-                if (!target.Tracee.Stop(tid))
+                if (target.TryStop(tid) is not { } stopped)
                 {
                     continue;
                 }
@@ -41,11 +41,11 @@ internal static class CallThread
                 var unfit = Unfit(target.Stack(tid));
                 if (unfit is null)
                 {
-                    return tid;
+                    return stopped;
                 }
 
                 reasons.Add($"thread {tid} {unfit}");
-                target.Tracee.Resume(tid);
+                stopped.Dispose();
             }
 
             deadline.ThrowIfInterrupted();

@@ -1,4 +1,4 @@
-namespace Graft.Patching.Transition;
+namespace Graft.Patching;
 
 /// <summary>When an operation gives up waiting: at a time, or as soon as the operator interrupts it.</summary>
 internal readonly record struct Deadline(DateTime At, CancellationToken Interruption)

@@ -1,7 +1,7 @@
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// The kernel's klp_try_complete_transition for threads: stop one thread, unwind it, and if its

@@ -1,4 +1,4 @@
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// Which code a thread runs during a per-thread transition (the kernel's task->patch_state):

@@ -1,14 +1,14 @@
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
-namespace Graft.Patching.Transition;
+namespace Graft.Patching.Transitions;
 
 /// <summary>
-/// A per-thread transition of one process towards a goal universe (the kernel's
-/// klp_init_transition ... klp_complete_transition): the table of threads, the sweeps, threads
-/// and processes created meanwhile, and --force. Hooks into the tracee while it lives.
+/// The threads of a per-thread transition (see <see cref="Transition"/>): the table of which
+/// universe each is in, the sweeps that switch them, threads and processes created meanwhile,
+/// and --force. Hooks into the tracee while it lives.
 /// </summary>
-internal sealed class PerThreadTransition : IDisposable
+internal sealed class TransitionThreads : IDisposable
 {
     private readonly TargetProcess target;
     private readonly ThreadTable table;
@@ -16,7 +16,7 @@ internal sealed class PerThreadTransition : IDisposable
     private readonly Func<ThreadStack, string?> blocker;
     private readonly Action<int, Universe> settleChild;
 
-    private PerThreadTransition(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    private TransitionThreads(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         this.target = target;
         this.table = table;
@@ -36,10 +36,10 @@ internal sealed class PerThreadTransition : IDisposable
     /// Threads the table does not know (created later with no graft attached, so with empty
     /// stacks) start in the goal universe.
     /// </summary>
-    public static PerThreadTransition Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Create(target.Tracee.Memory, tableAddress, goal);
-        var transition = new PerThreadTransition(target, table, goal, blocker, rewind, settleChild);
+        var transition = new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
         var start = goal == Universe.New ? Universe.Old : Universe.New;
         foreach (var tid in target.Tracee.ThreadIds.ToList())
         {
@@ -60,11 +60,11 @@ internal sealed class PerThreadTransition : IDisposable
     }
 
     /// <summary>The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal, or reversed).</summary>
-    public static PerThreadTransition Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    public static TransitionThreads Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Load(target.Tracee.Memory, tableAddress);
         table.SetUnknown(goal);
-        return new PerThreadTransition(target, table, goal, blocker, rewind, settleChild);
+        return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
     }
 
     /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>

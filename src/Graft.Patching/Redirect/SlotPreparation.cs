@@ -1,9 +1,10 @@
 using Graft.Model.State;
+using Graft.Patching.Loading;
 using Graft.Patching.Target;
 using Graft.X86;
 using Graft.X86.Contract;
 
-namespace Graft.Patching.Loading;
+namespace Graft.Patching.Redirect;
 
 /// <summary>Writes the slot of one function to be redirected; nothing jumps to it yet.</summary>
 internal static class SlotPreparation

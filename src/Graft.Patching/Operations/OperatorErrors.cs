@@ -1,0 +1,37 @@
+using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
+using Graft.Model.State;
+
+namespace Graft.Patching.Operations;
+
+/// <summary>Turns the lower layers' exceptions into the operator's one-line errors, each with its exit code.</summary>
+internal static class OperatorErrors
+{
+    public static T Translate<T>(int pid, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (TargetGoneException e)
+        {
+            throw new GraftException(GraftFailure.TargetGone, e.Message, e);
+        }
+        catch (TargetCrashedException e)
+        {
+            throw new GraftException(GraftFailure.TargetCrashed, e.Message, e);
+        }
+        catch (TargetStoppedException e)
+        {
+            throw new GraftException(GraftFailure.Refused, e.Message, e);
+        }
+        catch (ThreadUnresponsiveException e)
+        {
+            throw new GraftException(GraftFailure.Timeout, $"{e.Message}; everything was rolled back", e);
+        }
+        catch (Exception e) when (e is InjectionException or RemoteMemoryException or ErrnoException or StateFormatException)
+        {
+            throw new GraftException(GraftFailure.Internal, $"process {pid}: {e.Message}", e);
+        }
+    }
+}

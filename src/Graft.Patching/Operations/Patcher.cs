@@ -1,0 +1,206 @@
+using Graft.Linux.Inspection;
+using Graft.Linux.Tracing;
+using Graft.Linux.Trust;
+using Graft.Model.Patches;
+using Graft.Model.State;
+using Graft.Patching.Service;
+using Graft.Patching.Target;
+using Graft.Patching.Transitions;
+
+namespace Graft.Patching.Operations;
+
+/// <summary>
+/// The operations on a live process: apply a patch, revert it, continue a transition, report
+/// one in flight, unload a disabled image, list. Each runs whole on one ptrace thread and
+/// leaves the process as it found it when it fails before its transition starts.
+/// </summary>
+public sealed class Patcher(Action<string> notice)
+{
+    private readonly WatchedProcess? watched;
+
+    /// <summary>Operations on a process graftd holds: no attaching of their own, and libraries followed as they load.</summary>
+    internal Patcher(Action<string> notice, WatchedProcess watched)
+        : this(notice)
+    {
+        this.watched = watched;
+    }
+
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long graft stays attached after an operation, serving the threads and watching for a fatal signal.</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The largest patch file graft reads: far above any real patch, far below what would exhaust memory.</summary>
+    public const long MaxPatchBytes = 256L << 20;
+
+    /// <summary>
+    /// Opens a patch file once, checks it (<see cref="CheckedFile"/>) and parses its descriptor from
+    /// the bytes read; those bytes are what the target loads. A bad file is refused with a <see cref="GraftException"/>.
+    /// </summary>
+    public static PatchDefinition ReadPatch(string path)
+    {
+        try
+        {
+            return PatchFile.Parse(path, CheckedFile.Read(path, MaxPatchBytes).Bytes);
+        }
+        catch (Exception e) when (e is PatchFormatException or UntrustedFileException)
+        {
+            throw new GraftException(GraftFailure.Refused, e.Message, e);
+        }
+    }
+
+    /// <summary>The patches applied to a process, read from its state record without stopping it.</summary>
+    public static TargetState List(int pid)
+    {
+        return OperatorErrors.Translate(pid, () =>
+        {
+            using var memory = new RemoteMemory(pid);
+            return new StateStore(ModuleMap.Read(pid, memory), memory, pid).Read();
+        });
+    }
+
+    /// <summary>
+    /// Loads the patch into the process and switches it to the new functions: thread by thread
+    /// (per-thread, the default), or all at once when no thread is inside any of them
+    /// (stop-world). Applying a patch whose transition is in flight continues it, or reverses an
+    /// unpatching. On a failure before the transition starts the process is left as it was.
+    /// </summary>
+    public OperationReport Apply(int pid, string patchPath, TimeSpan timeout, CancellationToken interruption = default,
+        ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
+    {
+        var definition = ReadPatch(patchPath);
+        var deadline = Deadline.After(timeout, interruption);
+        return Change(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
+            ? Resume(opened, inFlight, Universe.New, force, deadline)
+            : new Application(opened, definition, deadline, notice, watched is not null).Run(model, force));
+    }
+
+    /// <summary>
+    /// Puts back what lies below the patch (<see cref="Reversion"/>). Reverting a patch whose
+    /// transition is in flight reverses it (or continues an unpatching).
+    /// </summary>
+    public OperationReport Revert(int pid, string patchName, TimeSpan timeout, CancellationToken interruption = default,
+        ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
+    {
+        var deadline = Deadline.After(timeout, interruption);
+        return Change(pid, opened =>
+        {
+            var patch = opened.State.FindPatch(patchName)
+                ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
+            return patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching
+                ? Resume(opened, patch, Universe.Old, force, deadline)
+                : new Reversion(opened, patch, deadline, notice).Run(model, force);
+        });
+    }
+
+    /// <summary>Resumes the sweeps of the transition in flight in the process (left by a timeout or a killed graft).</summary>
+    public OperationReport Continue(int pid, TimeSpan timeout, CancellationToken interruption = default, bool force = false)
+    {
+        var deadline = Deadline.After(timeout, interruption);
+        return Change(pid, opened =>
+        {
+            var patch = opened.State.InTransition
+                ?? throw new GraftException(GraftFailure.Refused, $"no transition is in flight in process {pid}");
+            return Resume(opened, patch, Transition.Heading(patch), force, deadline);
+        });
+    }
+
+    /// <summary>
+    /// The transition in flight in the process, if any: how many threads have switched, and
+    /// each other thread with its stack and what holds it (the kernel's stalled-task report).
+    /// Threads are stopped one at a time to be unwound; nothing in the target changes.
+    /// </summary>
+    public TransitionProgress? Status(int pid) => OnTarget(pid, target =>
+    {
+        var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+        return TransitionStatus.Read(target, store, store.Read());
+    });
+
+    /// <summary>
+    /// Unloads the images of a reverted (or replaced) patch that stay loaded after it (graft
+    /// unload, <see cref="Recovery.UnloadImages"/>). Returns how many images were unloaded.
+    /// </summary>
+    public int Unload(int pid, string patchName) => Change(pid, opened => Recovery.UnloadImages(opened, patchName, notice));
+
+    /// <summary>
+    /// Drives a started transition to its end: sweeps until the deadline, forces the threads
+    /// still stuck if asked, and completes. Past the deadline the transition stays in flight
+    /// inside the target, and the report says so.
+    /// </summary>
+    internal static OperationReport Drive(Transition transition, int pid, bool force, Deadline deadline)
+    {
+        var stuck = transition.TryComplete(deadline);
+        if (stuck.Count > 0 && force)
+        {
+            transition.Force();
+        }
+        else if (stuck.Count > 0)
+        {
+            return new OperationReport(transition.Patch.Name, pid, transition.Statistics(), transition.Patch.Functions, transition.Progress());
+        }
+
+        var functions = transition.Patch.Functions;
+        transition.Complete();
+        return new OperationReport(transition.Patch.Name, pid, transition.Statistics(), functions);
+    }
+
+    /// <summary>Continues a transition in flight towards <paramref name="goal"/>, reversing it first if it was heading the other way.</summary>
+    private OperationReport Resume(OpenTarget opened, AppliedPatch patch, Universe goal, bool force, Deadline deadline)
+    {
+        using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Transition.Heading(patch), notice);
+        if (transition.Goal != goal)
+        {
+            transition.Reverse();
+        }
+
+        return Drive(transition, opened.Target.Pid, force, deadline);
+    }
+
+    /// <summary>
+    /// An operation that changes the process: refused for a process stopped by job control or
+    /// whose seccomp filter would kill graft's calls, and run after what an interrupted graft
+    /// left behind is cleaned up.
+    /// </summary>
+    private T Change<T>(int pid, Func<OpenTarget, T> work) => OnTarget(pid, target =>
+    {
+        RefuseIfStopped(target);
+        SeccompCheck.Run(target);
+        var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+        return work(new OpenTarget(target, store, Recovery.CleanUpInterrupted(target, store, store.Read(), notice)));
+    });
+
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work)
+    {
+        return watched is not null
+            ? OperatorErrors.Translate(pid, () => watched.Run(pid, Settled))
+            : OperatorErrors.Translate(pid, () => PtraceThread.Run(() =>
+            {
+                using var target = TargetProcess.Attach(pid);
+                return Settled(target);
+            }));
+
+        // Exit 0 says the target runs the new code and is alive: a replacement that faults at once is caught here,
+        // as a fatal signal reported with where it struck, instead of a moment after graft has gone.
+        T Settled(TargetProcess target)
+        {
+            var result = work(target);
+            target.Tracee.Pump(SettleTime);
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// Code run in the target while the process is stopped by job control would run while it
+    /// is meant to be still, and whoever stopped it expects to find it as it was.
+    /// </summary>
+    private static void RefuseIfStopped(TargetProcess target)
+    {
+        if (target.Tracee.IsJobControlStopped())
+        {
+            throw new TargetStoppedException(target.Pid);
+        }
+    }
+}
+
+/// <summary>A process an operation holds, its state store, and the record as the operation found it.</summary>
+internal sealed record OpenTarget(TargetProcess Target, StateStore Store, TargetState State);

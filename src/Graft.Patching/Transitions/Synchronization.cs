@@ -1,0 +1,44 @@
+using Graft.Linux.Unwinding;
+using Graft.Model.State;
+using Graft.Patching.Target;
+using Graft.X86;
+
+namespace Graft.Patching.Transitions;
+
+/// <summary>
+/// The kernel's klp_synchronize_transition: waits, one thread at a time, until no thread is
+/// inside code a completed transition has just made unreachable (the dispatchers; for an
+/// unpatch also the slots and the patch), so that it can be reused or unloaded.
+/// </summary>
+internal static class Synchronization
+{
+    /// <summary>A replaced patch's code and slots, which no thread may be in once it is disabled.</summary>
+    public static IEnumerable<(ulong Start, ulong Length)> CodeOf(AppliedPatch patch) =>
+        [(patch.ImageStart, patch.ImageEnd - patch.ImageStart), .. patch.Functions.Select(f => (f.Slot, (ulong)SlotLayout.Size))];
+
+    public static void WaitUntilNoThreadIsIn(TargetProcess target, IEnumerable<(ulong Start, ulong Length)> ranges)
+    {
+        var regions = ranges.ToList();
+        bool Inside(ThreadStack stack) => stack.Frames.Any(f => regions.Any(r => f.Pc >= r.Start && f.Pc < r.Start + r.Length));
+        var deadline = Deadline.After(Completion.CleanupTimeout);
+        var pending = target.Tracee.ThreadIds.ToList();
+        while (pending.Count > 0)
+        {
+            pending = [.. pending.Where(tid => StillInside(target, tid, Inside))];
+            if (pending.Count > 0 && !deadline.Allows(TimeSpan.FromMilliseconds(10)))
+            {
+                throw new GraftException(GraftFailure.Timeout,
+                    $"threads {string.Join(", ", pending)} stayed inside graft's slots for {Completion.CleanupTimeout.TotalSeconds} s");
+            }
+
+            target.Tracee.Pump(TimeSpan.FromMilliseconds(pending.Count > 0 ? 10 : 0));
+        }
+    }
+
+    /// <summary>False for a thread that exited, or has not run yet (an empty stack).</summary>
+    private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside)
+    {
+        using var stopped = target.TryStop(tid);
+        return stopped is not null && !target.Tracee.IsUnstarted(tid) && inside(target.Stack(tid));
+    }
+}
