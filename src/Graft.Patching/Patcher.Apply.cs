@@ -103,7 +103,7 @@ public sealed partial class Patcher
             }
             catch when (!target.Tracee.HasDied && !TransitionStarted())
             {
-                // The transition never started: only post_unpatch, where pre_patch ran (callbacks.txt).
+                // The transition never started, so no post_patch ran: only post_unpatch, where pre_patch ran.
                 if (prepared is not null)
                 {
                     new CallbackRunner(target, store, Deadline.After(CleanupTimeout)).PostUnpatch(prepared);

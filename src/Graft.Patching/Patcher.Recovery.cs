@@ -6,9 +6,10 @@ namespace Graft.Patching;
 public sealed partial class Patcher
 {
     /// <summary>
-    /// Undoes what a graft killed in the middle of an apply left behind (DESIGN invariant 5): a
-    /// patch recorded as loading is unloaded and its empty slot pages unmapped. Only a dead graft
-    /// leaves one: a live one holds the process, and this graft could not have attached to it.
+    /// Undoes what a graft killed in the middle of an apply left behind (docs/ARCHITECTURE.md,
+    /// invariant 5): a patch recorded as loading is unloaded and its empty slot pages unmapped.
+    /// Only a dead graft leaves one: a live one holds the process, and this graft could not have
+    /// attached to it.
     /// </summary>
     private TargetState CleanUpInterrupted(TargetProcess target, StateStore store, TargetState state)
     {
