@@ -2,7 +2,7 @@ using Graft.Model.State;
 
 namespace Graft.Patching;
 
-/// <summary>How a transition makes threads switch (DESIGN §4 "Consistency models").</summary>
+/// <summary>How a transition makes threads switch.</summary>
 public enum ConsistencyModel
 {
     /// <summary>The kernel livepatch's: each thread switches on its own, when its own stack is clean.</summary>

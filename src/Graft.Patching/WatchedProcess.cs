@@ -8,7 +8,7 @@ namespace Graft.Patching;
 
 /// <summary>
 /// A process graftd holds for as long as it has patches: attached once, with the dynamic
-/// linker watched so that libraries that come and go get the patches (seeds/003), and every
+/// linker watched so that libraries that come and go get the patches (see LibraryWatch), and every
 /// operation run on this one attachment. All of it must be used from the thread that called
 /// <see cref="Attach"/>, which ptrace ties the attachment to.
 /// </summary>

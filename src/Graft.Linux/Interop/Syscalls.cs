@@ -38,7 +38,7 @@ public static class Syscalls
     public const ulong F_SEAL_GROW = 4;
     public const ulong F_SEAL_WRITE = 8;
 
-    // <linux/membarrier.h>: "sync cores" for code written while threads run (seeds/004).
+    // <linux/membarrier.h>: "sync cores" for code written while threads run (Graft.Patching's CodeWriter).
     public const ulong MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 5;
     public const ulong MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 6;
 

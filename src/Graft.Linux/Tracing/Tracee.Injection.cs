@@ -6,7 +6,7 @@ namespace Graft.Linux.Tracing;
 
 /// <summary>
 /// Running a system call or a function inside the target on one stopped thread, then putting
-/// the thread back exactly as it was (DESIGN §4 "Loading patch code").
+/// the thread back exactly as it was (docs/ARCHITECTURE.md, "Injected syscalls and calls").
 /// </summary>
 public sealed partial class Tracee
 {

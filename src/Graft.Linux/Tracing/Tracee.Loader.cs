@@ -52,7 +52,7 @@ public sealed partial class Tracee
 
     /// <summary>
     /// Takes the int3 away again and serves every trap already taken on it, so that no thread
-    /// is left to receive a SIGTRAP once Graft detaches (DESIGN invariant 1).
+    /// is left to receive a SIGTRAP once Graft detaches (docs/ARCHITECTURE.md, invariant 1).
     /// </summary>
     public void UnwatchLoader()
     {

@@ -3,8 +3,9 @@ using Graft.Linux.Interop;
 namespace Graft.Linux.Tracing;
 
 /// <summary>
-/// Graft as the int3 handler of the code it rewrites while threads run (seeds/004): a thread
-/// that hits an int3 Graft wrote is sent on as if the finished instruction were already there.
+/// Graft as the int3 handler of the code it rewrites while threads run (Graft.Patching's
+/// CodeWriter): a thread that hits an int3 Graft wrote is sent on as if the finished instruction
+/// were already there.
 /// </summary>
 public sealed partial class Tracee
 {

@@ -4,7 +4,7 @@ using Graft.Model.Patches;
 namespace Graft.Model.State;
 
 /// <summary>
-/// Everything Graft has done to one process, kept inside that process (DESIGN invariant 5), so
+/// Everything Graft has done to one process, kept inside that process (docs/ARCHITECTURE.md, invariant 5), so
 /// that any later graft process can list, continue or undo it.
 /// </summary>
 public sealed record TargetState(int Version, IReadOnlyList<AppliedPatch> Patches, IReadOnlyList<SlotPage> SlotPages)
@@ -168,10 +168,10 @@ public sealed record PatchedFunction(
 public sealed record FunctionPart(string Name, ulong Start, ulong End);
 
 /// <summary>
-/// How calls reach a replacement so that callers keep what the original promised them (DESIGN §5, "The caller's
-/// compiler"): straight, or (<see cref="Preserving"/>) through graft.h's register-preserving entry, which puts back
-/// <see cref="Kept"/> after the call, aligns the stack and copies <see cref="StackArgumentBytes"/> of stack-passed
-/// arguments. <see cref="Reason"/> says why, in words.
+/// How calls reach a replacement so that callers keep what the original promised them (docs/ARCHITECTURE.md,
+/// "What callers rely on"): straight, or (<see cref="Preserving"/>) through graft.h's register-preserving entry,
+/// which puts back <see cref="Kept"/> after the call, aligns the stack and copies <see cref="StackArgumentBytes"/>
+/// of stack-passed arguments. <see cref="Reason"/> says why, in words.
 /// </summary>
 public sealed record EntryPath(bool Preserving, string Reason, string Kept, int StackArgumentBytes);
 

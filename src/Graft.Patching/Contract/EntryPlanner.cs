@@ -7,9 +7,10 @@ using Graft.X86.Contract;
 namespace Graft.Patching.Contract;
 
 /// <summary>
-/// Decides how calls reach one replacement (DESIGN §5, "The caller's compiler"): straight, when it changes no register
-/// its original leaves alone and needs no more stack alignment; otherwise through graft.h's register-preserving entry,
-/// or not at all (a refusal that names the function and the reason). Addresses are the patch file's.
+/// Decides how calls reach one replacement (docs/ARCHITECTURE.md, "What callers rely on"): straight, when it
+/// changes no register its original leaves alone and needs no more stack alignment; otherwise through graft.h's
+/// register-preserving entry, or not at all (a refusal that names the function and the reason). Addresses are
+/// the patch file's.
 /// </summary>
 internal static class EntryPlanner
 {

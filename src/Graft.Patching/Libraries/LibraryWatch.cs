@@ -6,12 +6,13 @@ using Graft.Patching.Transitions;
 namespace Graft.Patching.Libraries;
 
 /// <summary>
-/// Follows the dynamic linker of a watched process (DESIGN §2, module coming/going notifier):
+/// Follows the dynamic linker of a watched process (the kernel's module coming/going notifier):
 /// at each RT_CONSISTENT after RT_ADD the libraries just mapped come (<see cref="LibraryEvents.Coming"/>);
 /// after RT_DELETE the unloading thread's munmap of a library a patch names is where it goes.
 /// It also keeps which libraries are alive (the kernel's mod->klp_alive), so that an apply
 /// never patches a library the loader is still mapping: that one gets every patch, in order,
-/// from its coming handler (seeds/003, the race with coming and going modules).
+/// from its coming handler. Patched by the apply as well, it would get the older patches from that
+/// handler stacked on top of the new one, in another order than the rest of the process.
 /// </summary>
 internal sealed class LibraryWatch
 {

@@ -9,7 +9,7 @@ using Graft.X86;
 namespace Graft.Patching.Loading;
 
 /// <summary>
-/// Matches a patch against a process before anything in it changes (DESIGN invariant 4): every
+/// Matches a patch against a process before anything in it changes (docs/ARCHITECTURE.md, invariant 4): every
 /// refusal is found here, with its own message.
 /// </summary>
 internal static class PatchResolver

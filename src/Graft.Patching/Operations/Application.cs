@@ -64,7 +64,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         }
         catch when (!target.Tracee.HasDied && !TransitionStarted())
         {
-            // The transition never started: only post_unpatch, where pre_patch ran (the kernel's callback rules).
+            // The transition never started, so no post_patch ran: only post_unpatch, where pre_patch ran.
             if (prepared is not null)
             {
                 new CallbackRunner(target, store, Deadline.After(Completion.CleanupTimeout)).PostUnpatch(prepared);

@@ -13,9 +13,8 @@ namespace Graft.Patching.Operations;
 internal static class Recovery
 {
     /// <summary>
-    /// Undoes what a graft killed in the middle of an apply left behind, found in the record the
-    /// target keeps for that: a patch recorded as loading is unloaded and its empty slot pages
-    /// unmapped. Only a dead graft leaves one: a live one holds the process, and this graft
+    /// Undoes what a graft killed in the middle of an apply left behind (docs/ARCHITECTURE.md,
+    /// invariant 5): a patch recorded as loading is unloaded and its empty slot pages unmapped. Only a dead graft leaves one: a live one holds the process, and this graft
     /// could not have attached to it.
     /// </summary>
     public static TargetState CleanUpInterrupted(TargetProcess target, StateStore store, TargetState state, Action<string> notice)

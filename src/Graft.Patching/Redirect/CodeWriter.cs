@@ -5,7 +5,7 @@ namespace Graft.Patching.Redirect;
 
 /// <summary>
 /// Rewrites function entries while every thread keeps running, with the kernel's int3 protocol
-/// (seeds/004, text_poke_bp_batch): int3 on the first byte, sync cores, the other bytes, sync,
+/// (text_poke_bp_batch): int3 on the first byte, sync cores, the other bytes, sync,
 /// the first byte, sync. Graft is the int3 handler (<see cref="Linux.Tracing.Tracee.HandleTrapsAt"/>),
 /// and "sync cores" is membarrier(PRIVATE_EXPEDITED_SYNC_CORE) run by a thread of the target.
 /// </summary>

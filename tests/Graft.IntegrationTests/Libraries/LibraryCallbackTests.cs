@@ -4,10 +4,11 @@ using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Libraries;
 
 /// <summary>
-/// callbacks.txt (seeds/002) Tests 2, 3, 4, 7, 8 and 9: the ones where a module comes or goes
-/// while a patch is applied, which needs graftd's watch of the dynamic linker. modhost is the
-/// kernel, its libraries the modules; the whole log of notices and callback lines is compared
-/// with the expected one, as the kernel's selftests compare dmesg.
+/// The callback tests where a module comes or goes while a patch is applied, which needs
+/// graftd's watch of the dynamic linker: Tests 2, 3, 4, 7, 8 and 9, numbered as the kernel's
+/// own callback test cases (each one's summary says what it checks). modhost is the kernel, its
+/// libraries the modules; the whole log of notices and callback lines is compared with the
+/// expected one, as the kernel's selftests compare dmesg.
 /// </summary>
 public sealed class LibraryCallbackTests
 {

@@ -7,7 +7,7 @@ using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Libraries;
 
 /// <summary>
-/// seeds/003: patches stacked on functions of the main executable (a) and of a library (b)
+/// Patches stacked on functions of the main executable (a) and of a library (b)
 /// keep one order everywhere, whenever the library comes, even while patches are being
 /// applied and reverted as it loads and unloads.
 /// </summary>
@@ -46,11 +46,11 @@ public sealed class LibraryStackingTests
     }
 
     /// <summary>
-    /// The race of seeds/003: the library is loaded and unloaded 500 times, as fast as the
-    /// target can, while P3 is applied and reverted on top of P1 and P2 over and over. Each
-    /// call of b() runs with b() on its stack, so its thread cannot switch in the middle:
-    /// only b2 with a2 and b3 with a3 may ever be seen. Nothing crashes, and at the end every
-    /// function's entry jumps to the newest patch on its stack.
+    /// Applies racing a library's loads and unloads: it is loaded and unloaded 500 times, as
+    /// fast as the target can, while P3 is applied and reverted on top of P1 and P2 over and
+    /// over. Each call of b() runs with b() on its stack, so its thread cannot switch in the
+    /// middle: only b2 with a2 and b3 with a3 may ever be seen. Nothing crashes, and at the end
+    /// every function's entry jumps to the newest patch on its stack.
     /// </summary>
     [Fact]
     public void PatchesAppliedAndRevertedWhileALibraryComesAndGoesKeepTheStacksInOrder()

@@ -5,9 +5,11 @@ using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
-/// The (un)patch callbacks of callbacks.txt (seeds/002), Tests 1, 5 and 6, with modhost as the
-/// kernel and its libraries as the modules: the whole log of notices and callback lines is
-/// compared with the expected one, as the kernel's selftests compare dmesg.
+/// The (un)patch callbacks, run in the kernel's order and symmetry (an unpatch callback only
+/// where its patch callback ran), with modhost as the kernel and its libraries as the modules:
+/// the whole log of notices and callback lines is compared with the expected one, as the
+/// kernel's selftests compare dmesg. Tests 1, 5 and 6 bear the numbers of the kernel's own
+/// callback test cases; each one's summary says what it checks.
 /// </summary>
 public sealed class CallbackTests
 {
@@ -124,8 +126,8 @@ public sealed class CallbackTests
     }
 
     /// <summary>
-    /// callbacks.txt: "If the object did successfully patch, but the patch transition never
-    /// started for some reason ... only the post-unpatch callback will be called." Here the
+    /// An apply whose pre_patch callbacks ran but whose transition never started runs only the
+    /// post_unpatch callbacks as it rolls back: no post_patch, no pre_unpatch. Here the
     /// stop-world switch never comes (a thread sleeps in busymod_work_func) and the apply rolls back.
     /// </summary>
     [Fact]

@@ -3,9 +3,10 @@ using Graft.IntegrationTests.Support;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
-/// DESIGN invariant 2 under load: pair() = f()*10 + g(), 11 old and 22 new. Worker threads and
-/// a 200 µs timer signal handler on each of them (the NMI case of seeds/000) call pair() all
-/// the time; a thread that ran old f() and new g() in one call would see 12 or 21.
+/// docs/ARCHITECTURE.md's invariant 2 under load: pair() = f()*10 + g(), 11 old and 22 new.
+/// Worker threads and a 200 µs timer signal handler on each of them (signal handlers are the
+/// kernel's NMIs here: they can run patched code at any instruction) call pair() all the time;
+/// a thread that ran old f() and new g() in one call would see 12 or 21.
 /// </summary>
 public sealed class ConsistencyUnderFireTests
 {

@@ -4,7 +4,7 @@ using Graft.Patching.Operations;
 
 namespace Graft.IntegrationTests.Patching;
 
-/// <summary>A child forked while a transition is in flight is settled before it runs, never left half-way (DESIGN §5).</summary>
+/// <summary>A child forked while a transition is in flight is settled before it runs, never left half-way.</summary>
 public sealed class ForkTests
 {
     [Fact]

@@ -3,7 +3,7 @@ using Graft.IntegrationTests.Support;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
-/// DESIGN invariant 3: the thread graft borrows for dlopen/dlclose gets every register back,
+/// docs/ARCHITECTURE.md's invariant 3: the thread graft borrows for dlopen/dlclose gets every register back,
 /// vector registers included, and its interrupted syscall restarts without EINTR. Every thread
 /// of the fixture checks sentinels around its syscall, so whichever thread graft picks is checked.
 /// </summary>

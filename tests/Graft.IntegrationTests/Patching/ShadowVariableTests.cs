@@ -5,7 +5,7 @@ using Graft.Patching.Operations;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
-/// shadow-vars.txt's "in-flight parent objects" (seeds/002): accounts created before any patch
+/// Shadow variables attached to objects already in flight: accounts created before any patch
 /// get a lock and a deposit counter as shadow variables the first time the patched deposit()
 /// meets them; a cumulative patch keeps using the same variables, and its revert frees them.
 /// </summary>

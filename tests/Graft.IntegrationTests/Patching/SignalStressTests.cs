@@ -4,7 +4,7 @@ using Graft.Patching;
 namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
-/// DESIGN invariant 3 under load: while a fixture takes a steady stream of queued signals and
+/// docs/ARCHITECTURE.md's invariant 3 under load: while a fixture takes a steady stream of queued signals and
 /// its other threads sit in read, nanosleep and accept, many apply/revert cycles lose no signal,
 /// cause no EINTR and no crash.
 /// </summary>
