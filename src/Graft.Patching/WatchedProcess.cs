@@ -46,7 +46,7 @@ public sealed class WatchedProcess : IDisposable
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
     public void Serve(TimeSpan duration) => OperatorErrors.Translate(Pid, () =>
     {
-        using (target.Tracee.ServeLoader())
+        using (target.Loader?.Serve())
         {
             target.Tracee.Pump(duration);
         }

@@ -50,6 +50,9 @@ public static class Syscalls
 
     public const long EEXIST = 17;
 
+    /// <summary>rax at a syscall-entry stop: the kernel sets -ENOSYS there; the exit-stop holds the result.</summary>
+    public const ulong RaxAtEntry = unchecked((ulong)-Errno.ENOSYS);
+
     /// <summary>A raw syscall result from -4095 to -1 is a negated errno; anything else is a value.</summary>
     public static bool Failed(long result) => result is < 0 and > -4096;
 }

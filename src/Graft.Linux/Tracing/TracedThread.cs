@@ -42,30 +42,12 @@ internal sealed class TracedThread(int tid)
     /// </summary>
     public bool GroupStopped { get; set; }
 
-    /// <summary>Stopped in the dynamic linker (a <see cref="LoaderStop"/>): only <see cref="Tracee.ContinueFromLoader"/> lets it go.</summary>
-    public bool HeldByLoader { get; set; }
+    /// <summary>Held by a policy in a stop it handles (<see cref="ThreadStop.Hold"/>): only <see cref="Tracee.Release"/> lets it go.</summary>
+    public bool Held { get; set; }
 
     /// <summary>
-    /// Graft was stopping the thread, or held it stopped, when the loader stop came: once the
-    /// loader lets it go it stays stopped for that caller, until the caller resumes it.
+    /// Graft was stopping the thread, or held it stopped, when a policy's hold began: once the
+    /// policy lets it go it stays stopped for that caller, until the caller resumes it.
     /// </summary>
     public bool StoppedForGraft { get; set; }
-
-    /// <summary>Stopped on the int3 at r_brk, rip rewound onto it: going on means emulating its `ret`.</summary>
-    public bool AtLoaderBreakpoint { get; set; }
-
-    /// <summary>Runs with syscall-stops, to see the munmap calls of a dlclose.</summary>
-    public bool WatchesUnmaps { get; set; }
-
-    /// <summary>
-    /// A mutex (its futex word) this thread owns and Graft's call waits for: the thread runs
-    /// with syscall-stops and is parked once its wake of the waiters returns. 0 if none.
-    /// </summary>
-    public ulong HandoffMutex { get; set; }
-
-    /// <summary>The registers at the entry of a munmap Graft skipped once, until its exit-stop.</summary>
-    public Interop.UserRegs? SkippedUnmap { get; set; }
-
-    /// <summary>The munmap (start, length) already reported, which runs for real when the thread goes on.</summary>
-    public (ulong Start, ulong Length)? ReleasedUnmap { get; set; }
 }

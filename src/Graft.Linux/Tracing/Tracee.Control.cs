@@ -73,7 +73,7 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>Resumes a stopped thread; a thread that has exited meanwhile needs nothing, one held by the loader waits for Graft.</summary>
+    /// <summary>Resumes a stopped thread; a thread that has exited meanwhile needs nothing, one a policy holds waits for its <see cref="Release"/>.</summary>
     public void Resume(int tid)
     {
         CheckOwner();
@@ -82,9 +82,9 @@ public sealed partial class Tracee
             return;
         }
 
-        if (thread.HeldByLoader)
+        if (thread.Held)
         {
-            // The caller is done with the thread; ContinueFromLoader lets it run.
+            // The caller is done with the thread; the policy's Release lets it run.
             thread.StoppedForGraft = false;
             return;
         }

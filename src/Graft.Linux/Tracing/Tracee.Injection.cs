@@ -95,7 +95,7 @@ public sealed partial class Tracee
         finally
         {
             thread.IsRunningInjected = false;
-            EndHandoff(thread);
+            EndInjected(thread);
         }
     }
 
@@ -112,7 +112,7 @@ public sealed partial class Tracee
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
                 }
 
-                if (TryStepOverLoaderTrap(thread, status, request))
+                if (TryStepOverTrap(thread, status, request))
                 {
                     idle = 0;
                     continue;

@@ -40,7 +40,7 @@ public sealed partial class Tracee
     private bool SettlePendingTrap(TracedThread thread)
     {
         // A second interrupt (AwaitStop repeats it) may still come before the trap: go again.
-        for (var attempt = 0; attempt < 3 && thread.IsStopped && !thread.HeldByLoader && HasGraftTrapPending(thread); attempt++)
+        for (var attempt = 0; attempt < 3 && thread.IsStopped && !thread.Held && HasGraftTrapPending(thread); attempt++)
         {
             MarkResumed(thread);
             Restart(thread, ContinueRequest(thread), 0);
@@ -57,13 +57,13 @@ public sealed partial class Tracee
     private bool HasGraftTrapPending(TracedThread thread)
     {
         // Every Stop asks: without an int3 of Graft's in the process, no register read.
-        if (trapSites.Count == 0 && loaderBreakpoint == 0)
+        if (trapSites.Count == 0 && trapHandlers.Count == 0)
         {
             return false;
         }
 
         var site = ReadRegisters(thread.Tid).rip - 1;
-        if (!trapSites.ContainsKey(site) && (loaderBreakpoint == 0 || site != loaderBreakpoint))
+        if (!trapSites.ContainsKey(site) && !trapHandlers.ContainsKey(site))
         {
             return false;
         }
@@ -81,10 +81,10 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>True if the stop was a trap on one of Graft's int3s, now handled and the thread sent on.</summary>
+    /// <summary>True if the stop was a trap on one of Graft's int3s, now handled: the thread sent on, or kept by a policy's handler.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {
-        if ((trapSites.Count == 0 && loaderBreakpoint == 0) || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
+        if ((trapSites.Count == 0 && trapHandlers.Count == 0) || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
         {
             return false;
         }
@@ -97,8 +97,15 @@ public sealed partial class Tracee
             return false;
         }
 
-        if (TryHandleLoaderTrap(thread, regs))
+        if (trapHandlers.TryGetValue(regs.rip - 1, out var handler))
         {
+            var stop = new ThreadStop(this, thread, regs);
+            handler.Trapped(stop);
+            if (!stop.IsKept)
+            {
+                Restart(thread, ContinueRequest(thread), 0);
+            }
+
             return true;
         }
 
@@ -120,6 +127,29 @@ public sealed partial class Tracee
             Restart(thread, ContinueRequest(thread), 0);
         }
 
+        return true;
+    }
+
+    /// <summary>
+    /// A trap on a policy's int3 inside code Graft runs (the dlopen of a patch, a callback that
+    /// loads a library): not a fault, and not a stop to keep, since the calling thread is Graft's
+    /// to finish. The handler says where the code goes on.
+    /// </summary>
+    private bool TryStepOverTrap(TracedThread thread, WaitStatus status, int request)
+    {
+        if (trapHandlers.Count == 0 || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
+        {
+            return false;
+        }
+
+        var regs = ReadRegisters(thread.Tid);
+        if (!trapHandlers.TryGetValue(regs.rip - 1, out var handler) || SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
+        {
+            return false;
+        }
+
+        WriteRegisters(thread.Tid, handler.SteppedOver(regs));
+        Restart(thread, request, 0);
         return true;
     }
 }

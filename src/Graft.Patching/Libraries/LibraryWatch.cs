@@ -1,4 +1,5 @@
 using Graft.Linux.Inspection;
+using Graft.Linux.Policies;
 using Graft.Linux.Tracing;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
@@ -21,6 +22,7 @@ internal sealed class LibraryWatch
     private readonly TargetProcess target;
     private readonly LoaderDebugState debugState;
     private readonly LibraryEvents events;
+    private readonly LoaderWatch loader;
     private readonly Action<string> notice;
     private readonly HashSet<(string Path, ulong Start)> alive = [];
     private bool? guarded;
@@ -31,6 +33,7 @@ internal sealed class LibraryWatch
         this.debugState = debugState;
         this.notice = notice;
         events = new LibraryEvents(target, notice);
+        loader = new LoaderWatch(target.Tracee, OnLoaderStop, IsWatchedUnmap);
     }
 
     /// <summary>Starts watching at a moment the loader is consistent; null for a static program, which loads nothing.</summary>
@@ -56,18 +59,17 @@ internal sealed class LibraryWatch
         target.Refresh();
         watch.alive.UnionWith(target.Modules.Modules.Select(Key));
         target.IsAlive = m => watch.alive.Contains(Key(m));
-        target.Tracee.LoaderStopped = watch.OnLoaderStop;
-        target.Tracee.IsWatchedUnmap = watch.IsWatchedUnmap;
         watch.guarded = LoaderTrapGuard.Install(target, debugState.Brk);
-        target.Tracee.WatchLoader(debugState.Brk);
+        watch.loader.Watch(debugState.Brk);
+        target.Loader = watch.loader;
         return watch;
     }
 
     public void Stop()
     {
-        target.Tracee.UnwatchLoader();
+        loader.Unwatch();
         LoaderTrapGuard.Remove(target);
-        target.Tracee.LoaderStopped = null;
+        target.Loader = null;
         target.IsAlive = _ => true;
     }
 
@@ -132,7 +134,7 @@ internal sealed class LibraryWatch
         }
         finally
         {
-            target.Tracee.ContinueFromLoader(stop.Tid, watchUnmaps);
+            loader.Continue(stop.Tid, watchUnmaps);
         }
     }
 

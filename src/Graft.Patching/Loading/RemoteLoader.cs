@@ -54,12 +54,12 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
 
     /// <summary>
     /// dlopen and dlclose take the loader's lock. A thread graftd holds in the loader holds it
-    /// too, so while they run library events are served (<see cref="Linux.Tracing.Tracee.ServeLoader"/>):
+    /// too, so while they run library events are served (<see cref="Linux.Policies.LoaderWatch.Serve"/>):
     /// callers write the record before, and read it again after.
     /// </summary>
     private ulong Call(int tid, string function, params ulong[] args)
     {
-        using (target.Tracee.ServeLoader())
+        using (target.Loader?.Serve())
         {
             return target.Tracee.InjectCall(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
         }

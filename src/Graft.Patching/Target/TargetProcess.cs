@@ -1,5 +1,6 @@
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
+using Graft.Linux.Policies;
 using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
 
@@ -14,6 +15,7 @@ internal sealed class TargetProcess : IDisposable
         Modules = ModuleMap.Read(tracee.Pid, tracee.Memory);
         Unwinder = new StackUnwinder(Modules, tracee.Memory);
         tracee.DescribeFault = DescribeFault;
+        MutexHandoff.Install(tracee);
     }
 
     public Tracee Tracee { get; }
@@ -30,6 +32,9 @@ internal sealed class TargetProcess : IDisposable
     /// which applies every patch to it in order. Without a watcher every mapped object is.
     /// </summary>
     public Func<LoadedModule, bool> IsAlive { get; set; } = _ => true;
+
+    /// <summary>graftd's watch of the dynamic linker, if it has one: its stops are served only within <see cref="LoaderWatch.Serve"/>.</summary>
+    public LoaderWatch? Loader { get; set; }
 
     public static TargetProcess Attach(int pid)
     {
