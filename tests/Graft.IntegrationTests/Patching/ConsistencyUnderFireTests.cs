@@ -7,6 +7,7 @@ namespace Graft.IntegrationTests.Patching;
 /// a 200 µs timer signal handler on each of them (the NMI case of seeds/000) call pair() all
 /// the time; a thread that ran old f() and new g() in one call would see 12 or 21.
 /// </summary>
+[Trait(Traits.Category, Traits.Stress)]
 public sealed class ConsistencyUnderFireTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
