@@ -11,6 +11,7 @@ namespace Graft.IntegrationTests.Boundary;
 /// A thousand mutants of a good patch: each is refused in one line, or applies and reverts
 /// cleanly; none hangs, kills the target or leaves anything mapped in it.
 /// </summary>
+[Trait(Traits.Category, Traits.Stress)]
 public sealed class PatchFuzzTests(ITestOutputHelper output) : IDisposable
 {
     private const int Seed = 13_1000;

@@ -17,6 +17,7 @@ public sealed class CallerContractTests(ITestOutputHelper output)
     private const int Cycles = 100;
 
     [Theory]
+    [Trait(Traits.Category, Traits.Stress)]
     [InlineData("callers", ConsistencyModel.PerThread)]
     [InlineData("callers", ConsistencyModel.StopWorld)]
     [InlineData("callers_o3", ConsistencyModel.PerThread)]

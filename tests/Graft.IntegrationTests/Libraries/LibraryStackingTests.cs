@@ -53,6 +53,7 @@ public sealed class LibraryStackingTests
     /// every function's entry jumps to the newest patch on its stack.
     /// </summary>
     [Fact]
+    [Trait(Traits.Category, Traits.Stress)]
     public void PatchesAppliedAndRevertedWhileALibraryComesAndGoesKeepTheStacksInOrder()
     {
         const int Cycles = 500;

@@ -8,6 +8,7 @@ namespace Graft.IntegrationTests.Patching;
 /// kernel's NMIs here: they can run patched code at any instruction) call pair() all the time;
 /// a thread that ran old f() and new g() in one call would see 12 or 21.
 /// </summary>
+[Trait(Traits.Category, Traits.Stress)]
 public sealed class ConsistencyUnderFireTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

@@ -11,6 +11,7 @@ namespace Graft.IntegrationTests.Patching;
 /// each inside hot() about 90% of the time: every thread is clean now and then, all 16 at
 /// once practically never. Per-thread converges; stop-world finds no safe moment.
 /// </summary>
+[Trait(Traits.Category, Traits.Stress)]
 public sealed class HotThreadsTests(ITestOutputHelper output)
 {
     [Fact]

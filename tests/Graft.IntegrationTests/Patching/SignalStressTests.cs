@@ -8,6 +8,7 @@ namespace Graft.IntegrationTests.Patching;
 /// its other threads sit in read, nanosleep and accept, many apply/revert cycles lose no signal,
 /// cause no EINTR and no crash.
 /// </summary>
+[Trait(Traits.Category, Traits.Stress)]
 public sealed class SignalStressTests
 {
     private const int Cycles = 200;

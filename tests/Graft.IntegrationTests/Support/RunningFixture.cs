@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using Graft.Linux.Inspection;
 
 namespace Graft.IntegrationTests.Support;
@@ -10,7 +11,17 @@ namespace Graft.IntegrationTests.Support;
 internal sealed class RunningFixture : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+
+    // A fixture prints a tick every 20 ms: polling its log far more often than that costs little,
+    // now that a poll reads only what was appended, and a wait ends soon after its line comes.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(2);
     private readonly string log;
+
+    // The complete lines read so far, and how many bytes of the log they took: a fixture that ticks
+    // for minutes writes a log of thousands of lines, which each poll must not read again. Hence
+    // an object of this class is for one thread, as every test uses it.
+    private readonly List<string> lines = [];
+    private long linesEnd;
     private StreamWriter? input;
     private string? inputPipe;
 
@@ -81,12 +92,23 @@ internal sealed class RunningFixture : IDisposable
         return running;
     }
 
-    public IReadOnlyList<string> Lines()
+    /// <summary>Every complete line printed so far (a line still being written is left for the next call).</summary>
+    public IReadOnlyList<string> Lines() => [.. ReadLines()];
+
+    /// <summary>The lines read so far, after reading what was appended since; not a copy, so only for use at once.</summary>
+    private List<string> ReadLines()
     {
         using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        var text = reader.ReadToEnd();
-        return text[..(text.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        stream.Position = linesEnd;
+        using var appended = new MemoryStream();
+        stream.CopyTo(appended);
+
+        // Up to the last newline only: a newline byte never occurs inside a UTF-8 sequence.
+        var bytes = appended.GetBuffer().AsSpan(0, (int)appended.Length);
+        var complete = bytes.LastIndexOf((byte)'\n') + 1;
+        lines.AddRange(Encoding.UTF8.GetString(bytes[..complete]).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        linesEnd += complete;
+        return lines;
     }
 
     /// <summary>Waits for a line, printed after the first <paramref name="skip"/> lines, that matches.</summary>
@@ -100,12 +122,12 @@ internal sealed class RunningFixture : IDisposable
                 throw new InvalidOperationException($"fixture {Pid} exited; its output:\n{string.Join('\n', Lines().TakeLast(20))}");
             }
 
-            if (Lines().Skip(skip).FirstOrDefault(match) is { } line)
+            if (ReadLines().Skip(skip).FirstOrDefault(match) is { } line)
             {
                 return line;
             }
 
-            Thread.Sleep(10);
+            Thread.Sleep(PollInterval);
         }
 
         throw new TimeoutException($"fixture {Pid} printed no matching line within {timeout}; its output ends:\n{string.Join('\n', Lines().TakeLast(20))}");
@@ -113,7 +135,7 @@ internal sealed class RunningFixture : IDisposable
 
     /// <summary>The next line from now on that matches.</summary>
     public string NextLine(Func<string, bool> match, TimeSpan? timeout = null) =>
-        WaitForLine(match, timeout ?? TimeSpan.FromSeconds(10), Lines().Count);
+        WaitForLine(match, timeout ?? TimeSpan.FromSeconds(10), ReadLines().Count);
 
     /// <summary>Some thread of it runs (its leader may have exited with pthread_exit and be a zombie).</summary>
     public bool IsAlive => Directory.Exists($"/proc/{Pid}/task")
@@ -124,7 +146,7 @@ internal sealed class RunningFixture : IDisposable
     /// <summary>Writes one command line to the program's standard input and returns its answer, the next line starting with <paramref name="answer"/>.</summary>
     public string Send(string line, string answer, TimeSpan? timeout = null)
     {
-        var skip = Lines().Count;
+        var skip = ReadLines().Count;
         Write(line);
         return WaitForLine(l => l.StartsWith(answer, StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(30), skip);
     }
