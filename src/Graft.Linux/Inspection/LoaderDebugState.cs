@@ -14,10 +14,10 @@ public sealed class LoaderDebugState
     private const ulong BrkOffset = 16;
     private const ulong StateOffset = 24;
 
-    private readonly RemoteMemory memory;
+    private readonly IMemory memory;
     private readonly ulong address;
 
-    private LoaderDebugState(RemoteMemory memory, ulong address)
+    private LoaderDebugState(IMemory memory, ulong address)
     {
         this.memory = memory;
         this.address = address;
@@ -29,7 +29,7 @@ public sealed class LoaderDebugState
     public LoaderState State => (LoaderState)memory.ReadUInt32(address + StateOffset);
 
     /// <summary>The _r_debug of the process's dynamic linker; null for a static program, which loads nothing.</summary>
-    public static LoaderDebugState? Find(ModuleMap modules, RemoteMemory memory)
+    public static LoaderDebugState? Find(ModuleMap modules, IMemory memory)
     {
         foreach (var module in modules.Modules.Where(m => !m.IsVdso))
         {

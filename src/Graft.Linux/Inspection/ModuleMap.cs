@@ -7,7 +7,8 @@ namespace Graft.Linux.Inspection;
 /// <summary>The ELF objects of a process, read from /proc/&lt;pid&gt;/maps and the files they map.</summary>
 public sealed class ModuleMap
 {
-    private ModuleMap(IReadOnlyList<LoadedModule> modules, IReadOnlyList<MemoryMapping> mappings)
+    /// <summary>The map <see cref="Read"/> finds; tests build one from objects they place themselves.</summary>
+    internal ModuleMap(IReadOnlyList<LoadedModule> modules, IReadOnlyList<MemoryMapping> mappings)
     {
         Modules = modules;
         Mappings = mappings;

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 
@@ -10,7 +8,7 @@ namespace Graft.Linux.Tracing;
 /// page protections (the kernel uses FOLL_FORCE), which is how code in r-x pages is rewritten;
 /// process_vm_writev cannot do that.
 /// </summary>
-public sealed class RemoteMemory : IDisposable
+public sealed class RemoteMemory : IMemory, IDisposable
 {
     private readonly int pid;
     private int fd = -1;
@@ -25,64 +23,12 @@ public sealed class RemoteMemory : IDisposable
         }
     }
 
-    public byte[] Read(ulong address, int length)
-    {
-        var bytes = new byte[length];
-        Read(address, bytes);
-        return bytes;
-    }
-
     public unsafe void Write(ulong address, ReadOnlySpan<byte> source)
     {
         fixed (byte* buffer = source)
         {
             Transfer(address, buffer, source.Length, write: true);
         }
-    }
-
-    public uint ReadUInt32(ulong address)
-    {
-        Span<byte> bytes = stackalloc byte[4];
-        Read(address, bytes);
-        return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
-    }
-
-    public ulong ReadUInt64(ulong address)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        Read(address, bytes);
-        return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-    }
-
-    public void WriteUInt64(ulong address, ulong value)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
-        Write(address, bytes);
-    }
-
-    /// <summary>Reads a NUL-terminated string of at most <paramref name="maxLength"/> bytes.</summary>
-    public string ReadCString(ulong address, int maxLength = 4096)
-    {
-        var bytes = new List<byte>();
-        Span<byte> chunk = stackalloc byte[64];
-        while (bytes.Count < maxLength)
-        {
-            // Stay inside the page: the string may end right before an unmapped one.
-            var toPageEnd = (int)(4096 - ((address + (ulong)bytes.Count) & 4095));
-            var part = chunk[..Math.Min(chunk.Length, toPageEnd)];
-            Read(address + (ulong)bytes.Count, part);
-            var end = part.IndexOf((byte)0);
-            if (end >= 0)
-            {
-                bytes.AddRange(part[..end]);
-                return Encoding.UTF8.GetString([.. bytes]);
-            }
-
-            bytes.AddRange(part);
-        }
-
-        throw new RemoteMemoryException($"no string end within {maxLength} bytes at 0x{address:x} in process {pid}");
     }
 
     private unsafe void Transfer(ulong address, byte* buffer, int length, bool write)

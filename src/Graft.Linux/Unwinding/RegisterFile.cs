@@ -33,7 +33,7 @@ internal sealed class RegisterFile
         : throw new UnwindException($"register {register} is not known in this frame");
 
     /// <summary>The caller's registers, by the rules of this frame's CFI row.</summary>
-    public RegisterFile Unwind(CfiRow row, ulong cfa, RemoteMemory memory)
+    public RegisterFile Unwind(CfiRow row, ulong cfa, IMemory memory)
     {
         var caller = new RegisterFile();
         var context = ExpressionContext(memory);
@@ -62,16 +62,16 @@ internal sealed class RegisterFile
     }
 
     /// <summary>Where the caller's value of the register is kept in memory, by this frame's rule; null if it is not kept in memory.</summary>
-    public ulong? SavedAt(CfiRow row, int register, ulong cfa, RemoteMemory memory) => row.GetRule(register) switch
+    public ulong? SavedAt(CfiRow row, int register, ulong cfa, IMemory memory) => row.GetRule(register) switch
     {
         RegisterRule.Offset o => (ulong)((long)cfa + o.CfaOffset),
         RegisterRule.Expression e => DwarfExpression.Evaluate(e.Bytes.Span, ExpressionContext(memory), cfa),
         _ => null,
     };
 
-    public IDwarfExpressionContext ExpressionContext(RemoteMemory memory) => new Context(this, memory);
+    public IDwarfExpressionContext ExpressionContext(IMemory memory) => new Context(this, memory);
 
-    private sealed class Context(RegisterFile registers, RemoteMemory memory) : IDwarfExpressionContext
+    private sealed class Context(RegisterFile registers, IMemory memory) : IDwarfExpressionContext
     {
         public ulong ReadRegister(int dwarfRegister) => registers.Get(dwarfRegister);
 

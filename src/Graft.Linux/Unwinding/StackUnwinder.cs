@@ -13,7 +13,7 @@ namespace Graft.Linux.Unwinding;
 /// where the tables say the stack ends (return address undefined: _start, clone3); a zero
 /// return address anywhere else is a stack we cannot vouch for.
 /// </summary>
-public sealed class StackUnwinder(ModuleMap modules, RemoteMemory memory)
+public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
 {
     private const int MaxFrames = 1024;
     private const int ReturnAddress = 16;

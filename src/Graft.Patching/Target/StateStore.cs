@@ -10,11 +10,18 @@ namespace Graft.Patching.Target;
 /// Reads and writes the state record inside the target (<see cref="StateLayout"/>). The mapping
 /// is a private memfd mapping, so /proc/&lt;pid&gt;/maps names it and a forked child gets its own copy.
 /// </summary>
-internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid)
+/// <param name="findMapping">Where the state mapping starts in the target, 0 if it has none.</param>
+internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pid)
 {
-
     private ulong generation;
     private int half;
+
+    /// <summary>The store of a live target, whose memory map names its mapping.</summary>
+    public StateStore(ModuleMap modules, IMemory memory, int pid)
+        : this(() => modules.Mappings
+            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0, memory, pid)
+    {
+    }
 
     /// <summary>Start of the state mapping in the target, 0 while it has none.</summary>
     public ulong Address { get; private set; }
@@ -29,8 +36,7 @@ internal sealed class StateStore(ModuleMap modules, RemoteMemory memory, int pid
 
     public TargetState Read()
     {
-        Address = modules.Mappings
-            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0;
+        Address = findMapping();
         return ReadCurrent();
     }
 

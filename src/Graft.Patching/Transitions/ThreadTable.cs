@@ -16,12 +16,12 @@ internal sealed class ThreadTable
     /// </summary>
     public const int MaxThreads = ThreadTableLayout.Capacity * 3 / 4;
 
-    private readonly RemoteMemory memory;
+    private readonly IMemory memory;
     private readonly ulong address;
     private readonly Dictionary<ulong, int> indexOf = [];
     private readonly Dictionary<ulong, Universe> universeOf = [];
 
-    private ThreadTable(RemoteMemory memory, ulong address)
+    private ThreadTable(IMemory memory, ulong address)
     {
         this.memory = memory;
         this.address = address;
@@ -33,7 +33,7 @@ internal sealed class ThreadTable
     /// An empty table whose unknown threads are in <paramref name="unknown"/>. Only while no
     /// dispatcher is reachable: a thread inside one would read a table being cleared.
     /// </summary>
-    public static ThreadTable Create(RemoteMemory memory, ulong address, Universe unknown)
+    public static ThreadTable Create(IMemory memory, ulong address, Universe unknown)
     {
         memory.Write(address, new byte[ThreadTableLayout.Size]);
         var table = new ThreadTable(memory, address);
@@ -42,7 +42,7 @@ internal sealed class ThreadTable
     }
 
     /// <summary>The table a graft before this one left in the target.</summary>
-    public static ThreadTable Load(RemoteMemory memory, ulong address)
+    public static ThreadTable Load(IMemory memory, ulong address)
     {
         var table = new ThreadTable(memory, address);
         var bytes = memory.Read(address, ThreadTableLayout.Size);
