@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Graft.Patching.Tests.Support;
-using Graft.Patching.Transition;
+using Graft.Patching.Transitions;
 using Graft.X86;
 
-namespace Graft.Patching.Tests.Transition;
+namespace Graft.Patching.Tests.Transitions;
 
 public sealed class ThreadTableTests
 {
