@@ -76,7 +76,7 @@ internal sealed class Server : IDisposable
                 }
                 catch (IOException)
                 {
-                    // The command went away (Ctrl-C); the operation finishes all the same.
+                    // The command went away: its interruption rolls the operation back.
                 }
             }
         }
@@ -91,7 +91,15 @@ internal sealed class Server : IDisposable
             }
 
             journal($"request: {request.Command} process {request.Pid} {request.Patch ?? request.Name}");
-            Send(watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text))));
+
+            // The command sends nothing after its request: its side of the connection closing is
+            // the operator's Ctrl-C (or the command gone), and the operation rolls back as it
+            // would in the command itself.
+            // Not disposed: the read can end after the request has (the connection closing), and
+            // cancels a token nothing listens to any more.
+            var interruption = new CancellationTokenSource();
+            reader.ReadLineAsync().ContinueWith(_ => interruption.Cancel(), TaskScheduler.Default);
+            Send(watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text)), interruption.Token));
         }
         catch (GraftException e)
         {

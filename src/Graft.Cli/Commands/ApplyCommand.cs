@@ -23,7 +23,7 @@ internal static class ApplyCommand
         {
             var (target, file, seconds, model) = (result.GetValue(pid), result.GetValue(patch)!, result.GetValue(timeout), CommonOptions.Model(result.GetValue(consistency)));
             var report = CommonOptions.Operate(new ServiceRequest("apply", target, Patch: Path.GetFullPath(file), TimeoutSeconds: seconds, Model: model, Force: result.GetValue(force)),
-                patcher => CommonOptions.Report(patcher.Apply(target, file, TimeSpan.FromSeconds(seconds), interruption, model, result.GetValue(force)))).Report!;
+                interruption).Report!;
             return OperationPrinter.Print(report, "apply", result.GetValue(json));
         }));
         return command;

@@ -66,17 +66,11 @@ internal static class CommonOptions
     }
 
     /// <summary>
-    /// Runs an operation in graftd when it runs, since it holds the processes it watches (one
-    /// tracer per process), else here. Notices in the kernel's words go to stderr, so stdout
-    /// stays the command's result.
+    /// Runs an operation (<see cref="Operation"/>: in graftd when it runs, else here). Notices
+    /// in the kernel's words go to stderr, so stdout stays the command's result.
     /// </summary>
-    public static ServiceReply Operate(ServiceRequest request, Func<Patcher, ServiceReply> local)
-    {
-        using var service = ServiceClient.TryConnect();
-        return service is null ? local(new Patcher(Notice)) : service.Run(request, Notice);
-    }
-
-    public static ServiceReply Report(OperationReport report) => new(Report: report, Done: true);
+    public static ServiceReply Operate(ServiceRequest request, CancellationToken interruption) =>
+        Operation.Run(request, Notice, interruption);
 
     private static void Notice(string text) => Console.Error.WriteLine($"graft: {Escaped.Line(text)}");
 }

@@ -17,8 +17,7 @@ internal static class ContinueCommand
         command.SetAction(result => CommonOptions.Run(interruption =>
         {
             var (target, seconds) = (result.GetValue(pid), result.GetValue(timeout));
-            var report = CommonOptions.Operate(new ServiceRequest("continue", target, TimeoutSeconds: seconds, Force: result.GetValue(force)),
-                patcher => CommonOptions.Report(patcher.Continue(target, TimeSpan.FromSeconds(seconds), interruption, result.GetValue(force)))).Report!;
+            var report = CommonOptions.Operate(new ServiceRequest("continue", target, TimeoutSeconds: seconds, Force: result.GetValue(force)), interruption).Report!;
             return OperationPrinter.Print(report, "continue", result.GetValue(json));
         }));
         return command;

@@ -23,7 +23,7 @@ internal static class RevertCommand
         {
             var (target, patchName, seconds, model) = (result.GetValue(pid), result.GetValue(name)!, result.GetValue(timeout), CommonOptions.Model(result.GetValue(consistency)));
             var report = CommonOptions.Operate(new ServiceRequest("revert", target, Name: patchName, TimeoutSeconds: seconds, Model: model, Force: result.GetValue(force)),
-                patcher => CommonOptions.Report(patcher.Revert(target, patchName, TimeSpan.FromSeconds(seconds), interruption, model, result.GetValue(force)))).Report!;
+                interruption).Report!;
             return OperationPrinter.Print(report, "revert", result.GetValue(json));
         }));
         return command;

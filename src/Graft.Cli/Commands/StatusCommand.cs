@@ -15,11 +15,10 @@ internal static class StatusCommand
         var pid = CommonOptions.Pid();
         var json = CommonOptions.Json();
         var command = new Command("status", "show the transition in flight: threads switched, and each stuck thread with its stack") { pid, json };
-        command.SetAction(result => CommonOptions.Run(() =>
+        command.SetAction(result => CommonOptions.Run(interruption =>
         {
             var target = result.GetValue(pid);
-            var progress = CommonOptions.Operate(new ServiceRequest("status", target),
-                patcher => new ServiceReply(Progress: patcher.Status(target), Done: true)).Progress;
+            var progress = CommonOptions.Operate(new ServiceRequest("status", target), interruption).Progress;
             // Libraries a patch failed for as they loaded (a refused pre_patch): said loudly, here too.
             var refused = Patcher.List(target).Patches
                 .SelectMany(p => p.Objects.Where(o => o.Refused is not null).Select(o => new RefusedLibrary(p.Name, o.DisplayName, o.Refused!)))

@@ -14,11 +14,10 @@ internal static class UnloadCommand
         {
             pid, name,
         };
-        command.SetAction(result => CommonOptions.Run(_ =>
+        command.SetAction(result => CommonOptions.Run(interruption =>
         {
             var (target, patchName) = (result.GetValue(pid), result.GetValue(name)!);
-            var unloaded = CommonOptions.Operate(new ServiceRequest("unload", target, Name: patchName),
-                patcher => new ServiceReply(Unloaded: patcher.Unload(target, patchName), Done: true)).Unloaded;
+            var unloaded = CommonOptions.Operate(new ServiceRequest("unload", target, Name: patchName), interruption).Unloaded;
             Console.WriteLine($"unload: '{patchName}' in process {target}: {unloaded} image(s) unloaded");
             return 0;
         }));

@@ -80,14 +80,15 @@ internal sealed class LibraryWatch
     /// </summary>
     public void CatchUp()
     {
-        // The first apply into a process creates the state mapping the handler lives in.
+        // The operation may have mapped the state mapping (the first apply into a process, where
+        // the handler lives) or unmapped it again (its rollback): the map is read again first.
+        target.Refresh();
         guarded ??= LoaderTrapGuard.Install(target, debugState.Brk);
         if (debugState.State != LoaderState.Consistent)
         {
             return;
         }
 
-        target.Refresh();
         var fresh = target.Modules.Modules.Where(m => !alive.Contains(Key(m))).ToList();
         if (fresh.Count == 0)
         {

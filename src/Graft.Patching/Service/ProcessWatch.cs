@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Graft.Patching.Operations;
 
 namespace Graft.Patching.Service;
 
@@ -50,10 +51,14 @@ public sealed class ProcessWatch : IDisposable
         return watch;
     }
 
-    /// <summary>Runs an operation on the watch's thread; blocks until it is done. Notices go to <paramref name="notice"/> and the journal.</summary>
-    public ServiceReply Submit(ServiceRequest request, Action<string> notice)
+    /// <summary>
+    /// Runs an operation on the watch's thread; blocks until it is done. Notices go to
+    /// <paramref name="notice"/> and the journal; <paramref name="interruption"/> is the
+    /// command's Ctrl-C.
+    /// </summary>
+    public ServiceReply Submit(ServiceRequest request, Action<string> notice, CancellationToken interruption)
     {
-        var submission = new Submission(request, notice);
+        var submission = new Submission(request, notice, interruption);
         try
         {
             submissions.Add(submission);
@@ -147,7 +152,7 @@ public sealed class ProcessWatch : IDisposable
 
         try
         {
-            submission.Reply.SetResult(ServiceOperations.Run(watched.NewPatcher(Notice), submission.Request));
+            submission.Reply.SetResult(Operation.Execute(watched.NewPatcher(Notice), submission.Request, submission.Interruption));
         }
         catch (GraftException e)
         {
@@ -199,7 +204,7 @@ public sealed class ProcessWatch : IDisposable
         submissions.Dispose();
     }
 
-    private sealed record Submission(ServiceRequest Request, Action<string> Notice)
+    private sealed record Submission(ServiceRequest Request, Action<string> Notice, CancellationToken Interruption)
     {
         public TaskCompletionSource<ServiceReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

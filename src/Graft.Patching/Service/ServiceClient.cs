@@ -45,10 +45,16 @@ public sealed class ServiceClient : IDisposable
         }
     }
 
-    /// <summary>Runs the request in graftd; notices come as they happen, a failure comes back as the <see cref="GraftException"/> it was.</summary>
-    public ServiceReply Run(ServiceRequest request, Action<string> notice)
+    /// <summary>
+    /// Runs the request in graftd; notices come as they happen, a failure comes back as the
+    /// <see cref="GraftException"/> it was. An interruption closes this side of the connection,
+    /// which graftd takes as the operator's Ctrl-C: the operation rolls back there, as it would
+    /// here, and its outcome still comes back.
+    /// </summary>
+    public ServiceReply Run(ServiceRequest request, Action<string> notice, CancellationToken interruption)
     {
         writer.WriteLine(JsonSerializer.Serialize(request, ServiceJson.Default.ServiceRequest));
+        using var hangUp = interruption.Register(() => socket.Shutdown(SocketShutdown.Send));
         while (reader.ReadLine() is { } line)
         {
             var reply = JsonSerializer.Deserialize(line, ServiceJson.Default.ServiceReply)

@@ -51,6 +51,32 @@ public sealed class GraftdTests : IDisposable
         Assert.Equal(0, second.Stop());
     }
 
+    /// <summary>
+    /// Ctrl-C on a graft command that graftd runs rolls the operation back in graftd, as it does
+    /// when graft runs it itself: exit 6, the code as it was, nothing left loaded or recorded.
+    /// </summary>
+    [Fact]
+    public void AnApplyInterruptedThroughGraftdRollsBackAndLeavesTheTargetAsItWas()
+    {
+        using var blocker = RunningFixture.Start("blocker");
+        var before = TargetText.Read(blocker.Pid);
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        var graft = GraftProcess.Run(
+            ["apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "120", "--consistency", "stop-world"],
+            line => line.Contains("starting patching transition", StringComparison.Ordinal),
+            // Now graftd waits for the thread in slow_path to leave: interrupt the command as Ctrl-C would.
+            process => Shell.Run("kill", "-INT", process.Id.ToString()),
+            Socket);
+
+        Assert.True(graft.ExitCode == 6, $"graft apply exited {graft.ExitCode}: {string.Join('\n', graft.Stderr)}");
+        Assert.Contains(graft.Stderr, l => l.StartsWith("graft: error: interrupted", StringComparison.Ordinal));
+        graftd.WaitForJournal(l => l.EndsWith($"released process {blocker.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        before.AssertCodeUnchanged(blocker.Pid);
+        Assert.Empty(Patcher.List(blocker.Pid).Patches);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
+        Assert.Equal(0, graftd.Stop());
+    }
+
     /// <summary>A library loaded after graftd came back is patched: the restarted graftd watches the loader again.</summary>
     [Fact]
     public void AGraftdStartedAgainPatchesLibrariesLoadedAfterwards()

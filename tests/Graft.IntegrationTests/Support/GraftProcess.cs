@@ -7,14 +7,22 @@ internal static class GraftProcess
 {
     public sealed record Result(int ExitCode, IReadOnlyList<string> Stderr);
 
-    /// <summary>Runs graft; the first time a line of its stderr matches <paramref name="when"/>, calls <paramref name="act"/> on it.</summary>
-    public static Result Run(string[] arguments, Func<string, bool> when, Action<Process> act)
+    /// <summary>
+    /// Runs graft (through the graftd listening on <paramref name="socket"/>, if given); the first
+    /// time a line of its stderr matches <paramref name="when"/>, calls <paramref name="act"/> on it.
+    /// </summary>
+    public static Result Run(string[] arguments, Func<string, bool> when, Action<Process> act, string? socket = null)
     {
         // A test run started in the background of a non-interactive shell inherits SIGINT
         // ignored, and .NET leaves a signal ignored at startup ignored: graft would never see
         // the operator's Ctrl-C the tests send. An operator's terminal does not do that.
         var start = new ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true };
         start.ArgumentList.Add("--default-signal=INT,TERM,HUP");
+        if (socket is not null)
+        {
+            start.ArgumentList.Add($"GRAFTD_SOCKET={socket}");
+        }
+
         start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "graft.dll"));
         foreach (var argument in arguments)

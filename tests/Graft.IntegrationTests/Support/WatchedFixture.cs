@@ -29,7 +29,7 @@ internal sealed class WatchedFixture(int pid, CallbackLog log) : IDisposable
             watch = Start(pid, log);
         }
 
-        var reply = watch.Submit(request, _ => { });
+        var reply = watch.Submit(request, _ => { }, CancellationToken.None);
         return reply.Failure is { } failure ? throw new GraftException(failure, reply.Error!) : reply;
     }
 
