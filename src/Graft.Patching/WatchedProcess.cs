@@ -41,14 +41,14 @@ public sealed class WatchedProcess : IDisposable
     public Patcher NewPatcher(Action<string> notice) => new(notice, this);
 
     /// <summary>The state record, read without stopping anything.</summary>
-    public TargetState State() => OperatorErrors.Translate(Pid, () => new StateStore(target.Modules, target.Tracee.Memory, target.Pid).Read());
+    public TargetState State() => OperatorErrors.Translate(Pid, () => new StateStore(target.Modules, target.Memory).Read());
 
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
     public void Serve(TimeSpan duration) => OperatorErrors.Translate(Pid, () =>
     {
         using (target.Loader?.Serve())
         {
-            target.Tracee.Pump(duration);
+            target.Pump(duration);
         }
 
         return 0;

@@ -81,7 +81,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
 
     private StateStore OpenStore()
     {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        var store = new StateStore(target.Modules, target.Memory);
         store.Read();
         return store;
     }
@@ -117,7 +117,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         var state = store.ReadCurrent();
         var current = state.FindPatch(patch.Name)!;
         var slots = new SlotAllocator(target, state);
-        var bias = target.Tracee.Memory.ReadUInt64(patch.Handle);
+        var bias = target.Memory.ReadUInt64(patch.Handle);
         var records = functions.Select(f => SlotPreparation.Write(target, f, slots.Allocate(module, f.Analysis.PatchAddress, tid), bias).Function).ToList();
         var updated = current with { Functions = [.. current.Functions, .. records], Objects = WithObject(current, index, loaded) };
         state = state.Replace(current, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
@@ -134,7 +134,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
 
         foreach (var function in records)
         {
-            target.Tracee.Memory.Write(function.PatchAddress, inTransition ? Redirects.ToDispatcher(function).Bytes : Redirects.PatchedEntry(function));
+            target.Memory.Write(function.PatchAddress, inTransition ? Redirects.ToDispatcher(function).Bytes : Redirects.PatchedEntry(function));
         }
 
         if (!inTransition)

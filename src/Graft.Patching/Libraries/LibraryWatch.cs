@@ -33,13 +33,13 @@ internal sealed class LibraryWatch
         this.debugState = debugState;
         this.notice = notice;
         events = new LibraryEvents(target, notice);
-        loader = new LoaderWatch(target.Tracee, OnLoaderStop, IsWatchedUnmap);
+        loader = target.WatchLoader(OnLoaderStop, IsWatchedUnmap);
     }
 
     /// <summary>Starts watching at a moment the loader is consistent; null for a static program, which loads nothing.</summary>
     public static LibraryWatch? Start(TargetProcess target, Action<string> notice)
     {
-        if (LoaderDebugState.Find(target.Modules, target.Tracee.Memory) is not { } debugState)
+        if (LoaderDebugState.Find(target.Modules, target.Memory) is not { } debugState)
         {
             return null;
         }
@@ -52,7 +52,7 @@ internal sealed class LibraryWatch
                 throw new GraftException(GraftFailure.Timeout, $"the dynamic linker of process {target.Pid} stayed busy for {SettleTimeout.TotalSeconds} s");
             }
 
-            target.Tracee.Pump(TimeSpan.FromMilliseconds(10));
+            target.Pump(TimeSpan.FromMilliseconds(10));
         }
 
         var watch = new LibraryWatch(target, debugState, notice);
@@ -177,7 +177,7 @@ internal sealed class LibraryWatch
 
     private bool IsNamedByAPatch(LoadedModule module)
     {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        var store = new StateStore(target.Modules, target.Memory);
         return store.Read().Patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
     }
 

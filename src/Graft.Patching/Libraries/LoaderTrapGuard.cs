@@ -27,7 +27,7 @@ internal static class LoaderTrapGuard
     /// </summary>
     public static bool? Install(TargetProcess target, ulong rBrk)
     {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        var store = new StateStore(target.Modules, target.Memory);
         store.Read();
         if (store.Address == 0)
         {
@@ -43,20 +43,20 @@ internal static class LoaderTrapGuard
                 return false;
             }
 
-            target.Tracee.Memory.Write(handler, LoaderTrapHandler.Code(rBrk));
+            target.Memory.Write(handler, LoaderTrapHandler.Code(rBrk));
             var action = new byte[SigactionSize];
             BinaryPrimitives.WriteUInt64LittleEndian(action, handler);
             BinaryPrimitives.WriteUInt64LittleEndian(action.AsSpan(8), Syscalls.SA_SIGINFO | Syscalls.SA_RESTORER | Syscalls.SA_ONSTACK);
             BinaryPrimitives.WriteUInt64LittleEndian(action.AsSpan(16), handler + LoaderTrapHandler.RestorerOffset);
-            target.Tracee.Memory.Write(store.Scratch, action);
-            return target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, store.Scratch, 0, SigsetSize) == 0;
+            target.Memory.Write(store.Scratch, action);
+            return target.Syscalls.RtSigaction(tid, SIGTRAP, store.Scratch, 0, SigsetSize);
         });
     }
 
     /// <summary>Puts SIGTRAP's default action back, if the handler there is still graft's.</summary>
     public static void Remove(TargetProcess target)
     {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, target.Pid);
+        var store = new StateStore(target.Modules, target.Memory);
         store.Read();
         if (store.Address == 0)
         {
@@ -70,34 +70,25 @@ internal static class LoaderTrapGuard
                 return false;
             }
 
-            target.Tracee.Memory.Write(store.Scratch, new byte[SigactionSize]);
-            return target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, store.Scratch, 0, SigsetSize) == 0;
+            target.Memory.Write(store.Scratch, new byte[SigactionSize]);
+            return target.Syscalls.RtSigaction(tid, SIGTRAP, store.Scratch, 0, SigsetSize);
         });
     }
 
     private static ulong CurrentHandler(TargetProcess target, StateStore store, int tid)
     {
-        var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, SIGTRAP, 0, store.Scratch, SigsetSize);
-        return result == 0 ? target.Tracee.Memory.ReadUInt64(store.Scratch) : ulong.MaxValue;
+        return target.Syscalls.RtSigaction(tid, SIGTRAP, 0, store.Scratch, SigsetSize) ? target.Memory.ReadUInt64(store.Scratch) : ulong.MaxValue;
     }
 
     /// <summary>rt_sigaction takes no lock of the program's: any thread will do.</summary>
     private static bool OnAThread(TargetProcess target, Func<int, bool> work)
     {
-        foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsVforkChild(t)).ToList())
+        foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
         {
-            if (!target.Tracee.Stop(tid))
-            {
-                continue;
-            }
-
-            try
+            using var stopped = target.TryStop(tid);
+            if (stopped is not null)
             {
                 return work(tid);
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
             }
         }
 

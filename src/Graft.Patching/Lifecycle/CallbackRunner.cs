@@ -104,13 +104,13 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
     }
 
     private ulong Call(int tid, ulong function, ulong argument) =>
-        target.Tracee.InjectCall(tid, store.Trampoline, function, CallTimeout, argument);
+        target.Call(tid, store.Trampoline, function, CallTimeout, argument);
 
     /// <summary>errno of the calling thread, for a callback that returned -1 the C library's way.</summary>
     private int Errno(int tid)
     {
         var location = Call(tid, CLibrary.Function(target, "__errno_location"), 0);
-        return (int)target.Tracee.Memory.ReadUInt64(location);
+        return (int)target.Memory.ReadUInt64(location);
     }
 }
 

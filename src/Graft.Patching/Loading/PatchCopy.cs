@@ -26,18 +26,9 @@ internal static class PatchCopy
     /// <summary>Creates the memfd in the target, fills and seals it; returns the path to dlopen.</summary>
     public static string Create(TargetProcess target, StateStore store, int tid, PatchDefinition patch)
     {
-        var tracee = target.Tracee;
         var name = Encoding.UTF8.GetBytes(MemfdPrefix + patch.Name);
-        tracee.Memory.Write(store.Scratch, [.. name.Take(MaxNameBytes), 0]);
-        // MFD_EXEC: executable whatever vm.memfd_noexec says; kernels before 6.3 know no such flag.
-        var flags = Syscalls.MFD_CLOEXEC | Syscalls.MFD_ALLOW_SEALING;
-        var created = tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, store.Scratch, flags | Syscalls.MFD_EXEC);
-        if (created == -Syscalls.EINVAL)
-        {
-            created = tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, store.Scratch, flags);
-        }
-
-        var fd = Check(target, created, "memfd_create");
+        target.Memory.Write(store.Scratch, [.. name.Take(MaxNameBytes), 0]);
+        var fd = target.Syscalls.MemfdCreate(tid, store.Scratch, Syscalls.MFD_CLOEXEC | Syscalls.MFD_ALLOW_SEALING, executable: true);
         try
         {
             using (var file = File.OpenHandle($"{ProcDirectory.Of(target.Pid)}/fd/{fd}", FileMode.Open, FileAccess.Write))
@@ -46,12 +37,11 @@ internal static class PatchCopy
             }
 
             // Sealed, nothing in the target can change the code graft checked.
-            Check(target, tracee.InjectSyscall(tid, Syscalls.SYS_fcntl, (ulong)fd, Syscalls.F_ADD_SEALS,
-                Syscalls.F_SEAL_SEAL | Syscalls.F_SEAL_SHRINK | Syscalls.F_SEAL_GROW | Syscalls.F_SEAL_WRITE), "fcntl(F_ADD_SEALS)");
+            target.Syscalls.AddSeals(tid, fd, Syscalls.F_SEAL_SEAL | Syscalls.F_SEAL_SHRINK | Syscalls.F_SEAL_GROW | Syscalls.F_SEAL_WRITE);
         }
         catch
         {
-            tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)fd);
+            target.Syscalls.Close(tid, fd);
             throw;
         }
 
@@ -63,7 +53,7 @@ internal static class PatchCopy
 
     /// <summary>Closes the target's memfd of a patch loaded from <paramref name="loadedFrom"/>, once the loader let it go.</summary>
     public static void Close(TargetProcess target, int tid, string loadedFrom) =>
-        target.Tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)DescriptorOf(loadedFrom));
+        target.Syscalls.Close(tid, DescriptorOf(loadedFrom));
 
     /// <summary>The patch file a target has loaded, read back from its memfd (graftd, for a library that comes later).</summary>
     public static PatchDefinition ReadLoaded(int pid, string path, string loadedFrom)
@@ -88,7 +78,7 @@ internal static class PatchCopy
             && (s.Type == ElfSegmentType.Note || (s.Type == ElfSegmentType.Load && s.Flags.HasFlag(ElfSegmentFlags.Execute)))))
         {
             var expected = patch.Elf.Image.Slice((int)segment.Offset, (int)segment.FileSize).Span;
-            var mapped = target.Tracee.Memory.Read(bias + segment.VirtualAddress, (int)segment.FileSize);
+            var mapped = target.Memory.Read(bias + segment.VirtualAddress, (int)segment.FileSize);
             if (!expected.SequenceEqual(mapped))
             {
                 throw new GraftException(GraftFailure.Internal,
@@ -106,7 +96,4 @@ internal static class PatchCopy
         return line is null ? pid : int.Parse(line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[^1]);
     }
 
-    private static long Check(TargetProcess target, long result, string call) => Syscalls.Failed(result)
-        ? throw new GraftException(GraftFailure.Internal, $"{call} inside process {target.Pid} failed with errno {-result}")
-        : result;
 }

@@ -125,7 +125,7 @@ internal static class PatchResolver
     /// </summary>
     private static PrologueAnalysis Analyze(TargetProcess target, TargetState state, ulong address, ulong size, string name, LoadedModule module)
     {
-        var code = target.Tracee.Memory.Read(address, (int)Math.Min(size, 1 << 20));
+        var code = target.Memory.Read(address, (int)Math.Min(size, 1 << 20));
         if (FunctionStack.Bottom(state, address) is { } bottom)
         {
             Convert.FromHexString(bottom.OriginalBytes).CopyTo(code.AsSpan((int)(bottom.PatchAddress - address)));

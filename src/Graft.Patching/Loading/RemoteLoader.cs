@@ -24,7 +24,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
             throw new GraftException(GraftFailure.Refused, $"patch path is longer than {Model.State.StateLayout.ScratchSize} bytes");
         }
 
-        target.Tracee.Memory.Write(store.Scratch, bytes);
+        target.Memory.Write(store.Scratch, bytes);
         var handle = Call(tid, "dlopen", store.Scratch, RTLD_NOW);
         return handle != 0
             ? handle
@@ -34,7 +34,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     /// <summary>The handle of a file the process has loaded already, without loading anything; 0 if it has not.</summary>
     public ulong FindLoaded(int tid, string path)
     {
-        target.Tracee.Memory.Write(store.Scratch, Encoding.UTF8.GetBytes(path + "\0"));
+        target.Memory.Write(store.Scratch, Encoding.UTF8.GetBytes(path + "\0"));
         return Call(tid, "dlopen", store.Scratch, RTLD_NOW | RTLD_NOLOAD);
     }
 
@@ -49,7 +49,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     private string LastError(int tid)
     {
         var message = Call(tid, "dlerror");
-        return message == 0 ? "no reason given" : target.Tracee.Memory.ReadCString(message);
+        return message == 0 ? "no reason given" : target.Memory.ReadCString(message);
     }
 
     /// <summary>
@@ -61,7 +61,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     {
         using (target.Loader?.Serve())
         {
-            return target.Tracee.InjectCall(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
+            return target.Call(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
         }
     }
 

@@ -62,7 +62,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             var report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
             return report with { Warnings = warnings };
         }
-        catch when (!target.Tracee.HasDied && !TransitionStarted())
+        catch when (!target.HasDied && !TransitionStarted())
         {
             // The transition never started, so no post_patch ran: only post_unpatch, where pre_patch ran.
             if (prepared is not null)
@@ -118,7 +118,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             store.Write(recordBytes);
             foreach (var (address, bytes) in jumps)
             {
-                target.Tracee.Memory.Write(address, bytes);
+                target.Memory.Write(address, bytes);
             }
         });
         notice(Notices.Completing(Name, patching: true));
@@ -160,7 +160,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     {
         using var caller = CallerThread.Acquire(target, deadline);
         var tid = caller.Tid;
-        store.EnsureMapped(target.Tracee, tid);
+        store.EnsureMapped(target, tid);
 
         // Recorded as loading before and after dlopen, so that what a graft killed from
         // here on leaves behind can be found and undone by the next one.
@@ -186,13 +186,13 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         WriteState(loading);
 
         // struct link_map starts with l_addr, the difference between file and memory addresses.
-        var bias = target.Tracee.Memory.ReadUInt64(handle);
+        var bias = target.Memory.ReadUInt64(handle);
         PatchCopy.Verify(target, definition, bias);
         foreach (var local in patch.LocalSymbols)
         {
             foreach (var slot in local.Reference.Slots)
             {
-                target.Tracee.Memory.WriteUInt64(bias + slot.Offset, local.Address + (ulong)slot.Addend);
+                target.Memory.WriteUInt64(bias + slot.Offset, local.Address + (ulong)slot.Addend);
             }
         }
 
@@ -286,6 +286,6 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         }
 
         slots.UnmapNewPages(caller.Tid);
-        store.UnmapIfCreatedAndEmpty(target.Tracee, caller.Tid);
+        store.UnmapIfCreatedAndEmpty(target, caller.Tid);
     }
 }

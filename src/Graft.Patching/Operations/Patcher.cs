@@ -55,7 +55,7 @@ public sealed class Patcher(Action<string> notice)
         return OperatorErrors.Translate(pid, () =>
         {
             using var memory = new RemoteMemory(pid);
-            return new StateStore(ModuleMap.Read(pid, memory), memory, pid).Read();
+            return new StateStore(ModuleMap.Read(pid, memory), memory).Read();
         });
     }
 
@@ -112,7 +112,7 @@ public sealed class Patcher(Action<string> notice)
     /// </summary>
     public TransitionProgress? Status(int pid) => OnTarget(pid, target =>
     {
-        var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+        var store = new StateStore(target.Modules, target.Memory);
         return TransitionStatus.Read(target, store, store.Read());
     });
 
@@ -165,7 +165,7 @@ public sealed class Patcher(Action<string> notice)
     {
         RefuseIfStopped(target);
         SeccompCheck.Run(target);
-        var store = new StateStore(target.Modules, target.Tracee.Memory, pid);
+        var store = new StateStore(target.Modules, target.Memory);
         return work(new OpenTarget(target, store, Recovery.CleanUpInterrupted(target, store, store.Read(), notice)));
     });
 
@@ -184,7 +184,7 @@ public sealed class Patcher(Action<string> notice)
         T Settled(TargetProcess target)
         {
             var result = work(target);
-            target.Tracee.Pump(SettleTime);
+            target.Pump(SettleTime);
             return result;
         }
     }
@@ -195,7 +195,7 @@ public sealed class Patcher(Action<string> notice)
     /// </summary>
     private static void RefuseIfStopped(TargetProcess target)
     {
-        if (target.Tracee.IsJobControlStopped())
+        if (target.IsJobControlStopped())
         {
             throw new TargetStoppedException(target.Pid);
         }

@@ -56,7 +56,7 @@ internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline 
             {
                 foreach (var (address, bytes) in restored)
                 {
-                    target.Tracee.Memory.Write(address, bytes);
+                    target.Memory.Write(address, bytes);
                 }
 
                 store.Write(recordBytes);

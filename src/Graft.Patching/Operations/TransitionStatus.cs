@@ -16,11 +16,11 @@ internal static class TransitionStatus
         }
 
         var goal = Transition.Heading(patch);
-        var table = ThreadTable.Load(target.Tracee.Memory, store.Address + StateLayout.ThreadTableOffset);
+        var table = ThreadTable.Load(target.Memory, store.Address + StateLayout.ThreadTableOffset);
         var blocker = Blockers.For(state, patch, goal);
         var stuck = new List<StuckThread>();
         var threads = 0;
-        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        foreach (var tid in target.ThreadIds.ToList())
         {
             using var stopped = target.TryStop(tid);
             if (stopped is null)

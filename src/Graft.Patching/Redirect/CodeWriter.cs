@@ -26,14 +26,14 @@ internal sealed class CodeWriter(TargetProcess target)
             return;
         }
 
-        var memory = target.Tracee.Memory;
+        var memory = target.Memory;
         var firstBytes = edits.Select(e => memory.Read(e.Address, 1)[0]).ToArray();
         var tailWritten = new bool[edits.Count];
         try
         {
             foreach (var edit in edits)
             {
-                target.Tracee.HandleTrapsAt(edit.Address, edit.ContinueAt);
+                target.HandleTrapsAt(edit.Address, edit.ContinueAt);
                 memory.Write(edit.Address, [Int3]);
             }
 
@@ -60,7 +60,7 @@ internal sealed class CodeWriter(TargetProcess target)
 
             SyncCores();
         }
-        catch when (!target.Tracee.HasDied)
+        catch when (!target.HasDied)
         {
             Settle(edits, firstBytes, tailWritten);
             throw;
@@ -77,7 +77,7 @@ internal sealed class CodeWriter(TargetProcess target)
     {
         for (var index = 0; index < edits.Count; index++)
         {
-            target.Tracee.Memory.Write(edits[index].Address, tailWritten[index] ? edits[index].Bytes.AsSpan(0, 1) : [firstBytes[index]]);
+            target.Memory.Write(edits[index].Address, tailWritten[index] ? edits[index].Bytes.AsSpan(0, 1) : [firstBytes[index]]);
         }
 
         try
@@ -97,35 +97,29 @@ internal sealed class CodeWriter(TargetProcess target)
     /// </summary>
     private void MoveThreadsOutOf(IReadOnlyList<CodeEdit> edits)
     {
-        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        foreach (var tid in target.ThreadIds.ToList())
         {
-            if (!target.Tracee.Stop(tid))
+            using var stopped = target.TryStop(tid);
+            if (stopped is null)
             {
                 continue;
             }
 
-            try
+            var regs = target.Registers(tid);
+            if (Inside(edits, regs.rip) is { } edit)
             {
-                var regs = target.Tracee.GetRegisters(tid);
-                if (Inside(edits, regs.rip) is { } edit)
+                regs.rip = CopyOf(edit, regs.rip, tid);
+                target.SetRegisters(tid, regs);
+                ThreadsMoved++;
+            }
+
+            foreach (var frame in target.Stack(tid).Frames.Skip(1).Where(f => f.IsExact && f.PcSavedAt is not null))
+            {
+                if (Inside(edits, frame.Pc) is { } interrupted)
                 {
-                    regs.rip = CopyOf(edit, regs.rip, tid);
-                    target.Tracee.SetRegisters(tid, regs);
+                    target.Memory.WriteUInt64(frame.PcSavedAt!.Value, CopyOf(interrupted, frame.Pc, tid));
                     ThreadsMoved++;
                 }
-
-                foreach (var frame in target.Stack(tid).Frames.Skip(1).Where(f => f.IsExact && f.PcSavedAt is not null))
-                {
-                    if (Inside(edits, frame.Pc) is { } interrupted)
-                    {
-                        target.Tracee.Memory.WriteUInt64(frame.PcSavedAt!.Value, CopyOf(interrupted, frame.Pc, tid));
-                        ThreadsMoved++;
-                    }
-                }
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
             }
         }
     }
@@ -143,26 +137,13 @@ internal sealed class CodeWriter(TargetProcess target)
     /// <summary>Runs membarrier on whichever thread stops first, and resumes it.</summary>
     private void Membarrier(ulong command)
     {
-        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        foreach (var tid in target.ThreadIds.ToList())
         {
-            if (!target.Tracee.Stop(tid))
+            using var stopped = target.TryStop(tid);
+            if (stopped is not null)
             {
-                continue;
-            }
-
-            try
-            {
-                var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0);
-                if (Syscalls.Failed(result))
-                {
-                    throw new GraftException(GraftFailure.Internal, $"membarrier({command}) inside process {target.Pid} failed with errno {-result}");
-                }
-
+                target.Syscalls.Membarrier(tid, command);
                 return;
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
             }
         }
 

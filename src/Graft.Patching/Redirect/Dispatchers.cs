@@ -22,7 +22,7 @@ internal static class Dispatchers
         foreach (var function in functions ?? patch.Functions)
         {
             var oldCode = Redirects.OldCode(function, FunctionStack.Below(state, patch, function.Address));
-            target.Tracee.Memory.Write(Redirects.Dispatcher(function),
+            target.Memory.Write(Redirects.Dispatcher(function),
                 DispatcherCode.Build(Redirects.Dispatcher(function), tableAddress, oldCode, Redirects.NewEntry(function)));
         }
     }

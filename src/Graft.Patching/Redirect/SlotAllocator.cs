@@ -43,7 +43,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
     {
         foreach (var page in NewPages)
         {
-            target.Tracee.InjectSyscall(tid, Syscalls.SYS_munmap, page.Address, page.Size);
+            target.Syscalls.Munmap(tid, page.Address, page.Size);
         }
 
         NewPages.Clear();
@@ -79,7 +79,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
     {
         foreach (var candidate in CandidateAddresses(module).Where(a => InReach(a, patchAddress)).Take(64))
         {
-            var result = target.Tracee.InjectSyscall(tid, Syscalls.SYS_mmap, candidate, PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC,
+            var result = target.Syscalls.TryMmap(tid, candidate, PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC,
                 Syscalls.MAP_PRIVATE | Syscalls.MAP_ANONYMOUS | Syscalls.MAP_FIXED_NOREPLACE, ulong.MaxValue, 0);
             if (result == -Syscalls.EEXIST)
             {
@@ -92,7 +92,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
             }
 
             // Unused slot bytes trap rather than run into something.
-            target.Tracee.Memory.Write((ulong)result, Enumerable.Repeat((byte)0xcc, (int)PageSize).ToArray());
+            target.Memory.Write((ulong)result, Enumerable.Repeat((byte)0xcc, (int)PageSize).ToArray());
             return new SlotPage((ulong)result, PageSize, module.Path);
         }
 

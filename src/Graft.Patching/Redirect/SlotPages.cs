@@ -15,7 +15,7 @@ internal static class SlotPages
     {
         foreach (var page in pages)
         {
-            target.Tracee.InjectSyscall(tid, Syscalls.SYS_munmap, page.Address, page.Size);
+            target.Syscalls.Munmap(tid, page.Address, page.Size);
         }
     }
 

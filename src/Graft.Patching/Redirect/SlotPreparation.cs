@@ -30,10 +30,10 @@ internal static class SlotPreparation
             throw new GraftException(GraftFailure.Refused, $"cannot patch '{function.Definition.OldName}': {e.Message}", e);
         }
 
-        target.Tracee.Memory.Write(slot, image.Bytes.Span);
+        target.Memory.Write(slot, image.Bytes.Span);
         if (preserve is not null)
         {
-            target.Tracee.Memory.Write(slot + SlotLayout.PreserveOffset, PreservingEntry.Build(slot + SlotLayout.PreserveOffset,
+            target.Memory.Write(slot + SlotLayout.PreserveOffset, PreservingEntry.Build(slot + SlotLayout.PreserveOffset,
                 bias + function.Entry!.Thunk, preserve with { Replacement = newFunction }, XSaveComponents.ForThisMachine));
         }
 

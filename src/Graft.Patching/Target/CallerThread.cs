@@ -31,7 +31,7 @@ internal static class CallerThread
         {
             reasons.Clear();
             // A vfork child shares the memory, not the process: graft's calls are never its.
-            foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsVforkChild(t)).ToList())
+            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
             {
                 if (target.TryStop(tid) is not { } stopped)
                 {
@@ -55,7 +55,7 @@ internal static class CallerThread
                     $"no thread of process {target.Pid} was in a state where graft can run code before the timeout: {string.Join("; ", reasons)}");
             }
 
-            target.Tracee.Pump(TimeSpan.FromMilliseconds(20));
+            target.Pump(TimeSpan.FromMilliseconds(20));
         }
     }
 

@@ -17,7 +17,7 @@ internal static class SeccompCheck
     {
         // Threads mostly share their filters: each distinct set is evaluated once.
         var verdicts = new Dictionary<string, (SeccompCall Call, SeccompResult Result)?>();
-        foreach (var tid in target.Tracee.ThreadIds.Order().ToList())
+        foreach (var tid in target.ThreadIds.Order().ToList())
         {
             switch (SeccompStatus.Read(target.Pid, tid))
             {
@@ -52,14 +52,15 @@ internal static class SeccompCheck
     /// <summary>The thread's filters, read while it is stopped; null if it exited meanwhile.</summary>
     private static IReadOnlyList<SeccompFilter>? Filters(TargetProcess target, int tid)
     {
-        if (!target.Tracee.Stop(tid))
+        using var stopped = target.TryStop(tid);
+        if (stopped is null)
         {
             return null;
         }
 
         try
         {
-            return target.Tracee.GetSeccompFilters(tid);
+            return target.SeccompFilters(tid);
         }
         catch (TargetGoneException)
         {
@@ -75,10 +76,6 @@ internal static class SeccompCheck
             };
             throw new GraftException(GraftFailure.Refused,
                 $"process {target.Pid}: cannot read the seccomp filters of thread {tid} ({e.Message}){why}; graft does not patch a process whose filters it cannot check", e);
-        }
-        finally
-        {
-            target.Tracee.Resume(tid);
         }
     }
 

@@ -11,15 +11,15 @@ namespace Graft.Patching.Target;
 /// is a private memfd mapping, so /proc/&lt;pid&gt;/maps names it and a forked child gets its own copy.
 /// </summary>
 /// <param name="findMapping">Where the state mapping starts in the target, 0 if it has none.</param>
-internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pid)
+internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
 {
     private ulong generation;
     private int half;
 
     /// <summary>The store of a live target, whose memory map names its mapping.</summary>
-    public StateStore(ModuleMap modules, IMemory memory, int pid)
+    public StateStore(ModuleMap modules, IMemory memory)
         : this(() => modules.Mappings
-            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0, memory, pid)
+            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0, memory)
     {
     }
 
@@ -82,7 +82,7 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pi
     }
 
     /// <summary>Creates the state mapping with syscalls run on a stopped thread, unless the target has one.</summary>
-    public void EnsureMapped(Tracee tracee, int tid)
+    public void EnsureMapped(TargetProcess target, int tid)
     {
         if (Address != 0)
         {
@@ -91,22 +91,22 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pi
 
         // The name goes on the thread's stack below its red zone: nothing lives there while it is stopped.
         var name = Encoding.ASCII.GetBytes(StateLayout.MappingName + "\0");
-        var nameAddress = (tracee.GetRegisters(tid).rsp - 512) & ~0xfUL;
-        tracee.Memory.Write(nameAddress, name);
-        var fd = Check(tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, nameAddress, Syscalls.MFD_CLOEXEC), "memfd_create");
+        var nameAddress = (target.Registers(tid).rsp - 512) & ~0xfUL;
+        target.Memory.Write(nameAddress, name);
+        var fd = target.Syscalls.MemfdCreate(tid, nameAddress, Syscalls.MFD_CLOEXEC);
         try
         {
-            Check(tracee.InjectSyscall(tid, Syscalls.SYS_ftruncate, (ulong)fd, StateLayout.Size), "ftruncate");
-            Address = (ulong)Check(tracee.InjectSyscall(tid, Syscalls.SYS_mmap, 0, StateLayout.Size, Syscalls.PROT_READ | Syscalls.PROT_WRITE, Syscalls.MAP_PRIVATE, (ulong)fd, 0), "mmap");
+            target.Syscalls.Ftruncate(tid, fd, StateLayout.Size);
+            Address = target.Syscalls.Mmap(tid, 0, StateLayout.Size, Syscalls.PROT_READ | Syscalls.PROT_WRITE, Syscalls.MAP_PRIVATE, (ulong)fd, 0);
         }
         finally
         {
-            tracee.InjectSyscall(tid, Syscalls.SYS_close, (ulong)fd);
+            target.Syscalls.Close(tid, fd);
         }
 
-        Check(tracee.InjectSyscall(tid, Syscalls.SYS_mprotect, Trampoline, StateLayout.PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC), "mprotect");
-        tracee.Memory.Write(Trampoline, ReturnTrampoline.Code);
-        tracee.Memory.Write(Address, StateLayout.Magic);
+        target.Syscalls.Mprotect(tid, Trampoline, StateLayout.PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC);
+        target.Memory.Write(Trampoline, ReturnTrampoline.Code);
+        target.Memory.Write(Address, StateLayout.Magic);
         half = 1;
         generation = 0;
         CreatedMapping = true;
@@ -117,7 +117,7 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pi
     /// a refused apply leaves the target as it found it. The last call graft runs on the thread,
     /// since injected calls return through the mapping's trampoline.
     /// </summary>
-    public void UnmapIfCreatedAndEmpty(Tracee tracee, int tid)
+    public void UnmapIfCreatedAndEmpty(TargetProcess target, int tid)
     {
         var state = ReadCurrent();
         if (!CreatedMapping || state.Patches.Count > 0 || state.SlotPages.Count > 0)
@@ -125,12 +125,9 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory, int pi
             return;
         }
 
-        Check(tracee.InjectSyscall(tid, Syscalls.SYS_munmap, Address, StateLayout.Size), "munmap");
+        target.Syscalls.Munmap(tid, Address, StateLayout.Size);
         Address = 0;
         CreatedMapping = false;
     }
 
-    private long Check(long result, string call) => Syscalls.Failed(result)
-        ? throw new GraftException(GraftFailure.Internal, $"{call} inside process {pid} failed with errno {-result}")
-        : result;
 }

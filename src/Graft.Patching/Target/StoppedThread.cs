@@ -1,9 +1,11 @@
+using Graft.Linux.Tracing;
+
 namespace Graft.Patching.Target;
 
 /// <summary>A thread graft holds stopped, for one piece of work; disposing it lets the thread run on.</summary>
-internal sealed class StoppedThread(TargetProcess target, int tid) : IDisposable
+internal sealed class StoppedThread(int tid, Tracee tracee) : IDisposable
 {
     public int Tid => tid;
 
-    public void Dispose() => target.Tracee.Resume(tid);
+    public void Dispose() => tracee.Resume(tid);
 }

@@ -6,21 +6,38 @@ using Graft.Linux.Unwinding;
 
 namespace Graft.Patching.Target;
 
-/// <summary>A seized process with what Graft reads from it: its objects and its threads' stacks.</summary>
+/// <summary>
+/// A seized process as the operations see it (the process layer): its memory, its objects, its
+/// threads (stopped one at a time, or all at once), their stacks, and typed system calls and
+/// calls run on a stopped thread. The ptrace mechanism (<see cref="Linux.Tracing.Tracee"/>)
+/// stays behind it; the policies it runs (the mutex handoff, graftd's loader watch) are
+/// installed here.
+/// </summary>
 internal sealed class TargetProcess : IDisposable
 {
+    private readonly Tracee tracee;
+
     private TargetProcess(Tracee tracee)
     {
-        Tracee = tracee;
+        this.tracee = tracee;
+        Syscalls = new RemoteSyscalls(tracee);
         Modules = ModuleMap.Read(tracee.Pid, tracee.Memory);
         Unwinder = new StackUnwinder(Modules, tracee.Memory);
         tracee.DescribeFault = DescribeFault;
         MutexHandoff.Install(tracee);
     }
 
-    public Tracee Tracee { get; }
+    public int Pid => tracee.Pid;
 
-    public int Pid => Tracee.Pid;
+    public RemoteMemory Memory => tracee.Memory;
+
+    public RemoteSyscalls Syscalls { get; }
+
+    /// <summary>The live threads, vfork children included (<see cref="IsVforkChild"/>).</summary>
+    public IReadOnlyCollection<int> ThreadIds => tracee.ThreadIds;
+
+    /// <summary>A thread of the process died of a fatal signal while graft was attached.</summary>
+    public bool HasDied => tracee.HasDied;
 
     public ModuleMap Modules { get; private set; }
 
@@ -66,8 +83,8 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>Reads the memory map again, after Graft mapped or loaded something.</summary>
     public void Refresh()
     {
-        Modules = ModuleMap.Read(Pid, Tracee.Memory, Modules);
-        Unwinder = new StackUnwinder(Modules, Tracee.Memory);
+        Modules = ModuleMap.Read(Pid, Memory, Modules);
+        Unwinder = new StackUnwinder(Modules, Memory);
     }
 
     /// <summary>
@@ -90,23 +107,66 @@ internal sealed class TargetProcess : IDisposable
     }
 
     /// <summary>The stack of a stopped thread.</summary>
-    public ThreadStack Stack(int tid) => Stack(tid, Tracee.GetRegisters(tid));
+    public ThreadStack Stack(int tid) => Stack(tid, tracee.GetRegisters(tid));
 
     /// <summary>The stack of a stopped thread whose registers the caller has already read.</summary>
     public ThreadStack Stack(int tid, UserRegs registers) => Unwinder.Unwind(tid, registers);
 
-    public UserRegs Registers(int tid) => Tracee.GetRegisters(tid);
+    public UserRegs Registers(int tid) => tracee.GetRegisters(tid);
+
+    public void SetRegisters(int tid, in UserRegs registers) => tracee.SetRegisters(tid, registers);
 
     /// <summary>Stops one thread while every other keeps running; null if it exited meanwhile.</summary>
-    public StoppedThread? TryStop(int tid) => Tracee.Stop(tid) ? new StoppedThread(this, tid) : null;
+    public StoppedThread? TryStop(int tid) => tracee.Stop(tid) ? new StoppedThread(tid, tracee) : null;
 
-    public void Dispose() => Tracee.Dispose();
+    /// <summary>A thread seen stopped before it ran its first instruction: its stack is empty.</summary>
+    public bool IsUnstarted(int tid) => tracee.IsUnstarted(tid);
+
+    /// <summary>A child made by vfork, which shares the memory but is not the process: graft's calls never run on it.</summary>
+    public bool IsVforkChild(int tid) => tracee.IsVforkChild(tid);
+
+    public bool IsJobControlStopped() => tracee.IsJobControlStopped();
+
+    /// <summary>Serves the running threads for <paramref name="duration"/>: signals passed on, graft's traps and events handled.</summary>
+    public void Pump(TimeSpan duration) => tracee.Pump(duration);
+
+    /// <summary>Calls <paramref name="function"/> on a stopped thread, returning through <paramref name="trampoline"/>.</summary>
+    public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
+        tracee.InjectCall(tid, trampoline, function, timeout, args);
+
+    public IReadOnlyList<Linux.Seccomp.SeccompFilter> SeccompFilters(int tid) => tracee.GetSeccompFilters(tid);
+
+    /// <summary>What stopping threads has cost the process since <see cref="ResetStopStatistics"/>.</summary>
+    public StopStatistics StopStatistics => new(tracee.LongestStop, tracee.MostStoppedAtOnce, tracee.TrapsHandled);
+
+    public void ResetStopStatistics() => tracee.ResetStopStatistics();
+
+    /// <summary>Every thread stopped at once (stop-world), until <see cref="ResumeAll"/>.</summary>
+    public void StopAll() => tracee.StopAll();
+
+    public void ResumeAll() => tracee.ResumeAll();
+
+    /// <summary>A thread that reaches <paramref name="address"/> (graft's int3 there) goes on at <paramref name="continueAt"/>.</summary>
+    public void HandleTrapsAt(ulong address, ulong continueAt) => tracee.HandleTrapsAt(address, continueAt);
+
+    /// <summary>Hooks of a transition in flight: a thread created (creator, child), a process forked (forking thread, child).</summary>
+    public void OnNewThreads(Action<int, int>? threadCreated, Action<int, int>? processForked)
+    {
+        tracee.ThreadCreated = threadCreated;
+        tracee.ProcessForked = processForked;
+    }
+
+    /// <summary>graftd's watch of the dynamic linker, to be started and then set as <see cref="Loader"/>.</summary>
+    public LoaderWatch WatchLoader(Action<LoaderStop> stopped, Func<ulong, ulong, bool> isWatchedUnmap) =>
+        new(tracee, stopped, isWatchedUnmap);
+
+    public void Dispose() => tracee.Dispose();
 
     /// <summary>Where a thread that got a fatal signal stood: in a patch's code, in a graft slot, or in the program.</summary>
     private string DescribeFault(ulong pc)
     {
-        var modules = ModuleMap.Read(Pid, Tracee.Memory, Modules);
-        var state = new StateStore(modules, Tracee.Memory, Pid).Read();
+        var modules = ModuleMap.Read(Pid, Memory, Modules);
+        var state = new StateStore(modules, Memory).Read();
         var module = modules.FindByAddress(pc);
         var symbol = module is null ? "" : $" ({module.Describe(pc)})";
         if (state.Patches.FirstOrDefault(p => pc >= p.ImageStart && pc < p.ImageEnd) is { } patch)

@@ -34,7 +34,7 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
         if (regs.rip >= dispatcher && regs.rip < dispatcher + SlotLayout.DispatcherCapacity)
         {
             (regs.r10, regs.r11) = DispatcherCode.EntryRegisters((int)(regs.rip - dispatcher), regs.rsp, regs.r10, regs.r11,
-                target.Tracee.Memory.ReadUInt64);
+                target.Memory.ReadUInt64);
         }
         else if (regs.rip == PreservingStub(function) + PreservingEntry.JumpOffset)
         {
@@ -43,7 +43,7 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
         }
 
         regs.rip = function.PatchAddress;
-        target.Tracee.SetRegisters(tid, regs);
+        target.SetRegisters(tid, regs);
         return regs;
     }
 

@@ -20,17 +20,17 @@ internal static class StopWorld
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
-        target.Tracee.ResetStopStatistics();
+        target.ResetStopStatistics();
         var delay = FirstRetryDelay;
         var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
         {
             var stopped = Stopwatch.StartNew();
-            target.Tracee.StopAll();
+            target.StopAll();
             var blocked = new List<string>();
             try
             {
-                foreach (var tid in target.Tracee.ThreadIds.Where(t => !target.Tracee.IsUnstarted(t)).ToList())
+                foreach (var tid in target.ThreadIds.Where(t => !target.IsUnstarted(t)).ToList())
                 {
                     var stack = target.Stack(tid);
                     var reason = stack.IsReliable ? blocker(stack) : $"unreliable stack: {stack.UnreliableReason}";
@@ -47,13 +47,13 @@ internal static class StopWorld
             }
             finally
             {
-                target.Tracee.ResumeAll();
+                target.ResumeAll();
                 longestStop = Max(longestStop, stopped.Elapsed);
             }
 
             if (blocked.Count == 0)
             {
-                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.Tracee.MostStoppedAtOnce, 0, 0);
+                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.StopStatistics.MostStoppedAtOnce, 0, 0);
             }
 
             deadline.ThrowIfInterrupted();
@@ -63,7 +63,7 @@ internal static class StopWorld
                     $"no safe moment found in process {target.Pid} before the timeout ({attempt} attempts): {string.Join("; ", blocked)}");
             }
 
-            target.Tracee.Pump(delay);
+            target.Pump(delay);
             delay = Max(FirstRetryDelay, Min(LongestRetryDelay, delay * 2));
         }
     }
@@ -75,17 +75,11 @@ internal static class StopWorld
     /// </summary>
     private static void Rehearse(TargetProcess target, Func<ThreadStack, string?> blocker)
     {
-        var tid = target.Tracee.ThreadIds.First();
-        if (target.Tracee.Stop(tid))
+        var tid = target.ThreadIds.First();
+        using var stopped = target.TryStop(tid);
+        if (stopped is not null)
         {
-            try
-            {
-                blocker(target.Stack(tid));
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
-            }
+            blocker(target.Stack(tid));
         }
     }
 

@@ -21,7 +21,7 @@ internal static class Synchronization
         var regions = ranges.ToList();
         bool Inside(ThreadStack stack) => stack.Frames.Any(f => regions.Any(r => f.Pc >= r.Start && f.Pc < r.Start + r.Length));
         var deadline = Deadline.After(Completion.CleanupTimeout);
-        var pending = target.Tracee.ThreadIds.ToList();
+        var pending = target.ThreadIds.ToList();
         while (pending.Count > 0)
         {
             pending = [.. pending.Where(tid => StillInside(target, tid, Inside))];
@@ -31,7 +31,7 @@ internal static class Synchronization
                     $"threads {string.Join(", ", pending)} stayed inside graft's slots for {Completion.CleanupTimeout.TotalSeconds} s");
             }
 
-            target.Tracee.Pump(TimeSpan.FromMilliseconds(pending.Count > 0 ? 10 : 0));
+            target.Pump(TimeSpan.FromMilliseconds(pending.Count > 0 ? 10 : 0));
         }
     }
 
@@ -39,6 +39,6 @@ internal static class Synchronization
     private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside)
     {
         using var stopped = target.TryStop(tid);
-        return stopped is not null && !target.Tracee.IsUnstarted(tid) && inside(target.Stack(tid));
+        return stopped is not null && !target.IsUnstarted(tid) && inside(target.Stack(tid));
     }
 }

@@ -51,7 +51,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
             // While threads keep switching, sweep again soon; back off only when a sweep switched none.
             delay = stuck.Count < stuckBefore ? FirstRetryDelay : (delay * 2 < LongestRetryDelay ? delay * 2 : LongestRetryDelay);
             stuckBefore = stuck.Count;
-            target.Tracee.Pump(delay);
+            target.Pump(delay);
         }
     }
 
@@ -60,27 +60,16 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     {
         Sweeps++;
         var stuck = new List<StuckThread>();
-        foreach (var tid in target.Tracee.ThreadIds.Where(t => !IsSwitched(t)).ToList())
+        foreach (var tid in target.ThreadIds.Where(t => !IsSwitched(t)).ToList())
         {
-            if (!target.Tracee.Stop(tid))
+            using var stopped = target.TryStop(tid);
+            if (stopped is not null && TrySwitch(tid) is { } reason)
             {
-                continue;
-            }
-
-            try
-            {
-                if (TrySwitch(tid) is { } reason)
-                {
-                    stuck.Add(reason);
-                }
-            }
-            finally
-            {
-                target.Tracee.Resume(tid);
+                stuck.Add(reason);
             }
         }
 
-        threadPointers.Keys.Where(t => !target.Tracee.ThreadIds.Contains(t)).ToList().ForEach(t => threadPointers.Remove(t));
+        threadPointers.Keys.Where(t => !target.ThreadIds.Contains(t)).ToList().ForEach(t => threadPointers.Remove(t));
         return stuck;
     }
 
@@ -93,7 +82,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         }
 
         // A thread that has not run yet has an empty stack (see Tracee.IsUnstarted).
-        if (!target.Tracee.IsUnstarted(tid))
+        if (!target.IsUnstarted(tid))
         {
             var stack = target.Stack(tid, rewind.Apply(target, tid));
             var reason = stack.IsReliable ? blocker(stack) : $"has an unreliable stack: {stack.UnreliableReason}";

@@ -43,7 +43,7 @@ internal sealed class Transition : IDisposable
         writer = new CodeWriter(target);
         writer.Prepare();
         target.PrepareUnwinding();
-        target.Tracee.ResetStopStatistics();
+        target.ResetStopStatistics();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
         threads = resumed ? Threads(TransitionThreads.Continue) : Threads(TransitionThreads.Begin);
         step = resumed ? Step.Started : Step.Initialized;
@@ -171,8 +171,11 @@ internal sealed class Transition : IDisposable
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
     }
 
-    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, target.Tracee.LongestStop,
-        target.Tracee.MostStoppedAtOnce, writer.ThreadsMoved, target.Tracee.TrapsHandled);
+    public TransitionStatistics Statistics()
+    {
+        var stops = target.StopStatistics;
+        return new(ConsistencyModel.PerThread, threads.Sweeps, stops.LongestStop, stops.MostStoppedAtOnce, writer.ThreadsMoved, stops.TrapsHandled);
+    }
 
     public void Dispose() => threads.Dispose();
 
@@ -191,7 +194,7 @@ internal sealed class Transition : IDisposable
     private void SettleChild(int child, Universe universe)
     {
         using var memory = new Linux.Tracing.RemoteMemory(child);
-        var childStore = new StateStore(target.Modules, memory, child);
+        var childStore = new StateStore(target.Modules, memory);
         var state = childStore.Read();
         if (state.FindPatch(Patch.Name) is not { Phase: PatchPhase.Patching or PatchPhase.Unpatching } copy)
         {

@@ -23,8 +23,7 @@ internal sealed class TransitionThreads : IDisposable
         this.blocker = blocker;
         this.settleChild = settleChild;
         sweeper = new ThreadSweeper(target, table, goal, blocker, rewind);
-        target.Tracee.ThreadCreated = Inherit;
-        target.Tracee.ProcessForked = Settle;
+        target.OnNewThreads(Inherit, Settle);
     }
 
     public Universe Goal => sweeper.Goal;
@@ -38,21 +37,15 @@ internal sealed class TransitionThreads : IDisposable
     /// </summary>
     public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
-        var table = ThreadTable.Create(target.Tracee.Memory, tableAddress, goal);
+        var table = ThreadTable.Create(target.Memory, tableAddress, goal);
         var transition = new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
         var start = goal == Universe.New ? Universe.Old : Universe.New;
-        foreach (var tid in target.Tracee.ThreadIds.ToList())
+        foreach (var tid in target.ThreadIds.ToList())
         {
-            if (target.Tracee.Stop(tid))
+            using var stopped = target.TryStop(tid);
+            if (stopped is not null)
             {
-                try
-                {
-                    table.Set(transition.sweeper.ThreadPointer(tid), start);
-                }
-                finally
-                {
-                    target.Tracee.Resume(tid);
-                }
+                table.Set(transition.sweeper.ThreadPointer(tid), start);
             }
         }
 
@@ -62,7 +55,7 @@ internal sealed class TransitionThreads : IDisposable
     /// <summary>The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal, or reversed).</summary>
     public static TransitionThreads Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
-        var table = ThreadTable.Load(target.Tracee.Memory, tableAddress);
+        var table = ThreadTable.Load(target.Memory, tableAddress);
         table.SetUnknown(goal);
         return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
     }
@@ -73,25 +66,19 @@ internal sealed class TransitionThreads : IDisposable
     /// <summary>How many live threads there are and how many are in the goal universe (after a sweep).</summary>
     public (int Threads, int Switched) Progress()
     {
-        var threads = target.Tracee.ThreadIds.ToList();
+        var threads = target.ThreadIds.ToList();
         return (threads.Count, threads.Count(sweeper.IsSwitched));
     }
 
     /// <summary>--force: every thread goes to the goal universe now, clean stack or not.</summary>
     public void Force()
     {
-        foreach (var tid in target.Tracee.ThreadIds.Where(t => !sweeper.IsSwitched(t)).ToList())
+        foreach (var tid in target.ThreadIds.Where(t => !sweeper.IsSwitched(t)).ToList())
         {
-            if (target.Tracee.Stop(tid))
+            using var stopped = target.TryStop(tid);
+            if (stopped is not null)
             {
-                try
-                {
-                    table.Set(sweeper.ThreadPointer(tid), Goal);
-                }
-                finally
-                {
-                    target.Tracee.Resume(tid);
-                }
+                table.Set(sweeper.ThreadPointer(tid), Goal);
             }
         }
     }
@@ -124,7 +111,6 @@ internal sealed class TransitionThreads : IDisposable
 
     public void Dispose()
     {
-        target.Tracee.ThreadCreated = null;
-        target.Tracee.ProcessForked = null;
+        target.OnNewThreads(null, null);
     }
 }

@@ -9,7 +9,6 @@ namespace Graft.Patching.Tests.Target;
 public sealed class StateStoreTests
 {
     private const ulong MappingAddress = 0x7f00_0040_0000;
-    private const int Pid = 4242;
 
     private readonly MemoryImage image = new();
     private readonly byte[] mapping;
@@ -57,7 +56,7 @@ public sealed class StateStoreTests
     [Fact]
     public void ATargetWithoutAMappingHasTheEmptyStateAndNothingIsRead()
     {
-        var store = new StateStore(() => 0, new MemoryImage(), Pid);
+        var store = new StateStore(() => 0, new MemoryImage());
 
         Assert.Same(TargetState.Empty, store.Read());
         Assert.Equal(0UL, store.Address);
@@ -106,7 +105,7 @@ public sealed class StateStoreTests
         Assert.Contains("damaged", refused.Message);
     }
 
-    private StateStore Store() => new(() => MappingAddress, image, Pid);
+    private StateStore Store() => new(() => MappingAddress, image);
 
     private ulong CommitWord() => BinaryPrimitives.ReadUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset));
 
