@@ -29,6 +29,12 @@ public static class Notices
 
     public static string PrePatchFailed(string obj) => $"pre-patch callback failed for object '{obj}'";
 
+    /// <summary>__klp_enable_patch, after a failed pre_patch.</summary>
+    public static string EnableFailed(string patch) => $"failed to enable patch '{patch}'";
+
+    /// <summary>klp_cancel_transition.</summary>
+    public static string Canceling(string patch) => $"'{patch}': canceling transition, going to unpatch";
+
     /// <summary>
     /// The kernel refuses to load the module; a process's dlopen cannot be refused from outside,
     /// so the library stays loaded and no patch touches it (see ARCHITECTURE, "Libraries that come and go").

@@ -141,9 +141,9 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             return done;
         }
 
-        notice($"pre-patch callback failed for object '{failure.Object}'");
-        notice($"failed to enable patch '{Name}'");
-        notice($"'{Name}': canceling transition, going to unpatch");
+        notice(Notices.PrePatchFailed(failure.Object));
+        notice(Notices.EnableFailed(Name));
+        notice(Notices.Canceling(Name));
         notice(Notices.Completing(Name, patching: false));
         new CallbackRunner(target, store, Deadline.After(Completion.CleanupTimeout)).PostUnpatch(done);
         notice(Notices.Complete(Name, patching: false));

@@ -41,11 +41,7 @@ internal sealed class SlotAllocator(TargetProcess target, TargetState state)
     /// <summary>Unmaps the pages this allocator mapped (rollback).</summary>
     public void UnmapNewPages(int tid)
     {
-        foreach (var page in NewPages)
-        {
-            target.Syscalls.Munmap(tid, page.Address, page.Size);
-        }
-
+        SlotPages.Unmap(target, tid, NewPages);
         NewPages.Clear();
     }
 
