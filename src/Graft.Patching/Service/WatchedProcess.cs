@@ -4,7 +4,7 @@ using Graft.Patching.Libraries;
 using Graft.Patching.Operations;
 using Graft.Patching.Target;
 
-namespace Graft.Patching;
+namespace Graft.Patching.Service;
 
 /// <summary>
 /// A process graftd holds for as long as it has patches: attached once, with the dynamic
