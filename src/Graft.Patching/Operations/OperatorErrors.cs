@@ -7,7 +7,8 @@ namespace Graft.Patching.Operations;
 /// <summary>Turns the lower layers' exceptions into the operator's one-line errors, each with its exit code.</summary>
 internal static class OperatorErrors
 {
-    public static T Translate<T>(int pid, Func<T> work)
+    /// <summary>Runs <paramref name="work"/>; what the lower layers throw comes out as one <see cref="GraftException"/>.</summary>
+    public static T Run<T>(int pid, Func<T> work)
     {
         try
         {

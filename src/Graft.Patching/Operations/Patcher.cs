@@ -52,7 +52,7 @@ public sealed class Patcher(Action<string> notice)
     /// <summary>The patches applied to a process, read from its state record without stopping it.</summary>
     public static TargetState List(int pid)
     {
-        return OperatorErrors.Translate(pid, () =>
+        return OperatorErrors.Run(pid, () =>
         {
             using var memory = new RemoteMemory(pid);
             return new StateStore(ModuleMap.Read(pid, memory), memory).Read();
@@ -172,8 +172,8 @@ public sealed class Patcher(Action<string> notice)
     private T OnTarget<T>(int pid, Func<TargetProcess, T> work)
     {
         return watched is not null
-            ? OperatorErrors.Translate(pid, () => watched.Run(pid, Settled))
-            : OperatorErrors.Translate(pid, () => PtraceThread.Run(() =>
+            ? OperatorErrors.Run(pid, () => watched.Run(pid, Settled))
+            : OperatorErrors.Run(pid, () => PtraceThread.Run(() =>
             {
                 using var target = TargetProcess.Attach(pid);
                 return Settled(target);

@@ -35,16 +35,16 @@ public sealed class WatchedProcess : IDisposable
 
     /// <summary>Attaches to the process and starts watching its loader; <paramref name="notice"/> hears of every library event.</summary>
     public static WatchedProcess Attach(int pid, Action<string> notice) =>
-        OperatorErrors.Translate(pid, () => new WatchedProcess(TargetProcess.Attach(pid), notice));
+        OperatorErrors.Run(pid, () => new WatchedProcess(TargetProcess.Attach(pid), notice));
 
     /// <summary>A patcher whose operations run on this attachment.</summary>
     public Patcher NewPatcher(Action<string> notice) => new(notice, this);
 
     /// <summary>The state record, read without stopping anything.</summary>
-    public TargetState State() => OperatorErrors.Translate(Pid, () => new StateStore(target.Modules, target.Memory).Read());
+    public TargetState State() => OperatorErrors.Run(Pid, () => new StateStore(target.Modules, target.Memory).Read());
 
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
-    public void Serve(TimeSpan duration) => OperatorErrors.Translate(Pid, () =>
+    public void Serve(TimeSpan duration) => OperatorErrors.Run(Pid, () =>
     {
         using (target.Loader?.Serve())
         {
