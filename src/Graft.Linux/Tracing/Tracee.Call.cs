@@ -48,7 +48,7 @@ public sealed partial class Tracee
 
         var end = RunUntilTrap(thread, Ptrace.PTRACE_SYSCALL, timeout, status =>
             status.IsSyscallStop
-            && ReadRegisters(tid) is var regs
+            && registers.Read(tid) is var regs
             && regs.orig_rax == Syscalls.SYS_rt_sigreturn
             && regs.rip == trampoline + ReturnTrampoline.AfterSyscall);
         if (end is not { IsSyscallStop: true })
@@ -71,7 +71,7 @@ public sealed partial class Tracee
     /// </summary>
     private ulong ReturnFromCall(TracedThread thread)
     {
-        var regs = ReadRegisters(thread.Tid);
+        var regs = registers.Read(thread.Tid);
         var result = regs.rdi;
         regs.orig_rax = ulong.MaxValue;
         SetRegisters(thread.Tid, regs);

@@ -158,7 +158,7 @@ public sealed partial class Tracee
         {
             thread.StopEventPending = false;
             thread.GroupStopped = status.IsGroupStop;
-            RestartInterruptedCall(thread, status);
+            SyscallRestarts.RestartInterruptedCall(registers, thread, status);
             if (thread.WantStopped)
             {
                 MarkStopped(thread);

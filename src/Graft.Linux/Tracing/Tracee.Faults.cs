@@ -37,7 +37,7 @@ public sealed partial class Tracee
             return;
         }
 
-        var pc = ReadRegisters(thread.Tid).rip;
+        var pc = registers.Read(thread.Tid).rip;
         string where;
         try
         {

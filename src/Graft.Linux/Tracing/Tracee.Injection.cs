@@ -174,7 +174,7 @@ public sealed partial class Tracee
         {
             // A surplus interrupt: the code Graft runs must not see EINTR for it either.
             thread.StopEventPending = false;
-            RestartInterruptedCall(thread, status);
+            SyscallRestarts.RestartInterruptedCall(registers, thread, status);
             Restart(thread, request, 0);
         }
         else

@@ -19,6 +19,8 @@ public sealed partial class Tracee : IDisposable
 
     private readonly Dictionary<int, TracedThread> threads = [];
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
+    private readonly ThreadRegisters registers;
+    private readonly StopStatistics statistics;
     private bool disposed;
     private bool disposing;
 
@@ -26,6 +28,8 @@ public sealed partial class Tracee : IDisposable
     {
         Pid = pid;
         Memory = new RemoteMemory(pid);
+        registers = new ThreadRegisters(pid, threads);
+        statistics = new StopStatistics(threads.Values);
     }
 
     public int Pid { get; }
