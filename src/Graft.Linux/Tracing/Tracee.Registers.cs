@@ -58,7 +58,7 @@ public sealed partial class Tracee
         return SeccompFilterReader.Read(Pid, tid, threads);
     }
 
-    private void RequireStopped(int tid)
+    internal void RequireStopped(int tid)
     {
         if (!Get(tid).IsStopped)
         {

@@ -21,6 +21,7 @@ public sealed partial class Tracee : IDisposable
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
     private readonly ThreadRegisters registers;
     private readonly StopStatistics statistics;
+    private readonly InjectedCode injected;
     private bool disposed;
     private bool disposing;
 
@@ -30,6 +31,7 @@ public sealed partial class Tracee : IDisposable
         Memory = new RemoteMemory(pid);
         registers = new ThreadRegisters(pid, threads);
         statistics = new StopStatistics(threads.Values);
+        injected = new InjectedCode(this, registers);
     }
 
     public int Pid { get; }
@@ -211,7 +213,10 @@ public sealed partial class Tracee : IDisposable
         }
     }
 
-    private TracedThread Get(int tid)
+    /// <summary>Whether the thread is still in the table (attached and not found gone).</summary>
+    internal bool IsTraced(int tid) => threads.ContainsKey(tid);
+
+    internal TracedThread Get(int tid)
     {
         CheckOwner();
         return threads.TryGetValue(tid, out var thread)
