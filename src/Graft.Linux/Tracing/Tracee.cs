@@ -22,6 +22,7 @@ public sealed partial class Tracee : IDisposable
     private readonly ThreadRegisters registers;
     private readonly StopStatistics statistics;
     private readonly InjectedCode injected;
+    private readonly TargetDeath death;
     private bool disposed;
     private bool disposing;
 
@@ -32,6 +33,7 @@ public sealed partial class Tracee : IDisposable
         registers = new ThreadRegisters(pid, threads);
         statistics = new StopStatistics(threads.Values);
         injected = new InjectedCode(this, registers);
+        death = new TargetDeath(pid, registers);
     }
 
     public int Pid { get; }
@@ -159,6 +161,25 @@ public sealed partial class Tracee : IDisposable
         }
 
         return entries.Select(e => int.TryParse(Path.GetFileName(e), out var tid) ? tid : 0).Where(tid => tid > 0);
+    }
+
+    /// <summary>Says where a pc lies (patch code, a graft slot, the program), for the report of a fatal signal (<see cref="TargetDeath"/>).</summary>
+    public Func<ulong, string>? DescribeFault
+    {
+        get => death.DescribeFault;
+        set => death.DescribeFault = value;
+    }
+
+    /// <summary>The process died while Graft was attached (a fatal signal, or killed): nothing is left to roll back.</summary>
+    public bool HasDied => death.Cause is not null;
+
+    /// <summary>Throws what ended the process, if it ended while Graft was attached.</summary>
+    public void ThrowIfDied()
+    {
+        if (death.Cause is { } cause && !disposing)
+        {
+            throw cause;
+        }
     }
 
     /// <summary>
