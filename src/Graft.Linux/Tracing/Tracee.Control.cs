@@ -9,6 +9,18 @@ public sealed partial class Tracee
     // How long Pump keeps polling without sleeping after the last event.
     private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>The longest any one thread has been stopped since the last reset.</summary>
+    public TimeSpan LongestStop => statistics.LongestStop;
+
+    /// <summary>The most threads stopped at the same moment since the last reset.</summary>
+    public int MostStoppedAtOnce => statistics.MostStoppedAtOnce;
+
+    public void ResetStopStatistics()
+    {
+        CheckOwner();
+        statistics.Reset();
+    }
+
     /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
     public bool Stop(int tid)
     {
@@ -140,5 +152,17 @@ public sealed partial class Tracee
         }
         while (clock.Elapsed < duration);
         ThrowIfDied();
+    }
+
+    private void MarkStopped(TracedThread thread)
+    {
+        thread.IsStopped = true;
+        statistics.Stopped(thread);
+    }
+
+    private void MarkResumed(TracedThread thread)
+    {
+        thread.IsStopped = false;
+        statistics.Resumed(thread);
     }
 }

@@ -132,7 +132,7 @@ public sealed partial class Tracee
             threads.Remove(thread.Tid);
             if (status.Killed && !thread.IsVforkChild)
             {
-                NoteKilled(status);
+                death.NoteKilled(status);
             }
         }
         else if (status.IsCloneEvent)
@@ -158,7 +158,7 @@ public sealed partial class Tracee
         {
             thread.StopEventPending = false;
             thread.GroupStopped = status.IsGroupStop;
-            RestartInterruptedCall(thread, status);
+            SyscallRestarts.RestartInterruptedCall(registers, thread, status);
             if (thread.WantStopped)
             {
                 MarkStopped(thread);
@@ -178,7 +178,7 @@ public sealed partial class Tracee
             // Signal-delivery-stop: hand the signal over, exactly as if no tracer were there.
             if (status.IsSignalDeliveryStop && !thread.IsVforkChild)
             {
-                NoteIfFatal(thread, status.StopSignal);
+                death.NoteIfFatal(thread, status.StopSignal);
             }
 
             Restart(thread, ContinueRequest(thread), status.IsSignalDeliveryStop ? status.StopSignal : 0);

@@ -1,89 +1,36 @@
 using System.Diagnostics;
-using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 
 namespace Graft.Linux.Tracing;
 
 /// <summary>
-/// Running a system call or a function inside the target on one stopped thread, then putting
-/// the thread back exactly as it was (docs/ARCHITECTURE.md, "Injected syscalls and calls").
+/// Running a system call or a function inside the target on one stopped thread
+/// (docs/ARCHITECTURE.md, "Injected syscalls and calls"): <see cref="InjectedCode"/> sets up
+/// what runs and puts the thread back; the wait loop here runs the thread and serves the others
+/// meanwhile.
 /// </summary>
 public sealed partial class Tracee
 {
-    private const int RedZone = 128;
-
-    // Faults stay unblocked while Graft runs code on a thread: the kernel resets the handler of
-    // a blocked synchronous signal to SIG_DFL when it forces one, which would change the program.
-    private const ulong SynchronousSignals =
-        (1UL << (Signals.SIGILL - 1)) | (1UL << (Signals.SIGTRAP - 1)) | (1UL << (Signals.SIGBUS - 1))
-        | (1UL << (Signals.SIGFPE - 1)) | (1UL << (Signals.SIGSEGV - 1));
-
-    private ulong syscallInstruction;
-
     /// <summary>
     /// Executes one system call on a stopped thread and returns its raw result (a negative errno
     /// on failure). Asynchronous signals are held back meanwhile and arrive afterwards.
     /// </summary>
-    public long InjectSyscall(int tid, long number, params ulong[] args)
-    {
-        var site = FindSyscallInstruction();
-        return (long)SingleStep(tid, TimeSpan.FromSeconds(10), regs =>
-        {
-            regs.rax = (ulong)number;
-            SetArguments(ref regs, args, syscallConvention: true);
-            regs.rip = site;
-            return regs;
-        }, done => done.rip == site + 2);
-    }
+    public long InjectSyscall(int tid, long number, params ulong[] args) => injected.Syscall(tid, number, args);
 
-    /// <summary>Runs one instruction on a stopped thread with the registers <paramref name="prepare"/> gives, then puts the thread back.</summary>
-    private ulong SingleStep(int tid, TimeSpan timeout, Func<UserRegs, UserRegs> prepare, Func<UserRegs, bool> isFinished)
-    {
-        var thread = Get(tid);
-        RequireStopped(tid);
-        var saved = GetRegisters(tid);
-        var savedState = GetExtendedState(tid);
-        var savedMask = GetSignalMask(tid);
-        try
-        {
-            SetSignalMask(tid, ~SynchronousSignals);
-            var regs = prepare(saved);
-
-            // orig_rax = -1: if the thread was stopped inside a system call, the kernel must not
-            // apply its restart logic to our registers; it applies it to the saved ones later.
-            regs.orig_rax = ulong.MaxValue;
-            SetRegisters(tid, regs);
-            var end = RunUntilTrap(thread, Ptrace.PTRACE_SINGLESTEP, timeout);
-            var after = GetRegisters(tid);
-            return isFinished(after) ? after.rax : throw Failure(end, after, timeout);
-        }
-        finally
-        {
-            PutBack(tid, saved, savedState, savedMask);
-        }
-    }
-
-    /// <summary>Restores a thread's registers, extended state and signal mask, if it still exists.</summary>
-    private void PutBack(int tid, UserRegs regs, byte[] extendedState, ulong signalMask)
-    {
-        if (threads.ContainsKey(tid))
-        {
-            SetRegisters(tid, regs);
-            SetExtendedState(tid, extendedState);
-            SetSignalMask(tid, signalMask);
-        }
-    }
-
-    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => new(end is { } status
-        ? $"code run inside process {Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored"
-        : $"code run inside process {Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
+    /// <summary>
+    /// Calls a function of the target (System V ABI, up to six integer arguments) and returns its
+    /// rax. <paramref name="trampoline"/> is where Graft put <see cref="ReturnTrampoline.Code"/>
+    /// in the target. A fault inside the call, or the timeout, is reported and the thread put back.
+    /// </summary>
+    public ulong InjectCall(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
+        injected.Call(tid, trampoline, function, timeout, args);
 
     /// <summary>
     /// Lets the thread run until a fault or trap of its own, or an event <paramref name="isEnd"/>
     /// accepts; null if the timeout came first (the thread is then stopped). Other threads are
     /// served meanwhile.
     /// </summary>
-    private WaitStatus? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool>? isEnd = null)
+    internal WaitStatus? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool>? isEnd = null)
     {
         thread.IsStopped = false;
         thread.IsRunningInjected = true;
@@ -174,7 +121,7 @@ public sealed partial class Tracee
         {
             // A surplus interrupt: the code Graft runs must not see EINTR for it either.
             thread.StopEventPending = false;
-            RestartInterruptedCall(thread, status);
+            SyscallRestarts.RestartInterruptedCall(registers, thread, status);
             Restart(thread, request, 0);
         }
         else
@@ -187,7 +134,7 @@ public sealed partial class Tracee
     /// <summary>A trap or fault raised by the thread's own execution (si_code &gt; 0), not a signal sent to it.</summary>
     private static bool IsFault(int tid, int signal)
     {
-        if ((SynchronousSignals & (1UL << (signal - 1))) == 0)
+        if ((InjectedCode.SynchronousSignals & (1UL << (signal - 1))) == 0)
         {
             return false;
         }
@@ -203,61 +150,27 @@ public sealed partial class Tracee
         return Ptrace.ptrace(Ptrace.PTRACE_GETSIGINFO, tid, 0, (nint)info) == 0 ? info[2] : 0;
     }
 
-    private static void SetArguments(ref UserRegs regs, ulong[] args, bool syscallConvention)
+    /// <summary>
+    /// At the entry of rt_sigreturn, with Graft still there: skips the syscall and stops the
+    /// thread on its way back to user space instead, inside the kernel's signal path. Putting
+    /// its registers back there lets the kernel restart an interrupted syscall the normal way;
+    /// rt_sigreturn would have cancelled a pending restart block (nanosleep, poll) with EINTR.
+    /// </summary>
+    internal ulong ReturnFromCall(TracedThread thread)
     {
-        if (args.Length > 6)
+        var regs = registers.Read(thread.Tid);
+        var result = regs.rdi;
+        regs.orig_rax = ulong.MaxValue;
+        SetRegisters(thread.Tid, regs);
+        thread.IsStopped = false;
+        if (!RequestStop(thread))
         {
-            throw new ArgumentException("at most six arguments can be passed in registers", nameof(args));
+            throw new TargetGoneException($"thread {thread.Tid} of process {Pid} exited after a call graft made on it");
         }
 
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (i)
-            {
-                case 0: regs.rdi = args[i]; break;
-                case 1: regs.rsi = args[i]; break;
-                case 2: regs.rdx = args[i]; break;
-                case 3: if (syscallConvention) { regs.r10 = args[i]; } else { regs.rcx = args[i]; } break;
-                case 4: regs.r8 = args[i]; break;
-                case 5: regs.r9 = args[i]; break;
-            }
-        }
-    }
-
-    /// <summary>Any `syscall` instruction (0F 05) in the target's code will do; we execute just that one.</summary>
-    private ulong FindSyscallInstruction()
-    {
-        if (syscallInstruction != 0)
-        {
-            return syscallInstruction;
-        }
-
-        var candidates = ProcessMaps.Read(Pid)
-            .Where(m => m.IsExecutable && m.IsReadable)
-            .OrderByDescending(m => m.Path.Contains("/libc.so", StringComparison.Ordinal) || m.Path == "[vdso]");
-        foreach (var mapping in candidates)
-        {
-            for (var chunk = mapping.Start; chunk < mapping.End; chunk += 0x10000)
-            {
-                var length = (int)Math.Min(0x10001, mapping.End - chunk);
-                byte[] bytes;
-                try
-                {
-                    bytes = Memory.Read(chunk, length);
-                }
-                catch (RemoteMemoryException)
-                {
-                    break;
-                }
-
-                var at = bytes.AsSpan().IndexOf([(byte)0x0f, (byte)0x05]);
-                if (at >= 0)
-                {
-                    return syscallInstruction = chunk + (ulong)at;
-                }
-            }
-        }
-
-        throw new InjectionException($"no syscall instruction found in the code of process {Pid}");
+        Restart(thread, Ptrace.PTRACE_CONT, 0);
+        return AwaitStop(thread)
+            ? result
+            : throw new TargetGoneException($"thread {thread.Tid} of process {Pid} exited after a call graft made on it");
     }
 }

@@ -75,7 +75,7 @@ public sealed partial class Tracee
             return;
         }
 
-        death ??= new TargetGoneException($"process {Pid} started another program (execve) while graft was attached");
+        death.NoteExec();
         Restart(thread, ContinueRequest(thread), 0);
     }
 

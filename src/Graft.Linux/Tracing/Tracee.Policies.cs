@@ -66,12 +66,12 @@ public sealed partial class Tracee
         MarkStopped(thread);
     }
 
-    internal void WriteRegistersInStop(TracedThread thread, UserRegs regs) => WriteRegisters(thread.Tid, regs);
+    internal void WriteRegistersInStop(TracedThread thread, UserRegs regs) => registers.Write(thread.Tid, regs);
 
     /// <summary>A syscall-stop of a thread running the program's code: each observer sees it, until one keeps the thread.</summary>
     private void HandleSyscallStop(TracedThread thread)
     {
-        var stop = new ThreadStop(this, thread, ReadRegisters(thread.Tid));
+        var stop = new ThreadStop(this, thread, registers.Read(thread.Tid));
         foreach (var observer in syscallObservers)
         {
             observer.Stopped(stop);
@@ -92,7 +92,7 @@ public sealed partial class Tracee
             return;
         }
 
-        var regs = ReadRegisters(thread.Tid);
+        var regs = registers.Read(thread.Tid);
         foreach (var observer in syscallObservers)
         {
             observer.StoppedInInjected(thread.Tid, regs);

@@ -62,7 +62,7 @@ public sealed partial class Tracee
             return false;
         }
 
-        var site = ReadRegisters(thread.Tid).rip - 1;
+        var site = registers.Read(thread.Tid).rip - 1;
         if (!trapSites.ContainsKey(site) && !trapHandlers.ContainsKey(site))
         {
             return false;
@@ -91,7 +91,7 @@ public sealed partial class Tracee
 
         // An int3 leaves rip after itself; the kernel raises its SIGTRAP with SI_KERNEL, which a
         // SIGTRAP sent with kill() or raise() cannot have.
-        var regs = ReadRegisters(thread.Tid);
+        var regs = registers.Read(thread.Tid);
         if (SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
         {
             return false;
@@ -115,7 +115,7 @@ public sealed partial class Tracee
         }
 
         regs.rip = continueAt;
-        WriteRegisters(thread.Tid, regs);
+        registers.Write(thread.Tid, regs);
         TrapsHandled++;
         if (thread.WantStopped)
         {
@@ -142,13 +142,13 @@ public sealed partial class Tracee
             return false;
         }
 
-        var regs = ReadRegisters(thread.Tid);
+        var regs = registers.Read(thread.Tid);
         if (!trapHandlers.TryGetValue(regs.rip - 1, out var handler) || SignalCode(thread.Tid) != Ptrace.SI_KERNEL)
         {
             return false;
         }
 
-        WriteRegisters(thread.Tid, handler.SteppedOver(regs));
+        registers.Write(thread.Tid, handler.SteppedOver(regs));
         Restart(thread, request, 0);
         return true;
     }

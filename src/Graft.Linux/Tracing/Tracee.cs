@@ -19,6 +19,10 @@ public sealed partial class Tracee : IDisposable
 
     private readonly Dictionary<int, TracedThread> threads = [];
     private readonly int ownerThread = Environment.CurrentManagedThreadId;
+    private readonly ThreadRegisters registers;
+    private readonly StopStatistics statistics;
+    private readonly InjectedCode injected;
+    private readonly TargetDeath death;
     private bool disposed;
     private bool disposing;
 
@@ -26,6 +30,10 @@ public sealed partial class Tracee : IDisposable
     {
         Pid = pid;
         Memory = new RemoteMemory(pid);
+        registers = new ThreadRegisters(pid, threads);
+        statistics = new StopStatistics(threads.Values);
+        injected = new InjectedCode(this, registers);
+        death = new TargetDeath(pid, registers);
     }
 
     public int Pid { get; }
@@ -155,6 +163,25 @@ public sealed partial class Tracee : IDisposable
         return entries.Select(e => int.TryParse(Path.GetFileName(e), out var tid) ? tid : 0).Where(tid => tid > 0);
     }
 
+    /// <summary>Says where a pc lies (patch code, a graft slot, the program), for the report of a fatal signal (<see cref="TargetDeath"/>).</summary>
+    public Func<ulong, string>? DescribeFault
+    {
+        get => death.DescribeFault;
+        set => death.DescribeFault = value;
+    }
+
+    /// <summary>The process died while Graft was attached (a fatal signal, or killed): nothing is left to roll back.</summary>
+    public bool HasDied => death.Cause is not null;
+
+    /// <summary>Throws what ended the process, if it ended while Graft was attached.</summary>
+    public void ThrowIfDied()
+    {
+        if (death.Cause is { } cause && !disposing)
+        {
+            throw cause;
+        }
+    }
+
     /// <summary>
     /// True if the process is stopped by job control (SIGSTOP, Ctrl-Z). Pending events are
     /// taken first: a group-stop, or its end after SIGCONT, reaches Graft as an event-stop.
@@ -207,7 +234,10 @@ public sealed partial class Tracee : IDisposable
         }
     }
 
-    private TracedThread Get(int tid)
+    /// <summary>Whether the thread is still in the table (attached and not found gone).</summary>
+    internal bool IsTraced(int tid) => threads.ContainsKey(tid);
+
+    internal TracedThread Get(int tid)
     {
         CheckOwner();
         return threads.TryGetValue(tid, out var thread)

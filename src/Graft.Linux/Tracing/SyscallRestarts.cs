@@ -10,7 +10,7 @@ namespace Graft.Linux.Tracing;
 /// epoll_wait, epoll_pwait, epoll_pwait2, rt_sigtimedwait, semtimedop, io_getevents... An event
 /// loop that takes EINTR there for an error would die of being patched.
 /// </summary>
-public sealed partial class Tracee
+internal static class SyscallRestarts
 {
     private static readonly ulong Interrupted = unchecked((ulong)-Errno.EINTR);
     private static readonly ulong RestartUnlessHandled = unchecked((ulong)-Errno.ERESTARTNOHAND);
@@ -30,14 +30,14 @@ public sealed partial class Tracee
     /// back afterwards, and the frame of an injected call restarts the call from them
     /// (<see cref="SignalFrame"/>).
     /// </summary>
-    private void RestartInterruptedCall(TracedThread thread, WaitStatus status)
+    public static void RestartInterruptedCall(ThreadRegisters registers, TracedThread thread, WaitStatus status)
     {
         if (status.IsGroupStop)
         {
             return;
         }
 
-        var regs = ReadRegisters(thread.Tid);
+        var regs = registers.Read(thread.Tid);
         if ((long)regs.orig_rax < 0 || regs.rax != Interrupted)
         {
             // Not in a system call (orig_rax is -1 then), or one that did not fail with EINTR.
@@ -45,6 +45,6 @@ public sealed partial class Tracee
         }
 
         regs.rax = RestartUnlessHandled;
-        WriteRegisters(thread.Tid, regs);
+        registers.Write(thread.Tid, regs);
     }
 }

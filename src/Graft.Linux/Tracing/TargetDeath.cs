@@ -7,37 +7,26 @@ namespace Graft.Linux.Tracing;
 /// (where the thread was, through <see cref="DescribeFault"/>) before it is passed on, and a process killed from outside
 /// is reported as killed. The operation then ends with that, rather than waiting for a timeout.
 /// </summary>
-public sealed partial class Tracee
+internal sealed class TargetDeath(int pid, ThreadRegisters registers)
 {
-    private Exception? death;
-
     /// <summary>Says where a pc lies (patch code, a graft slot, the program), for the report of a fatal signal.</summary>
     public Func<ulong, string>? DescribeFault { get; set; }
 
-    /// <summary>The process died while Graft was attached (a fatal signal, or killed): nothing is left to roll back.</summary>
-    public bool HasDied => death is not null;
-
-    /// <summary>Throws what ended the process, if it ended while Graft was attached.</summary>
-    public void ThrowIfDied()
-    {
-        if (death is not null && !disposing)
-        {
-            throw death;
-        }
-    }
+    /// <summary>What ended the process while Graft was attached, if it ended: the first cause noted.</summary>
+    public Exception? Cause { get; private set; }
 
     /// <summary>
     /// A signal in signal-delivery-stop that will end the process: one of the signals a fault raises (or abort()),
     /// neither caught nor blocked by the program. Described while the thread still stands where it faulted.
     /// </summary>
-    private void NoteIfFatal(TracedThread thread, int signal)
+    public void NoteIfFatal(TracedThread thread, int signal)
     {
-        if (death is not null || SignalName(signal) is not { } name || IsCaught(signal))
+        if (Cause is not null || SignalName(signal) is not { } name || IsCaught(signal))
         {
             return;
         }
 
-        var pc = ReadRegisters(thread.Tid).rip;
+        var pc = registers.Read(thread.Tid).rip;
         string where;
         try
         {
@@ -48,14 +37,19 @@ public sealed partial class Tracee
             where = $"0x{pc:x}";
         }
 
-
-        death = new TargetCrashedException(Pid, thread.Tid, name, where);
+        Cause = new TargetCrashedException(pid, thread.Tid, name, where);
     }
 
     /// <summary>A thread reported killed by a signal: every thread of the process is, whichever signal it was.</summary>
-    private void NoteKilled(WaitStatus status)
+    public void NoteKilled(WaitStatus status)
     {
-        death ??= new TargetGoneException($"process {Pid} was killed by {SignalName(status.TerminatingSignal) ?? $"signal {status.TerminatingSignal}"}");
+        Cause ??= new TargetGoneException($"process {pid} was killed by {SignalName(status.TerminatingSignal) ?? $"signal {status.TerminatingSignal}"}");
+    }
+
+    /// <summary>The process itself ran execve: what Graft knew of it is gone.</summary>
+    public void NoteExec()
+    {
+        Cause ??= new TargetGoneException($"process {pid} started another program (execve) while graft was attached");
     }
 
     private static string? SignalName(int signal) => signal switch
@@ -74,7 +68,7 @@ public sealed partial class Tracee
     {
         try
         {
-            var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
             return line is not null && (Convert.ToUInt64(line["SigCgt:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
         }
         catch (IOException)

@@ -3,18 +3,12 @@ using Graft.Linux.Seccomp;
 
 namespace Graft.Linux.Tracing;
 
-/// <summary>Reading a stopped thread's seccomp filters.</summary>
-public sealed partial class Tracee
+/// <summary>Reading a stopped thread's seccomp filters (<see cref="Tracee.GetSeccompFilters"/>).</summary>
+internal static class SeccompFilterReader
 {
-    /// <summary>
-    /// The thread's seccomp filters, oldest first (PTRACE_SECCOMP_GET_FILTER, which needs
-    /// CAP_SYS_ADMIN and a tracer not itself under seccomp). A thread not in filter mode, or a
-    /// kernel without the request, is an <see cref="ErrnoException"/> (EINVAL, EIO), as is a
-    /// filter that is no classic BPF (EMEDIUMTYPE).
-    /// </summary>
-    public unsafe IReadOnlyList<SeccompFilter> GetSeccompFilters(int tid)
+    /// <summary>The filters, oldest first; a thread found gone leaves <paramref name="threads"/>, the tracee's table.</summary>
+    public static unsafe IReadOnlyList<SeccompFilter> Read(int pid, int tid, Dictionary<int, TracedThread> threads)
     {
-        RequireStopped(tid);
         var filters = new List<SeccompFilter>();
         var buffer = new byte[SeccompFilter.MaxInstructions * SockFilter.Size];
         fixed (byte* data = buffer)
@@ -38,7 +32,7 @@ public sealed partial class Tracee
                 if (error.Errno == Errno.ESRCH)
                 {
                     threads.Remove(tid);
-                    throw new TargetGoneException($"thread {tid} of process {Pid} exited");
+                    throw new TargetGoneException($"thread {tid} of process {pid} exited");
                 }
 
                 throw error;

@@ -4,9 +4,10 @@ namespace Graft.Linux.Tracing;
 
 /// <summary>
 /// What stopping costs the target, measured where it happens: from the stop Graft observes to
-/// the resume it sends. The kernel takes a few more microseconds on either side.
+/// the resume it sends. The kernel takes a few more microseconds on either side. Counts over
+/// <paramref name="threads"/>, the tracee's table as it is at each stop.
 /// </summary>
-public sealed partial class Tracee
+internal sealed class StopStatistics(IReadOnlyCollection<TracedThread> threads)
 {
     /// <summary>The longest any one thread has been stopped since the last reset.</summary>
     public TimeSpan LongestStop { get; private set; }
@@ -14,23 +15,21 @@ public sealed partial class Tracee
     /// <summary>The most threads stopped at the same moment since the last reset.</summary>
     public int MostStoppedAtOnce { get; private set; }
 
-    public void ResetStopStatistics()
+    public void Reset()
     {
-        CheckOwner();
         LongestStop = TimeSpan.Zero;
-        MostStoppedAtOnce = threads.Values.Count(t => t.IsStopped);
+        MostStoppedAtOnce = threads.Count(t => t.IsStopped);
     }
 
-    private void MarkStopped(TracedThread thread)
+    /// <summary>After <paramref name="thread"/> has been marked stopped, so that it counts.</summary>
+    public void Stopped(TracedThread thread)
     {
-        thread.IsStopped = true;
         thread.StoppedSince = Stopwatch.GetTimestamp();
-        MostStoppedAtOnce = Math.Max(MostStoppedAtOnce, threads.Values.Count(t => t.IsStopped));
+        MostStoppedAtOnce = Math.Max(MostStoppedAtOnce, threads.Count(t => t.IsStopped));
     }
 
-    private void MarkResumed(TracedThread thread)
+    public void Resumed(TracedThread thread)
     {
-        thread.IsStopped = false;
         var stopped = Stopwatch.GetElapsedTime(thread.StoppedSince);
         LongestStop = stopped > LongestStop ? stopped : LongestStop;
     }
