@@ -136,10 +136,10 @@ internal sealed class TargetProcess : IDisposable
 
     public IReadOnlyList<Linux.Seccomp.SeccompFilter> SeccompFilters(int tid) => tracee.GetSeccompFilters(tid);
 
-    /// <summary>What stopping threads has cost the process since <see cref="ResetStopStatistics"/>.</summary>
-    public StopStatistics StopStatistics => new(tracee.LongestStop, tracee.MostStoppedAtOnce, tracee.TrapsHandled);
+    /// <summary>What stopping threads has cost the process since <see cref="ResetStopCost"/>.</summary>
+    public StopCost StopCost => new(tracee.LongestStop, tracee.MostStoppedAtOnce, tracee.TrapsHandled);
 
-    public void ResetStopStatistics() => tracee.ResetStopStatistics();
+    public void ResetStopCost() => tracee.ResetStopStatistics();
 
     /// <summary>Every thread stopped at once (stop-world), until <see cref="ResumeAll"/>.</summary>
     public void StopAll() => tracee.StopAll();

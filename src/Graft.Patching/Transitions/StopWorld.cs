@@ -20,7 +20,7 @@ internal static class StopWorld
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
-        target.ResetStopStatistics();
+        target.ResetStopCost();
         var delay = FirstRetryDelay;
         var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
@@ -53,7 +53,7 @@ internal static class StopWorld
 
             if (blocked.Count == 0)
             {
-                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.StopStatistics.MostStoppedAtOnce, 0, 0);
+                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.StopCost.MostStoppedAtOnce, 0, 0);
             }
 
             deadline.ThrowIfInterrupted();

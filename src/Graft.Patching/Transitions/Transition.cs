@@ -43,7 +43,7 @@ internal sealed class Transition : IDisposable
         writer = new CodeWriter(target);
         writer.Prepare();
         target.PrepareUnwinding();
-        target.ResetStopStatistics();
+        target.ResetStopCost();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
         threads = resumed ? Threads(TransitionThreads.Continue) : Threads(TransitionThreads.Begin);
         step = resumed ? Step.Started : Step.Initialized;
@@ -173,7 +173,7 @@ internal sealed class Transition : IDisposable
 
     public TransitionStatistics Statistics()
     {
-        var stops = target.StopStatistics;
+        var stops = target.StopCost;
         return new(ConsistencyModel.PerThread, threads.Sweeps, stops.LongestStop, stops.MostStoppedAtOnce, writer.ThreadsMoved, stops.TrapsHandled);
     }
 
