@@ -13,13 +13,12 @@ internal sealed class RemoteSyscalls(Tracee tracee)
     /// <summary>A memfd named by the string at <paramref name="name"/>; executable whatever vm.memfd_noexec says, where the kernel knows MFD_EXEC (6.3 on).</summary>
     public int MemfdCreate(int tid, ulong name, ulong flags, bool executable = false)
     {
-        var result = executable ? tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, name, flags | Syscalls.MFD_EXEC) : -Syscalls.EINVAL;
-        if (result == -Syscalls.EINVAL)
+        if (executable && tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, name, flags | Syscalls.MFD_EXEC) is var result and not -Syscalls.EINVAL)
         {
-            result = tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, name, flags);
+            return (int)Checked(result, "memfd_create");
         }
 
-        return (int)Checked(result, "memfd_create");
+        return (int)Checked(tracee.InjectSyscall(tid, Syscalls.SYS_memfd_create, name, flags), "memfd_create");
     }
 
     public void Ftruncate(int tid, int fd, ulong length) =>

@@ -45,12 +45,12 @@ internal sealed class Transition : IDisposable
         target.PrepareUnwinding();
         target.ResetStopCost();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
-        threads = resumed ? Threads(TransitionThreads.Continue) : Threads(TransitionThreads.Begin);
+        threads = OpenThreads(begin: !resumed);
         step = resumed ? Step.Started : Step.Initialized;
     }
 
     /// <summary>The record as this transition last wrote it.</summary>
-    public TargetState State { get; private set; }
+    private TargetState State { get; set; }
 
     /// <summary>The patch as <see cref="State"/> holds it.</summary>
     public AppliedPatch Patch { get; private set; }
@@ -100,7 +100,7 @@ internal sealed class Transition : IDisposable
         notice(Notices.Reversing(Patch.Name, toPatching: Patching));
         notice(Notices.Starting(Patch.Name, Patching));
         threads.Dispose();
-        threads = Threads(TransitionThreads.Continue);
+        threads = OpenThreads(begin: false);
         (State, Patch) = TransitionRecord.Start(State, Patch, Patching);
         store.Write(State);
         stuck = null;
@@ -182,8 +182,14 @@ internal sealed class Transition : IDisposable
     /// <summary>Where a patch recorded in transition is heading.</summary>
     public static Universe Heading(AppliedPatch patch) => patch.Phase == PatchPhase.Unpatching ? Universe.Old : Universe.New;
 
-    private TransitionThreads Threads(Func<TargetProcess, ulong, Universe, Func<Linux.Unwinding.ThreadStack, string?>, EntryRewind, Action<int, Universe>, TransitionThreads> open) =>
-        open(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
+    /// <summary>The threads heading for <see cref="Goal"/>: a new table (<paramref name="begin"/>), or the one in the target.</summary>
+    private TransitionThreads OpenThreads(bool begin)
+    {
+        var (blocker, rewind) = (Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions));
+        return begin
+            ? TransitionThreads.Begin(target, TableAddress, Goal, blocker, rewind, SettleChild)
+            : TransitionThreads.Continue(target, TableAddress, Goal, blocker, rewind, SettleChild);
+    }
 
     /// <summary>
     /// Finishes the transition in a child forked while it was in flight: the child's one thread

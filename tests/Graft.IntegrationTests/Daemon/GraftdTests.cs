@@ -104,11 +104,7 @@ public sealed class GraftdTests : IDisposable
     {
         using var log = new CallbackLog();
         using var host = RunningFixture.StartWithInput("modhost", log.Environment);
-        using (GraftdProcess.Start(Socket, Journal))
-        {
-            var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
-            Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
-        }
+        ApplyThroughAGraftdKilledAfterwards(host, "stack_p1");
 
         using var second = GraftdProcess.Start(Socket, Journal);
         host.Send("load libstackmod.so", "loaded");
@@ -128,11 +124,7 @@ public sealed class GraftdTests : IDisposable
     {
         using var log = new CallbackLog();
         using var host = RunningFixture.StartWithInput("modhost", log.Environment);
-        using (GraftdProcess.Start(Socket, Journal))
-        {
-            var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
-            Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
-        }
+        ApplyThroughAGraftdKilledAfterwards(host, "stack_p1");
 
         Assert.Equal(0, TracerOf(host.Pid));
         for (var round = 0; round < 3; round++)
@@ -151,6 +143,14 @@ public sealed class GraftdTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    /// <summary>Applies the patch through a graftd that is then killed outright (its watch left in the process).</summary>
+    private void ApplyThroughAGraftdKilledAfterwards(RunningFixture host, string patch)
+    {
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch(patch));
+        Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+    }
 
     private static int TracerOf(int pid) =>
         int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))["TracerPid:".Length..].Trim());
