@@ -19,4 +19,17 @@ internal static partial class Signals
 
     [LibraryImport(LibC.Name, EntryPoint = "kill", SetLastError = true)]
     public static partial int kill(int pid, int signal);
+
+    /// <summary>struct sigaction of glibc's &lt;signal.h&gt; (152 bytes; glibc fills in sa_restorer).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public unsafe struct struct_sigaction
+    {
+        public nint sa_handler;
+        public fixed ulong sa_mask[16];
+        public int sa_flags;
+        public nint sa_restorer;
+    }
+
+    [LibraryImport(LibC.Name, EntryPoint = "sigaction", SetLastError = true)]
+    public static partial int sigaction(int signum, in struct_sigaction act, nint oldact);
 }

@@ -10,6 +10,9 @@ internal static partial class Wait
     /// <summary>Wait for clone children too: without it, threads other than the leader are invisible.</summary>
     public const int __WALL = 0x40000000;
 
+    /// <summary>Only the calling thread's own children and tracees, not those of the other threads of its process.</summary>
+    public const int __WNOTHREAD = 0x20000000;
+
     [LibraryImport(LibC.Name, EntryPoint = "waitpid", SetLastError = true)]
     public static partial int waitpid(int pid, out int status, int options);
 }

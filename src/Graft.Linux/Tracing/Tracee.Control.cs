@@ -6,9 +6,6 @@ namespace Graft.Linux.Tracing;
 /// <summary>Stopping, resuming and the handling of every event a traced thread can report.</summary>
 public sealed partial class Tracee
 {
-    // How long Pump keeps polling without sleeping after the last event.
-    private static readonly TimeSpan ActivePolling = TimeSpan.FromMilliseconds(2);
-
     /// <summary>The longest any one thread has been stopped since the last reset.</summary>
     public TimeSpan LongestStop => statistics.LongestStop;
 
@@ -71,17 +68,20 @@ public sealed partial class Tracee
     private void AwaitVforkChildren()
     {
         var clock = Stopwatch.StartNew();
-        while (threads.Values.FirstOrDefault(t => t.IsVforkChild) is { } child)
+        while (true)
         {
+            ServeRunning();
+            if (threads.Values.FirstOrDefault(t => t.IsVforkChild) is not { } child)
+            {
+                return;
+            }
+
             if (clock.Elapsed > StopTimeout)
             {
                 throw new ThreadUnresponsiveException(Pid, child.Tid, StopTimeout, "a vfork child still running in the process's memory");
             }
 
-            if (!PollRunning())
-            {
-                Thread.Yield();
-            }
+            events.Await(StopTimeout - clock.Elapsed);
         }
     }
 
@@ -131,26 +131,20 @@ public sealed partial class Tracee
     {
         CheckOwner();
         var clock = Stopwatch.StartNew();
-        var idleSince = TimeSpan.Zero;
-        do
+        while (true)
         {
             ThrowIfDied();
-            if (PollRunning())
+            ServeRunning();
+            if (threads.Count == 0 || clock.Elapsed >= duration)
             {
-                idleSince = clock.Elapsed;
+                break;
             }
-            else if (clock.Elapsed - idleSince < ActivePolling)
-            {
-                // Signals tend to come in bursts (a backlog queued while threads were stopped):
-                // a thread waits in signal-delivery-stop for every one of them, so keep polling.
-                Thread.Yield();
-            }
-            else
-            {
-                Thread.Sleep(1);
-            }
+
+            // Blocks until a thread has an event: one in signal-delivery-stop is served the
+            // moment it stops, and Graft takes no CPU from the target meanwhile.
+            events.Await(duration - clock.Elapsed);
         }
-        while (clock.Elapsed < duration);
+
         ThrowIfDied();
     }
 

@@ -16,13 +16,30 @@ public sealed partial class Tracee
     // microseconds; one that has not after this sleeps where no interrupt reaches it.
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Handles at most one pending event per running thread; true if there was any.</summary>
-    private bool PollRunning(TracedThread? except = null)
+    /// <summary>
+    /// Handles the pending events of the threads that run their own code (not stopped, not
+    /// running Graft's, not <paramref name="except"/>); true if there was any. Events of the
+    /// others wait for whoever waits for those threads.
+    /// </summary>
+    private bool ServeRunning(TracedThread? except = null)
     {
-        var any = false;
-        foreach (var thread in threads.Values.Where(t => !t.IsStopped && !t.IsRunningInjected && t != except).ToList())
+        events.Collect();
+        if (events.NoneTraced)
         {
-            if (WaitFor(thread, block: false) is { } status)
+            // The kernel says no thread is traced any more: every one has been reaped.
+            threads.Clear();
+            return false;
+        }
+
+        var any = false;
+        foreach (var tid in events.Waiting.ToList())
+        {
+            if (!threads.TryGetValue(tid, out var thread) || thread == except)
+            {
+                continue;
+            }
+
+            while (!thread.IsStopped && !thread.IsRunningInjected && threads.ContainsKey(tid) && events.TryTake(tid, out var status))
             {
                 any = true;
                 Handle(thread, status);
@@ -61,13 +78,18 @@ public sealed partial class Tracee
     {
         var clock = Stopwatch.StartNew();
         var nextInterrupt = InterruptRepeat;
-        for (var idle = 0; !thread.IsStopped && threads.ContainsKey(thread.Tid); idle++)
+        while (!thread.IsStopped && threads.ContainsKey(thread.Tid))
         {
             ThrowIfDied();
-            if (WaitFor(thread, block: false) is { } status)
+            if (events.TryTake(thread.Tid, out var status))
             {
                 Handle(thread, status);
-                idle = 0;
+                continue;
+            }
+
+            // Other threads may need us meanwhile (a signal to pass on, a new thread's first stop).
+            if (ServeRunning(except: thread))
+            {
                 continue;
             }
 
@@ -76,30 +98,22 @@ public sealed partial class Tracee
                 throw new ThreadUnresponsiveException(Pid, thread.Tid, StopTimeout, DescribeTaskState(thread.Tid));
             }
 
-            if (clock.Elapsed > nextInterrupt && IsExiting(thread.Tid))
-            {
-                // A zombie never stops; it leaves the table once reaped.
-                threads.Remove(thread.Tid);
-                break;
-            }
-
             if (clock.Elapsed > nextInterrupt)
             {
+                if (IsExiting(thread.Tid))
+                {
+                    // A zombie never stops; it leaves the table once reaped.
+                    Forget(thread);
+                    break;
+                }
+
                 // The stop has not come (seen under heavy thread creation): ask again. A surplus
                 // stop is recognised as such in Handle and the thread resumed.
                 Ptrace.ptrace(Ptrace.PTRACE_INTERRUPT, thread.Tid, 0, 0);
                 nextInterrupt += InterruptRepeat;
             }
 
-            // Other threads may need us meanwhile (a signal to pass on, a new thread's first stop).
-            if (PollRunning(except: thread))
-            {
-                idle = 0;
-            }
-            else if (idle > 100)
-            {
-                Thread.Sleep(0);
-            }
+            events.Await(nextInterrupt - clock.Elapsed);
         }
 
         ThrowIfDied();
@@ -129,7 +143,7 @@ public sealed partial class Tracee
     {
         if (status.Gone)
         {
-            threads.Remove(thread.Tid);
+            Forget(thread);
             if (status.Killed && !thread.IsVforkChild)
             {
                 death.NoteKilled(status);
@@ -204,46 +218,36 @@ public sealed partial class Tracee
         }
     }
 
+    /// <summary>
+    /// Takes the exit of a thread that can no longer be stopped, so it leaves the table. A
+    /// thread that vanished from ptrace's view may still report stops before its exit; nothing
+    /// can be done with them. A zombie leader reports its exit only when the whole process
+    /// ends: after <see cref="StopTimeout"/> it leaves the table without.
+    /// </summary>
     private void AwaitExit(TracedThread thread)
     {
-        while (WaitFor(thread, block: true) is { } status && !status.Gone)
+        var clock = Stopwatch.StartNew();
+        while (!events.NoneTraced && clock.Elapsed < StopTimeout)
         {
-            // A thread that vanished from ptrace's view may still report stops before its exit;
-            // nothing can be done with them.
-        }
-
-        threads.Remove(thread.Tid);
-    }
-
-    /// <summary>One waitpid on one thread; null when nothing is pending (non-blocking) or the thread is already reaped.</summary>
-    private WaitStatus? WaitFor(TracedThread thread, bool block)
-    {
-        while (true)
-        {
-            var result = Wait.waitpid(thread.Tid, out var raw, Wait.__WALL | (block ? 0 : Wait.WNOHANG));
-            if (result == thread.Tid)
+            if (events.TryTake(thread.Tid, out var status))
             {
-                return new WaitStatus(raw);
-            }
+                if (status.Gone)
+                {
+                    break;
+                }
 
-            if (result == 0)
-            {
-                return null;
-            }
-
-            var error = ErrnoException.FromLastError($"waitpid({thread.Tid})");
-            if (error.Errno == Errno.EINTR)
-            {
                 continue;
             }
 
-            if (error.Errno == Errno.ECHILD)
-            {
-                threads.Remove(thread.Tid);
-                return null;
-            }
-
-            throw error;
+            events.Await(StopTimeout - clock.Elapsed);
         }
+
+        Forget(thread);
+    }
+
+    private void Forget(TracedThread thread)
+    {
+        threads.Remove(thread.Tid);
+        events.Forget(thread.Tid);
     }
 }

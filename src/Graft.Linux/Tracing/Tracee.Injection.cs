@@ -11,6 +11,9 @@ namespace Graft.Linux.Tracing;
 /// </summary>
 public sealed partial class Tracee
 {
+    // How often a thread running Graft's code that reports nothing is looked at in /proc.
+    private static readonly TimeSpan ExitLookInterval = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Executes one system call on a stopped thread and returns its raw result (a negative errno
     /// on failure). Asynchronous signals are held back meanwhile and arrive afterwards.
@@ -49,19 +52,19 @@ public sealed partial class Tracee
     private WaitStatus? AwaitTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool> isEnd)
     {
         var clock = Stopwatch.StartNew();
-        for (var idle = 0; ; idle++)
+        var nextLook = ExitLookInterval;
+        while (true)
         {
-            if (WaitFor(thread, block: false) is { } status)
+            if (events.TryTake(thread.Tid, out var status))
             {
                 if (status.Gone || !threads.ContainsKey(thread.Tid))
                 {
-                    threads.Remove(thread.Tid);
+                    Forget(thread);
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
                 }
 
                 if (TryStepOverTrap(thread, status, request))
                 {
-                    idle = 0;
                     continue;
                 }
 
@@ -77,36 +80,37 @@ public sealed partial class Tracee
                 }
 
                 ContinueInjected(thread, status, request);
-                idle = 0;
                 continue;
             }
 
-            if (PollRunning())
+            if (ServeRunning())
             {
-                idle = 0;
+                continue;
             }
-            else if (clock.Elapsed > timeout)
+
+            if (clock.Elapsed > timeout)
             {
                 thread.IsRunningInjected = false;
                 Stop(thread.Tid);
                 return null;
             }
-            else if (idle > 200)
+
+            if (clock.Elapsed > nextLook)
             {
                 // A process killed in a way that leaves its threads zombies graft cannot reap
                 // yet (a core dump in progress, a group exit) reports nothing more: look.
-                if (idle % 100 == 0 && IsExiting(thread.Tid))
+                if (events.NoneTraced || IsExiting(thread.Tid))
                 {
-                    threads.Remove(thread.Tid);
+                    Forget(thread);
                     throw new TargetGoneException($"process {Pid} exited or was killed while graft ran code in thread {thread.Tid}");
                 }
 
-                Thread.Sleep(1);
+                nextLook += ExitLookInterval;
             }
-            else
-            {
-                Thread.Yield();
-            }
+
+            var untilTimeout = timeout - clock.Elapsed;
+            var untilLook = nextLook - clock.Elapsed;
+            events.Await(untilTimeout < untilLook ? untilTimeout : untilLook);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Graft.Linux.Interop;
 
 namespace Graft.Linux.Tracing;
@@ -109,24 +110,26 @@ public sealed partial class Tracee
         }
     }
 
-    /// <summary>A new child starts in an event-stop; until it has reported it, it cannot be detached. False if it died first.</summary>
-    private static bool AwaitFirstStop(int pid)
+    /// <summary>A new child starts in an event-stop; until it has reported it, it cannot be detached. False if it died first (or never stopped).</summary>
+    private bool AwaitFirstStop(int pid)
     {
-        while (true)
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < StopTimeout)
         {
-            if (Wait.waitpid(pid, out var raw, Wait.__WALL) == pid)
+            if (events.TryTake(pid, out var status))
             {
-                var status = new WaitStatus(raw);
                 if (status.Stopped || status.Gone)
                 {
                     return status.Stopped;
                 }
+
+                continue;
             }
-            else if (ErrnoException.FromLastError($"waitpid({pid})").Errno != Errno.EINTR)
-            {
-                return false;
-            }
+
+            events.Await(StopTimeout - clock.Elapsed);
         }
+
+        return false;
     }
 
     private unsafe ulong EventMessage(int tid)

@@ -23,6 +23,7 @@ public sealed partial class Tracee : IDisposable
     private readonly StopStatistics statistics;
     private readonly InjectedCode injected;
     private readonly TargetDeath death;
+    private readonly TracerEvents events = new();
     private bool disposed;
     private bool disposing;
 
@@ -189,7 +190,7 @@ public sealed partial class Tracee : IDisposable
     public bool IsJobControlStopped()
     {
         CheckOwner();
-        PollRunning();
+        ServeRunning();
         return threads.Values.Any(t => t.GroupStopped);
     }
 
@@ -283,6 +284,7 @@ public sealed partial class Tracee : IDisposable
 
         threads.Clear();
         Memory.Dispose();
+        events.Dispose();
         disposed = true;
     }
 
