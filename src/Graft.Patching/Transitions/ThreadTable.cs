@@ -36,9 +36,8 @@ internal sealed class ThreadTable
     public static ThreadTable Create(IMemory memory, ulong address, Universe unknown)
     {
         memory.Write(address, new byte[ThreadTableLayout.Size]);
-        var table = new ThreadTable(memory, address);
-        table.SetUnknown(unknown);
-        return table;
+        memory.Write(address, [(byte)unknown]);
+        return new ThreadTable(memory, address);
     }
 
     /// <summary>The table a graft before this one left in the target.</summary>
@@ -60,10 +59,12 @@ internal sealed class ThreadTable
         return table;
     }
 
-    /// <summary>The universe of threads the table does not know: threads created with no graft attached, which start with empty stacks.</summary>
+    /// <summary>
+    /// The universe of threads the table does not know: every thread that has not switched yet
+    /// (a transition begins with an empty table), and threads created while no graft was
+    /// attached, whose stacks start empty, so that either universe is safe for them.
+    /// </summary>
     public Universe Unknown => (Universe)(memory.Read(address, 1)[0] & 1);
-
-    public void SetUnknown(Universe universe) => memory.Write(address, [(byte)universe]);
 
     public Universe UniverseOf(ulong threadPointer) =>
         universeOf.TryGetValue(threadPointer, out var universe) ? universe : Unknown;

@@ -31,32 +31,25 @@ internal sealed class TransitionThreads : IDisposable
     public int Sweeps => sweeper.Sweeps;
 
     /// <summary>
-    /// A new table with every thread in the universe opposite to <paramref name="goal"/>.
-    /// Threads the table does not know (created later with no graft attached, so with empty
-    /// stacks) start in the goal universe.
+    /// A new table with every thread in the universe opposite to <paramref name="goal"/>: the
+    /// table's unknown universe. No thread is stopped for it; a thread gets an entry of its own
+    /// when it switches (its thread pointer is read in that stop) or is created.
     /// </summary>
     public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
-        var table = ThreadTable.Create(target.Memory, tableAddress, goal);
-        var transition = new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
         var start = goal == Universe.New ? Universe.Old : Universe.New;
-        foreach (var tid in target.ThreadIds.ToList())
-        {
-            using var stopped = target.TryStop(tid);
-            if (stopped is not null)
-            {
-                table.Set(transition.sweeper.ThreadPointer(tid), start);
-            }
-        }
-
-        return transition;
+        var table = ThreadTable.Create(target.Memory, tableAddress, start);
+        return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
     }
 
-    /// <summary>The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal, or reversed).</summary>
+    /// <summary>
+    /// The table an earlier graft left, now heading for <paramref name="goal"/> (the same goal,
+    /// or reversed). Threads it does not know are in the universe the transition started from,
+    /// which reversed is the goal.
+    /// </summary>
     public static TransitionThreads Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Load(target.Memory, tableAddress);
-        table.SetUnknown(goal);
         return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
     }
 

@@ -57,19 +57,18 @@ public sealed class ThreadTableTests
     }
 
     [Fact]
-    public void SetUnknownChangesTheHeaderByteAndNoKnownThread()
+    public void AThreadThatSwitchedLeavesTheUnknownUniverseForEveryOther()
     {
-        const ulong known = 0x7f12_3456_7640;
+        const ulong switched = 0x7f12_3456_7640;
         var threads = ThreadTable.Create(image, TableAddress, Universe.Old);
-        threads.Set(known, Universe.Old);
 
-        threads.SetUnknown(Universe.New);
+        threads.Set(switched, Universe.New);
 
-        Assert.Equal(ThreadTableLayout.NewUniverse, table[ThreadTableLayout.DefaultUniverseOffset]);
-        Assert.Equal(Universe.Old, threads.UniverseOf(known));
-        Assert.Equal(Universe.New, threads.UniverseOf(0x7fff_f7d8_a740));
-        Assert.Equal(ThreadTableLayout.OldUniverse, DispatcherLookup(known));
-        Assert.Equal(ThreadTableLayout.NewUniverse, DispatcherLookup(0x7fff_f7d8_a740));
+        Assert.Equal(ThreadTableLayout.OldUniverse, table[ThreadTableLayout.DefaultUniverseOffset]);
+        Assert.Equal(Universe.New, threads.UniverseOf(switched));
+        Assert.Equal(Universe.Old, threads.UniverseOf(0x7fff_f7d8_a740));
+        Assert.Equal(ThreadTableLayout.NewUniverse, DispatcherLookup(switched));
+        Assert.Equal(ThreadTableLayout.OldUniverse, DispatcherLookup(0x7fff_f7d8_a740));
     }
 
     [Fact]
