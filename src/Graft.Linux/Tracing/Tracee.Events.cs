@@ -17,13 +17,15 @@ public sealed partial class Tracee
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Handles the pending events of the threads that run their own code (not stopped, not
-    /// running Graft's, not <paramref name="except"/>); true if there was any. Events of the
-    /// others wait for whoever waits for those threads.
+    /// Takes what the kernel holds and handles the pending events of the threads that run
+    /// their own code (not stopped, not running Graft's, not <paramref name="except"/>); true
+    /// if an event came or was handled, so that a caller waiting for one of the others looks
+    /// at its queue again before it blocks. Events of the others wait for whoever waits for
+    /// those threads.
     /// </summary>
     private bool ServeRunning(TracedThread? except = null)
     {
-        events.Collect();
+        var any = events.Collect();
         if (events.NoneTraced)
         {
             // The kernel says no thread is traced any more: every one has been reaped.
@@ -31,7 +33,6 @@ public sealed partial class Tracee
             return false;
         }
 
-        var any = false;
         foreach (var tid in events.Waiting.ToList())
         {
             if (!threads.TryGetValue(tid, out var thread) || thread == except)
