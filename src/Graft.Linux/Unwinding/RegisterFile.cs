@@ -22,6 +22,15 @@ internal sealed class RegisterFile
         return file;
     }
 
+    /// <summary>Only the pc and the stack pointer known: every other register is unknown.</summary>
+    public static RegisterFile FromPcAndStack(ulong pc, ulong sp)
+    {
+        var file = new RegisterFile();
+        file.values[7] = sp;
+        file.values[16] = pc;
+        return file;
+    }
+
     public bool TryGet(int register, out ulong value)
     {
         value = register is >= 0 and < Count && values[register] is { } known ? known : 0;

@@ -19,14 +19,22 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
     private const int ReturnAddress = 16;
     private const int StackPointer = 7;
 
-    public ThreadStack Unwind(int tid, UserRegs regs)
+    public ThreadStack Unwind(int tid, UserRegs regs) => Walk(tid, RegisterFile.From(regs), regs.rip, InnermostCallSite(regs));
+
+    /// <summary>
+    /// The stack of a thread asleep in a system call, from only its pc and stack pointer (what
+    /// /proc's syscall file gives): a frame whose rules need another register's value ends the
+    /// walk as unreliable.
+    /// </summary>
+    public ThreadStack UnwindInSystemCall(int tid, ulong pc, ulong sp) =>
+        Walk(tid, RegisterFile.FromPcAndStack(pc, sp), pc, AfterSyscallInstruction(pc) ? pc - 2 : pc);
+
+    private ThreadStack Walk(int tid, RegisterFile registers, ulong pc, ulong callSite)
     {
-        var registers = RegisterFile.From(regs);
+        var top = new StackSnapshot(memory, registers.Get(StackPointer));
         var frames = new List<StackFrame>();
-        var pc = regs.rip;
         var exact = true;
         ulong? pcSavedAt = null;
-        var callSite = InnermostCallSite(regs);
         while (true)
         {
             var module = modules.FindByAddress(pc);
@@ -62,7 +70,7 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
             try
             {
                 row = fde.ComputeRow(lookup);
-                cfa = ComputeCfa(row.Cfa, registers);
+                cfa = ComputeCfa(row.Cfa, registers, top);
             }
             catch (Exception e) when (e is ElfFormatException or RemoteMemoryException or UnwindException)
             {
@@ -80,7 +88,7 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
             RegisterFile caller;
             try
             {
-                caller = registers.Unwind(row, cfa, memory);
+                caller = registers.Unwind(row, cfa, top);
             }
             catch (Exception e) when (e is ElfFormatException or RemoteMemoryException or UnwindException)
             {
@@ -109,7 +117,7 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
 
             // After a signal trampoline the next pc is where the signal interrupted the code: exact, not a return address.
             exact = fde.IsSignalFrame;
-            pcSavedAt = exact ? registers.SavedAt(row, fde.ReturnAddressRegister, cfa, memory) : null;
+            pcSavedAt = exact ? registers.SavedAt(row, fde.ReturnAddressRegister, cfa, top) : null;
             pc = returnAddress;
             callSite = exact ? pc : pc - 1;
             registers = caller;
@@ -120,24 +128,27 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
     /// A thread stopped inside a system call has its pc after the syscall instruction; the
     /// instruction it is executing is the syscall, and its unwind rules are the ones that hold.
     /// </summary>
-    private ulong InnermostCallSite(UserRegs regs)
+    private ulong InnermostCallSite(UserRegs regs) =>
+        regs.orig_rax != ulong.MaxValue && AfterSyscallInstruction(regs.rip) ? regs.rip - 2 : regs.rip;
+
+    private bool AfterSyscallInstruction(ulong pc)
     {
-        if (regs.orig_rax == ulong.MaxValue || regs.rip < 2)
+        if (pc < 2)
         {
-            return regs.rip;
+            return false;
         }
 
         Span<byte> instruction = stackalloc byte[2];
         try
         {
-            memory.Read(regs.rip - 2, instruction);
+            memory.Read(pc - 2, instruction);
         }
         catch (RemoteMemoryException)
         {
-            return regs.rip;
+            return false;
         }
 
-        return instruction is [0x0f, 0x05] ? regs.rip - 2 : regs.rip;
+        return instruction is [0x0f, 0x05];
     }
 
     private static FrameDescription? FindFrameDescription(LoadedModule module, ulong lookup)
@@ -152,10 +163,10 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
         }
     }
 
-    private ulong ComputeCfa(CfaRule rule, RegisterFile registers) => rule switch
+    private static ulong ComputeCfa(CfaRule rule, RegisterFile registers, IMemory stack) => rule switch
     {
         CfaRule.RegisterOffset r => (ulong)((long)registers.Get(r.Register) + r.Offset),
-        CfaRule.Expression e => DwarfExpression.Evaluate(e.Bytes.Span, registers.ExpressionContext(memory)),
+        CfaRule.Expression e => DwarfExpression.Evaluate(e.Bytes.Span, registers.ExpressionContext(stack)),
         _ => throw new UnwindException($"unknown CFA rule {rule}"),
     };
 }

@@ -99,6 +99,13 @@ internal sealed class CodeWriter(TargetProcess target)
     {
         foreach (var tid in target.ThreadIds.ToList())
         {
+            // A thread asleep in a system call outside every window is looked at without a stop:
+            // byte 0 of each is an int3 already, so it cannot enter one later.
+            if (target.StackIfAsleep(tid) is { } asleep && !asleep.Frames.Any(f => f.IsExact && Inside(edits, f.Pc) is not null))
+            {
+                continue;
+            }
+
             using var stopped = target.TryStop(tid);
             if (stopped is null)
             {

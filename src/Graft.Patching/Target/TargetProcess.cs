@@ -16,10 +16,12 @@ namespace Graft.Patching.Target;
 internal sealed class TargetProcess : IDisposable
 {
     private readonly Tracee tracee;
+    private readonly SleepingThreadStacks sleepingStacks;
 
     private TargetProcess(Tracee tracee)
     {
         this.tracee = tracee;
+        sleepingStacks = new SleepingThreadStacks(tracee.Pid);
         Syscalls = new RemoteSyscalls(tracee);
         Modules = ModuleMap.Read(tracee.Pid, tracee.Memory);
         Unwinder = new StackUnwinder(Modules, tracee.Memory);
@@ -112,6 +114,13 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>The stack of a stopped thread whose registers the caller has already read.</summary>
     public ThreadStack Stack(int tid, UserRegs registers) => Unwinder.Unwind(tid, registers);
 
+    /// <summary>
+    /// The stack of a thread asleep in a system call, read without stopping it; null when only
+    /// a stop can tell (<see cref="SleepingThreadStacks"/>). Only for a question whose answer
+    /// holds once it is true: the thread may wake the moment after.
+    /// </summary>
+    public ThreadStack? StackIfAsleep(int tid) => sleepingStacks.TryRead(tid, Unwinder);
+
     public UserRegs Registers(int tid) => tracee.GetRegisters(tid);
 
     public void SetRegisters(int tid, in UserRegs registers) => tracee.SetRegisters(tid, registers);
@@ -160,7 +169,11 @@ internal sealed class TargetProcess : IDisposable
     public LoaderWatch WatchLoader(Action<LoaderStop> stopped, Func<ulong, ulong, bool> isWatchedUnmap) =>
         new(tracee, stopped, isWatchedUnmap);
 
-    public void Dispose() => tracee.Dispose();
+    public void Dispose()
+    {
+        sleepingStacks.Dispose();
+        tracee.Dispose();
+    }
 
     /// <summary>Where a thread that got a fatal signal stood: in a patch's code, in a graft slot, or in the program.</summary>
     private string DescribeFault(ulong pc)

@@ -35,9 +35,18 @@ internal static class Synchronization
         }
     }
 
-    /// <summary>False for a thread that exited, or has not run yet (an empty stack).</summary>
+    /// <summary>
+    /// False for a thread that exited, or has not run yet (an empty stack). A thread asleep in a
+    /// system call is looked at without a stop: once outside code that is unreachable, it
+    /// cannot go back in.
+    /// </summary>
     private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside)
     {
+        if (target.StackIfAsleep(tid) is { } asleep)
+        {
+            return inside(asleep);
+        }
+
         using var stopped = target.TryStop(tid);
         return stopped is not null && !target.IsUnstarted(tid) && inside(target.Stack(tid));
     }
