@@ -183,7 +183,12 @@ public sealed class Patcher(Action<string> notice)
         // as a fatal signal reported with where it struck, instead of a moment after graft has gone.
         T Settled(TargetProcess target)
         {
-            var result = work(target);
+            T result;
+            using (NoCollection.Begin())
+            {
+                result = work(target);
+            }
+
             target.Pump(SettleTime);
             return result;
         }
