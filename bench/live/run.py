@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "dri
 
 import convergence  # noqa: E402
 import endtoend  # noqa: E402
+import floor  # noqa: E402
 import loaded  # noqa: E402
 import overhead  # noqa: E402
 import plots  # noqa: E402
@@ -48,6 +49,11 @@ class Context:
         self.e2e_reps = 2 if smoke else 10
         self.scale_timeout = 30
         self.processes = 3 if smoke else 20
+        self.floor_reps = 2 if smoke else 10
+        self.floor_rounds = 5 if smoke else 50
+        self.floor_timeout = 300
+        self.idle_threads = 1000
+        self.idle_thread_reps = 1 if smoke else 5
 
     def binary(self, name):
         return os.path.join(self.out, name)
@@ -80,12 +86,12 @@ def main():
     loads = {"start": load_average()}
     results = {}
     saved = os.path.join(ctx.results, "raw", "results.json")
-    if args.only:
+    if args.only and os.path.exists(saved):
         with open(saved) as f:
             previous = json.load(f)
         results, loads = previous["results"], previous["loads"] | {"start (--only)": load_average()}
     steps = [("loaded", loaded.run), ("convergence", convergence.run), ("overhead", overhead.run),
-             ("endtoend", endtoend.run)]
+             ("endtoend", endtoend.run), ("floor", floor.run)]
     if not ctx.smoke:
         steps.append(("scale", scale.run))
     for name, step in steps:
@@ -96,7 +102,9 @@ def main():
         results[name] = step(ctx)
         loads[name] = load_average()
         print(f"bench: {name} took {time.monotonic() - step_began:.0f} s", flush=True)
-    graphs = plots.draw(ctx, results["loaded"])
+    # Drawn from this invocation's pauses only: --only floor leaves the graphs as they are.
+    graphs = plots.draw(ctx, results["loaded"]) if "loaded" in results and (
+        not args.only or "loaded" in args.only) else []
     elapsed = time.monotonic() - began
 
     with open(saved, "w") as f:
@@ -108,22 +116,32 @@ def main():
 
 
 def render(ctx, results, loads, graphs, elapsed):
-    ops = results["loaded"]["operations"]
     parts = [
         f"# Live benchmark summary ({'smoke' if ctx.smoke else 'full'})\n",
         f"- machine: {os.cpu_count()} CPUs, kernel {platform.release()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- load average (1/5/15 min) at start and after each step: "
         + "; ".join(f"{k}: {v}" for k, v in loads.items()),
         f"- this invocation took {elapsed:.0f} s; graphs: {', '.join(graphs) or 'none'}\n",
-        "## 1. Pause (32-worker server under full load)\n", report.pause_table(ops, ctx.sizes),
-        "\n## 2. Convergence (patch of serve_request, hot in every worker)\n",
-        report.convergence_table(results["convergence"]),
-        "\n## 3. Request latency around the apply\n", report.latency_table(ops, ctx.sizes),
-        "\n## 4. Call overhead (callbench)\n", report.overhead_table(results["overhead"]),
-        "\n## 5. End-to-end wall time\n", report.endtoend_table(results["endtoend"]),
     ]
+    # A step run alone (--only) with no earlier results has only its own tables.
+    if "loaded" in results:
+        ops = results["loaded"]["operations"]
+        parts += ["## 1. Pause (32-worker server under full load)\n", report.pause_table(ops, ctx.sizes)]
+    if "convergence" in results:
+        parts += ["\n## 2. Convergence (patch of serve_request, hot in every worker)\n",
+                  report.convergence_table(results["convergence"])]
+    if "loaded" in results:
+        parts += ["\n## 3. Request latency around the apply\n", report.latency_table(ops, ctx.sizes)]
+    if "overhead" in results:
+        parts += ["\n## 4. Call overhead (callbench)\n", report.overhead_table(results["overhead"])]
+    if "endtoend" in results:
+        parts += ["\n## 5. End-to-end wall time\n", report.endtoend_table(results["endtoend"])]
     if "scale" in results:
         parts += ["\n## 6. Scale\n", report.scale_table(results["scale"])]
+    if "floor" in results:
+        parts += ["\n## 8. Stops against the floor (stop-floor)\n", report.floor_stops_table(results["floor"]["stops"]),
+                  f"\n## 9. {results['floor']['idle threads']['workers']:,} idle threads\n",
+                  report.idle_threads_table(results["floor"]["idle threads"])]
     return "\n".join(parts) + "\n"
 
 
