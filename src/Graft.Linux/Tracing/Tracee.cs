@@ -109,14 +109,15 @@ public sealed partial class Tracee : IDisposable
 
     private bool TrySeize(int tid)
     {
-        // A zombie leader (main called pthread_exit) would never report a stop.
-        if (ProcDirectory.IsZombie($"/proc/{Pid}/task/{tid}/stat"))
+        // Read before seizing: a seized thread shows as traced ('t') whatever stopped it. A
+        // zombie leader (main called pthread_exit) would never report a stop.
+        var state = ProcDirectory.State($"/proc/{Pid}/task/{tid}/stat");
+        if (state is 'Z' or 'X')
         {
             return false;
         }
 
-        // Read before seizing: a seized thread shows as traced ('t') whatever stopped it.
-        var stopped = ProcDirectory.State($"/proc/{Pid}/task/{tid}/stat") == 'T';
+        var stopped = state == 'T';
         if (Ptrace.ptrace(Ptrace.PTRACE_SEIZE, tid, 0, SeizeOptions) == 0)
         {
             threads[tid] = new TracedThread(tid) { GroupStopped = stopped };
