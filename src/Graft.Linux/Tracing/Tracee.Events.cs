@@ -88,12 +88,6 @@ public sealed partial class Tracee
                 continue;
             }
 
-            // Other threads may need us meanwhile (a signal to pass on, a new thread's first stop).
-            if (ServeRunning(except: thread))
-            {
-                continue;
-            }
-
             if (clock.Elapsed > StopTimeout)
             {
                 throw new ThreadUnresponsiveException(Pid, thread.Tid, StopTimeout, DescribeTaskState(thread.Tid));
@@ -114,7 +108,11 @@ public sealed partial class Tracee
                 nextInterrupt += InterruptRepeat;
             }
 
-            events.Await(nextInterrupt - clock.Elapsed);
+            // Other threads may need us meanwhile (a signal to pass on, a new thread's first stop).
+            if (!ServeRunning(except: thread))
+            {
+                events.Await(nextInterrupt - clock.Elapsed);
+            }
         }
 
         ThrowIfDied();

@@ -83,11 +83,6 @@ public sealed partial class Tracee
                 continue;
             }
 
-            if (ServeRunning())
-            {
-                continue;
-            }
-
             if (clock.Elapsed > timeout)
             {
                 thread.IsRunningInjected = false;
@@ -108,9 +103,12 @@ public sealed partial class Tracee
                 nextLook += ExitLookInterval;
             }
 
-            var untilTimeout = timeout - clock.Elapsed;
-            var untilLook = nextLook - clock.Elapsed;
-            events.Await(untilTimeout < untilLook ? untilTimeout : untilLook);
+            if (!ServeRunning())
+            {
+                var untilTimeout = timeout - clock.Elapsed;
+                var untilLook = nextLook - clock.Elapsed;
+                events.Await(untilTimeout < untilLook ? untilTimeout : untilLook);
+            }
         }
     }
 
