@@ -51,6 +51,23 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
     {
         var thread = tracee.Get(tid);
         tracee.RequireStopped(tid);
+
+        // The thread runs Graft's code, not its own: its stop goes on through the call (StopStatistics).
+        var goesOn = thread.StopGoesOn;
+        thread.StopGoesOn = true;
+        try
+        {
+            return Call(thread, trampoline, function, timeout, args);
+        }
+        finally
+        {
+            thread.StopGoesOn = goesOn;
+        }
+    }
+
+    private ulong Call(TracedThread thread, ulong trampoline, ulong function, TimeSpan timeout, ulong[] args)
+    {
+        var tid = thread.Tid;
         var saved = tracee.GetRegisters(tid);
         var savedState = tracee.GetExtendedState(tid);
         var savedMask = tracee.GetSignalMask(tid);
@@ -99,6 +116,10 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         var saved = tracee.GetRegisters(tid);
         var savedState = tracee.GetExtendedState(tid);
         var savedMask = tracee.GetSignalMask(tid);
+
+        // As in Call: the stop goes on through the instruction Graft runs.
+        var goesOn = thread.StopGoesOn;
+        thread.StopGoesOn = true;
         try
         {
             tracee.SetSignalMask(tid, ~SynchronousSignals);
@@ -114,6 +135,7 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         }
         finally
         {
+            thread.StopGoesOn = goesOn;
             PutBack(tid, saved, savedState, savedMask);
         }
     }

@@ -40,6 +40,7 @@ public sealed partial class Tracee
             return true;
         }
 
+        thread.InterruptedAt = Stopwatch.GetTimestamp();
         if (Ptrace.ptrace(Ptrace.PTRACE_INTERRUPT, thread.Tid, 0, 0) != 0)
         {
             var error = ErrnoException.FromLastError($"ptrace(PTRACE_INTERRUPT, {thread.Tid})");
@@ -127,6 +128,11 @@ public sealed partial class Tracee
     /// </summary>
     private void Handle(TracedThread thread, WaitStatus status)
     {
+        if (!status.Gone)
+        {
+            statistics.Seen(thread, status);
+        }
+
         if (status.Gone)
         {
             threads.Remove(thread.Tid);
@@ -187,6 +193,11 @@ public sealed partial class Tracee
 
     private void Restart(TracedThread thread, int request, int signal)
     {
+        if (!thread.StopGoesOn)
+        {
+            statistics.Running(thread);
+        }
+
         thread.HasRun = true;
 
         // PTRACE_LISTEN is only valid in the group-stop event itself; after an injection or a
@@ -220,6 +231,7 @@ public sealed partial class Tracee
     {
         while (true)
         {
+            var asked = Stopwatch.GetTimestamp();
             var result = Wait.waitpid(thread.Tid, out var raw, Wait.__WALL | (block ? 0 : Wait.WNOHANG));
             if (result == thread.Tid)
             {
@@ -228,6 +240,8 @@ public sealed partial class Tracee
 
             if (result == 0)
             {
+                // Nothing pending: a stop it reports later began after this (StopStatistics).
+                thread.SeenRunningAt = asked;
                 return null;
             }
 

@@ -88,7 +88,7 @@ public sealed partial class Tracee
             else if (clock.Elapsed > timeout)
             {
                 thread.IsRunningInjected = false;
-                Stop(thread.Tid);
+                Stop(thread.Tid, thread.StopPurpose);
                 return null;
             }
             else if (idle > 200)

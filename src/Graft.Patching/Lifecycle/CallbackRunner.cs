@@ -99,7 +99,7 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
             return;
         }
 
-        using var caller = CallerThread.Acquire(target, deadline);
+        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Callback);
         calls(caller.Tid);
     }
 

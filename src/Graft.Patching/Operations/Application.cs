@@ -158,7 +158,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
     private AppliedPatch Load()
     {
-        using var caller = CallerThread.Acquire(target, deadline);
+        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Dlopen);
         var tid = caller.Tid;
         store.EnsureMapped(target, tid);
 
@@ -272,7 +272,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             store.Write(Without(store.ReadCurrent()));
         }
 
-        using var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout));
+        using var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout), StopPurposes.Dlclose);
 
         // A reused image stays loaded, disabled again (Without).
         if (handle != 0 && reused is null)

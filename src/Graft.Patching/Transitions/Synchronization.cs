@@ -38,7 +38,7 @@ internal static class Synchronization
     /// <summary>False for a thread that exited, or has not run yet (an empty stack).</summary>
     private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside)
     {
-        using var stopped = target.TryStop(tid);
+        using var stopped = target.TryStop(tid, StopPurposes.Synchronization);
         return stopped is not null && !target.IsUnstarted(tid) && inside(target.Stack(tid));
     }
 }

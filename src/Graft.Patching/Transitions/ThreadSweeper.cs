@@ -62,7 +62,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         var stuck = new List<StuckThread>();
         foreach (var tid in target.ThreadIds.Where(t => !IsSwitched(t)).ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.Sweep);
             if (stopped is not null && TrySwitch(tid) is { } reason)
             {
                 stuck.Add(reason);

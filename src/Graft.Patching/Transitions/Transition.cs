@@ -43,7 +43,6 @@ internal sealed class Transition : IDisposable
         writer = new CodeWriter(target);
         writer.Prepare();
         target.PrepareUnwinding();
-        target.ResetStopCost();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
         threads = OpenThreads(begin: !resumed);
         step = resumed ? Step.Started : Step.Initialized;
@@ -171,11 +170,7 @@ internal sealed class Transition : IDisposable
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
     }
 
-    public TransitionStatistics Statistics()
-    {
-        var stops = target.StopCost;
-        return new(ConsistencyModel.PerThread, threads.Sweeps, stops.LongestStop, stops.MostStoppedAtOnce, writer.ThreadsMoved, stops.TrapsHandled);
-    }
+    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved);
 
     public void Dispose() => threads.Dispose();
 

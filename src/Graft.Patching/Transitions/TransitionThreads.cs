@@ -42,7 +42,7 @@ internal sealed class TransitionThreads : IDisposable
         var start = goal == Universe.New ? Universe.Old : Universe.New;
         foreach (var tid in target.ThreadIds.ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.TransitionStart);
             if (stopped is not null)
             {
                 table.Set(transition.sweeper.ThreadPointer(tid), start);
@@ -75,7 +75,7 @@ internal sealed class TransitionThreads : IDisposable
     {
         foreach (var tid in target.ThreadIds.Where(t => !sweeper.IsSwitched(t)).ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.Force);
             if (stopped is not null)
             {
                 table.Set(sweeper.ThreadPointer(tid), Goal);
