@@ -151,9 +151,9 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         }
     }
 
-    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => new(end is { } status
-        ? $"code run inside process {tracee.Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored"
-        : $"code run inside process {tracee.Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
+    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => end is { } status
+        ? new($"code run inside process {tracee.Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored")
+        : new($"code run inside process {tracee.Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored", timedOut: true);
 
     /// <summary>The thread's sigaltstack (a stack_t): rt_sigreturn sets it again from the frame.</summary>
     private byte[] AltStack(int tid, ulong scratch)

@@ -59,6 +59,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         try
         {
             var record = Load();
+            deadline.ThrowIfPassed(target.Pid, "while the patch was loaded");
             var report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
             return report with { Warnings = warnings };
         }
@@ -87,7 +88,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
 
     private OperationReport PerThread(AppliedPatch record, bool force)
     {
-        using var transition = Transition.Init(target, store, With(record), record, Universe.New, notice);
+        using var transition = Transition.Init(target, store, With(record), record, Universe.New, deadline, notice);
         AppliedPatch ready;
         try
         {
@@ -147,7 +148,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         notice(Notices.Completing(Name, patching: false));
         new CallbackRunner(target, store, Deadline.After(Completion.CleanupTimeout)).PostUnpatch(done);
         notice(Notices.Complete(Name, patching: false));
-        throw new GraftException(GraftFailure.PrePatchFailed,
+        throw failure.Timeout ?? new GraftException(GraftFailure.PrePatchFailed,
             $"patch '{Name}' was not applied: the pre-patch callback of object '{failure.Object}' returned {failure.Describe()}");
     }
 
@@ -158,6 +159,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
     private AppliedPatch Load()
     {
+        deadline.ThrowIfPassed(target.Pid, "before graft could load the patch");
         using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Dlopen);
         var tid = caller.Tid;
         store.EnsureMapped(target, tid);

@@ -147,7 +147,7 @@ public sealed class Patcher(Action<string> notice)
     /// <summary>Continues a transition in flight towards <paramref name="goal"/>, reversing it first if it was heading the other way.</summary>
     private OperationReport Resume(OpenTarget opened, AppliedPatch patch, Universe goal, bool force, Deadline deadline)
     {
-        using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Transition.Heading(patch), notice);
+        using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Transition.Heading(patch), deadline, notice);
         if (transition.Goal != goal)
         {
             transition.Reverse();

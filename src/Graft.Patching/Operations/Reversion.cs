@@ -31,7 +31,7 @@ internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline 
 
     private OperationReport PerThread(bool force)
     {
-        using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Universe.Old, notice);
+        using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Universe.Old, deadline, notice);
         var unpatching = new CallbackRunner(opened.Target, opened.Store, deadline).PreUnpatch(patch);
         transition.Start(unpatching, [.. unpatching.Functions.Select(f => Redirects.ToDispatcher(f))]);
         return Patcher.Drive(transition, opened.Target.Pid, force, deadline);

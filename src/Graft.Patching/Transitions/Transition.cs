@@ -32,7 +32,7 @@ internal sealed class Transition : IDisposable
     private Step step;
     private IReadOnlyList<StuckThread>? stuck;
 
-    private Transition(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch, Universe goal, Action<string> notice)
+    private Transition(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch, Universe goal, Deadline deadline, Action<string> notice)
     {
         this.target = target;
         this.store = store;
@@ -44,7 +44,7 @@ internal sealed class Transition : IDisposable
         writer.Prepare();
         target.PrepareUnwinding();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
-        threads = OpenThreads(begin: !resumed);
+        threads = resumed ? OpenThreads() : BeginThreads(deadline);
         step = resumed ? Step.Started : Step.Initialized;
     }
 
@@ -63,14 +63,15 @@ internal sealed class Transition : IDisposable
     /// <summary>
     /// klp_init_transition: the thread table. A new transition puts every thread in the
     /// universe opposite to <paramref name="goal"/>; one the record shows in flight towards
-    /// <paramref name="goal"/> is taken up as an earlier graft left it, already started.
+    /// <paramref name="goal"/> is taken up as an earlier graft left it, already started. Each
+    /// thread of a new one is stopped once, until <paramref name="deadline"/>.
     /// </summary>
-    public static Transition Init(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch, Universe goal, Action<string> notice)
+    public static Transition Init(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch, Universe goal, Deadline deadline, Action<string> notice)
     {
         Precondition.Require(state.FindPatch(patch.Name) == patch, $"init: patch '{patch.Name}' is not the record's");
         Precondition.Require(state.InTransition is null || state.InTransition == patch, $"init: patch '{state.InTransition?.Name}' is in transition already");
         Precondition.Require(patch.Phase is PatchPhase.Patched || Heading(patch) == goal, $"init: patch '{patch.Name}' is heading the other way; init it as it heads, then reverse");
-        return new Transition(target, store, state, patch, goal, notice);
+        return new Transition(target, store, state, patch, goal, deadline, notice);
     }
 
     /// <summary>
@@ -99,7 +100,7 @@ internal sealed class Transition : IDisposable
         notice(Notices.Reversing(Patch.Name, toPatching: Patching));
         notice(Notices.Starting(Patch.Name, Patching));
         threads.Dispose();
-        threads = OpenThreads(begin: false);
+        threads = OpenThreads();
         (State, Patch) = TransitionRecord.Start(State, Patch, Patching);
         store.Write(State);
         stuck = null;
@@ -177,14 +178,13 @@ internal sealed class Transition : IDisposable
     /// <summary>Where a patch recorded in transition is heading.</summary>
     public static Universe Heading(AppliedPatch patch) => patch.Phase == PatchPhase.Unpatching ? Universe.Old : Universe.New;
 
-    /// <summary>The threads heading for <see cref="Goal"/>: a new table (<paramref name="begin"/>), or the one in the target.</summary>
-    private TransitionThreads OpenThreads(bool begin)
-    {
-        var (blocker, rewind) = (Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions));
-        return begin
-            ? TransitionThreads.Begin(target, TableAddress, Goal, blocker, rewind, SettleChild)
-            : TransitionThreads.Continue(target, TableAddress, Goal, blocker, rewind, SettleChild);
-    }
+    /// <summary>The threads heading for <see cref="Goal"/> in a new table.</summary>
+    private TransitionThreads BeginThreads(Deadline deadline) =>
+        TransitionThreads.Begin(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild, deadline);
+
+    /// <summary>The threads heading for <see cref="Goal"/> in the table the target holds.</summary>
+    private TransitionThreads OpenThreads() =>
+        TransitionThreads.Continue(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
 
     /// <summary>
     /// Finishes the transition in a child forked while it was in flight: the child's one thread

@@ -33,20 +33,31 @@ internal sealed class TransitionThreads : IDisposable
     /// <summary>
     /// A new table with every thread in the universe opposite to <paramref name="goal"/>.
     /// Threads the table does not know (created later with no graft attached, so with empty
-    /// stacks) start in the goal universe.
+    /// stacks) start in the goal universe. Each thread is stopped once, to read its thread
+    /// pointer; past <paramref name="deadline"/> the transition is not begun.
     /// </summary>
-    public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind,
+        Action<int, Universe> settleChild, Deadline deadline)
     {
         var table = ThreadTable.Create(target.Memory, tableAddress, goal);
         var transition = new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
         var start = goal == Universe.New ? Universe.Old : Universe.New;
-        foreach (var tid in target.ThreadIds.ToList())
+        try
         {
-            using var stopped = target.TryStop(tid, StopPurposes.TransitionStart);
-            if (stopped is not null)
+            foreach (var tid in target.ThreadIds.ToList())
             {
-                table.Set(transition.sweeper.ThreadPointer(tid), start);
+                deadline.ThrowIfPassed(target.Pid, "while the transition began");
+                using var stopped = target.TryStop(tid, StopPurposes.TransitionStart);
+                if (stopped is not null)
+                {
+                    table.Set(transition.sweeper.ThreadPointer(tid), start);
+                }
             }
+        }
+        catch
+        {
+            transition.Dispose();
+            throw;
         }
 
         return transition;

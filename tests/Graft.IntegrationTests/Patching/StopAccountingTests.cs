@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Graft.IntegrationTests.Support;
 using Graft.Linux.Tracing;
@@ -7,7 +8,7 @@ namespace Graft.IntegrationTests.Patching;
 
 /// <summary>
 /// What a command reports its stops cost the target: every stop of a program thread, whatever
-/// it was for, from attaching to detaching.
+/// it was for, from attaching to detaching; and a --timeout that bounds the whole command.
 /// </summary>
 public sealed class StopAccountingTests
 {
@@ -56,5 +57,30 @@ public sealed class StopAccountingTests
         Assert.True(traps.Count > 0);
         Assert.True(report.Stops.LongestStop >= traps.Longest);
         Assert.Contains(report.Stops.Kinds, k => k.Kind == "sweep");
+    }
+
+    /// <summary>
+    /// A pre_patch callback that sleeps far past --timeout: the command gives up at the timeout,
+    /// puts the thread back, rolls back and exits 3, and the target runs its code as before.
+    /// </summary>
+    [Fact]
+    public void TheTimeoutBoundsACallbackAndRollsBack()
+    {
+        using var counter = RunningFixture.StartWithInput("counter", new Dictionary<string, string> { ["SLOW_PRE_PATCH_MS"] = "60000" });
+        var before = TargetText.Read(counter.Pid);
+        const int timeoutSeconds = 2;
+
+        var clock = Stopwatch.StartNew();
+        var apply = Shell.Graft("apply", counter.Pid.ToString(), Repository.Patch("slow_pre_patch"), "--timeout", timeoutSeconds.ToString());
+        var took = clock.Elapsed;
+
+        Assert.Equal(3, apply.ExitCode);
+        Assert.Contains("timeout", apply.Stderr, StringComparison.Ordinal);
+
+        // A hang guard, not a performance figure: without the bound the call ran on for 10 s and failed otherwise.
+        Assert.True(took < TimeSpan.FromSeconds(5 * timeoutSeconds), $"the apply took {took.TotalSeconds:0.0} s");
+        Assert.Empty(Graft.Patching.Operations.Patcher.List(counter.Pid).Patches);
+        before.AssertCodeUnchanged(counter.Pid);
+        Ticks.Next(counter, 2, "old");
     }
 }
