@@ -99,13 +99,35 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         if (end is not { IsSyscallStop: true })
         {
             var at = tracee.GetRegisters(tid);
-            PutBack(tid, saved, savedState, savedMask);
+            PutBack(tid, CutShort(saved, at), savedState, savedMask);
             throw Failure(end, at, timeout);
         }
 
         var result = tracee.ReturnFromCall(thread);
         PutBack(tid, saved, savedState, savedMask);
         return result;
+    }
+
+    /// <summary>
+    /// The registers to put back after a call cut short in a system call of its own that the
+    /// kernel restarts from the thread's restart block (nanosleep, poll: -ERESTART_RESTARTBLOCK).
+    /// That block then holds the cut call's arguments and remaining time, and a thread itself
+    /// interrupted that way would restart with them (seen: the program slept the rest of a
+    /// callback's 60 s sleep; a poll would wait on the callback's descriptors). Such a thread
+    /// restarts its own call from its registers instead, as <see cref="SyscallRestarts"/> does
+    /// for EINTR (its relative timeout starts over); one already in restart_syscall, whose
+    /// registers no longer say which call it restarts, gets EINTR, as a signal with a handler
+    /// would have given it, with its remaining time written where the call writes it.
+    /// </summary>
+    private static UserRegs CutShort(UserRegs saved, UserRegs at)
+    {
+        var restartBlock = unchecked((ulong)-Errno.ERESTART_RESTARTBLOCK);
+        if ((long)at.orig_rax >= 0 && at.rax == restartBlock && (long)saved.orig_rax >= 0 && saved.rax == restartBlock)
+        {
+            saved.rax = unchecked((ulong)-(saved.orig_rax == Syscalls.SYS_restart_syscall ? Errno.EINTR : Errno.ERESTARTNOHAND));
+        }
+
+        return saved;
     }
 
     /// <summary>Runs one instruction on a stopped thread with the registers <paramref name="prepare"/> gives, then puts the thread back.</summary>
