@@ -33,7 +33,7 @@ internal sealed record OperationOutput(
     TransitionProgress? InFlight,
     IReadOnlyList<string> Warnings);
 
-/// <summary>The stops of one kind over the whole command (sweep, stop-world, injected dlopen, callback, trap ...): how many, and the longest.</summary>
+/// <summary>The stops of one kind over the whole command (sweep, stop-world, load, callback, trap ...): how many, and the longest.</summary>
 internal sealed record StopsOutput(string Kind, int Count, double LongestMilliseconds);
 
 /// <summary>graft status: the transition in flight, null when there is none, and the libraries patches failed for as they loaded.</summary>

@@ -160,7 +160,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     private AppliedPatch Load()
     {
         deadline.ThrowIfPassed(target.Pid, "before graft could load the patch");
-        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Dlopen);
+        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Load);
         var tid = caller.Tid;
         store.EnsureMapped(target, tid);
 

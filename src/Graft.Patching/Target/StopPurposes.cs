@@ -12,8 +12,12 @@ internal static class StopPurposes
     /// <summary>Every thread stopped at once, until the switch or the next attempt.</summary>
     public const string StopWorld = "stop-world";
 
-    /// <summary>The thread that runs the dlopen of the patch (and the calls around it), stopped from its choice until it goes on.</summary>
-    public const string Dlopen = "injected dlopen";
+    /// <summary>
+    /// The thread that runs the calls that load the patch, stopped from its choice until it goes
+    /// on: the injected dlopen (none when a reverted image is reused), the system calls around
+    /// it, and graft's own work in between (matching the patch again, preparing the slots).
+    /// </summary>
+    public const string Load = "load";
 
     /// <summary>The thread that runs dlclose of a patch rolled back or unloaded.</summary>
     public const string Dlclose = "injected dlclose";
