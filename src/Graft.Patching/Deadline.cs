@@ -10,6 +10,25 @@ internal readonly record struct Deadline(DateTime At, CancellationToken Interrup
 
     public bool Allows(TimeSpan wait) => DateTime.UtcNow + wait <= At;
 
+    /// <summary><paramref name="limit"/>, or less if the deadline comes sooner.</summary>
+    public TimeSpan Bound(TimeSpan limit)
+    {
+        var left = At - DateTime.UtcNow;
+        return left < TimeSpan.Zero ? TimeSpan.Zero : left < limit ? left : limit;
+    }
+
+    /// <summary>
+    /// Called before a step that must not begin past the deadline: what was done so far is then
+    /// rolled back. <paramref name="when"/> says where the time went ("before the patch was loaded").
+    /// </summary>
+    public void ThrowIfPassed(int pid, string when)
+    {
+        if (HasPassed)
+        {
+            throw new GraftException(GraftFailure.Timeout, $"process {pid}: the timeout passed {when}; the operation was rolled back");
+        }
+    }
+
     /// <summary>Called where waiting can stop safely: what was done so far is then rolled back.</summary>
     public void ThrowIfInterrupted()
     {

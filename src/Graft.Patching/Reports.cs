@@ -1,3 +1,4 @@
+using Graft.Linux.Tracing;
 using Graft.Model.State;
 
 namespace Graft.Patching;
@@ -22,14 +23,25 @@ public sealed record OperationReport(
 {
     /// <summary>What graft could not prove safe, said (as notices starting "warning: ") before anything changed.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>What stopping threads cost the target over the whole command, from attaching to detaching (graftd: the whole operation).</summary>
+    public StopCost Stops { get; init; } = StopCost.None;
 }
 
+/// <summary>How the transition went: attempts (sweeps for per-thread), and threads moved out of bytes being rewritten.</summary>
+public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved);
+
 /// <summary>
-/// What the transition cost the target: attempts (sweeps for per-thread), the longest time any
-/// one thread was stopped, the most threads stopped at the same moment, threads moved out of
-/// bytes being rewritten, and threads sent on from Graft's int3s.
+/// What stopping threads cost the target: the longest time any one thread did not run its own
+/// code (stopped, or running graft's injected calls) and what that stop was for, the most
+/// threads stopped at the same moment, the threads graft sent on from its int3s, and the stops
+/// by kind (<see cref="Linux.Tracing.StopStatistics"/> says how they are measured).
 /// </summary>
-public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, TimeSpan LongestStop, int MostStoppedAtOnce, int ThreadsMoved, int TrapsHandled);
+public sealed record StopCost(TimeSpan LongestStop, string? LongestStopKind, int MostStoppedAtOnce, int TrapsHandled, IReadOnlyList<StopKindCost> Kinds)
+{
+    /// <summary>Before anything is measured.</summary>
+    public static readonly StopCost None = new(TimeSpan.Zero, null, 0, 0, []);
+}
 
 /// <summary>A per-thread transition in flight: who has switched, and what holds the others.</summary>
 public sealed record TransitionProgress(string Patch, bool Patching, int Threads, int Switched, IReadOnlyList<StuckThread> Stuck);

@@ -32,7 +32,7 @@ internal sealed class DemoRun(TimeSpan phase) : IDisposable
         var patcher = new Patcher(text => AnsiConsole.MarkupLineInterpolated($"[grey]graft: {text}[/]"));
         Step($"graft apply {pid} fix-parse-len.so");
         var applied = patcher.Apply(pid, patch, Patcher.DefaultTimeout);
-        AnsiConsole.MarkupLine($"a thread was stopped for at most {applied.Transition.LongestStop.TotalMilliseconds:0.###} ms");
+        AnsiConsole.MarkupLine($"a thread was stopped for at most {applied.Stops.LongestStop.TotalMilliseconds:0.###} ms");
         ShowOutput();
 
         Step($"graft revert {pid} fix-parse-len");

@@ -24,12 +24,17 @@ internal sealed record OperationOutput(
     string Transition,
     int Attempts,
     double LongestStopMilliseconds,
+    string? LongestStopKind,
     int MostStoppedAtOnce,
     int ThreadsMoved,
     int TrapsHandled,
+    IReadOnlyList<StopsOutput> Stops,
     IReadOnlyList<PatchedFunction> Functions,
     TransitionProgress? InFlight,
     IReadOnlyList<string> Warnings);
+
+/// <summary>The stops of one kind over the whole command (sweep, stop-world, load, callback, trap ...): how many, and the longest.</summary>
+internal sealed record StopsOutput(string Kind, int Count, double LongestMilliseconds);
 
 /// <summary>graft status: the transition in flight, null when there is none, and the libraries patches failed for as they loaded.</summary>
 internal sealed record StatusOutput(int Pid, TransitionProgress? Transition, IReadOnlyList<RefusedLibrary> Refused);

@@ -12,10 +12,12 @@ internal static class OperationPrinter
     public static int Print(OperationReport report, string operation, bool json)
     {
         var statistics = report.Transition;
+        var stops = report.Stops;
         if (json)
         {
             var output = new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
-                statistics.Attempts, statistics.LongestStop.TotalMilliseconds, statistics.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.TrapsHandled,
+                statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, stops.TrapsHandled,
+                [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
                 report.Functions, report.InFlight, report.Warnings);
             Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
         }
@@ -23,8 +25,8 @@ internal static class OperationPrinter
         {
             var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
             Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {model}, " +
-                $"{statistics.Attempts} attempt(s), a thread stopped for at most {statistics.LongestStop.TotalMilliseconds:0.###} ms, " +
-                $"at most {statistics.MostStoppedAtOnce} stopped at once");
+                $"{statistics.Attempts} attempt(s), a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
+                (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once");
             if (report.InFlight is { } progress)
             {
                 PrintProgress(progress);

@@ -16,6 +16,9 @@ public static class Syscalls
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
     public const long SYS_futex = 202;
+
+    /// <summary>What the kernel runs to restart a call interrupted with -ERESTART_RESTARTBLOCK, from the thread's restart block.</summary>
+    public const long SYS_restart_syscall = 219;
     public const long SYS_memfd_create = 319;
     public const long SYS_membarrier = 324;
 

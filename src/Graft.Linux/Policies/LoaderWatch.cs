@@ -93,7 +93,7 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
         // unarmed) instead of waiting as a loader stop.
         foreach (var tid in tracee.ThreadIds.ToList())
         {
-            if (tracee.Stop(tid))
+            if (tracee.Stop(tid, StopKinds.LoaderWatch))
             {
                 tracee.Resume(tid);
             }

@@ -83,7 +83,7 @@ public sealed class MutexHandoff : ISyscallObserver
         // Recorded before the owner is restarted: pairs with the tracee asking Follows at each
         // restart, so it runs with syscall-stops from its next one on. One stopped now (held in
         // the loader, say) gets them when it goes on; a running one is restarted for them.
-        if (!tracee.IsStopped(owner) && !tracee.IsRunningInjected(owner) && tracee.Stop(owner))
+        if (!tracee.IsStopped(owner) && !tracee.IsRunningInjected(owner) && tracee.Stop(owner, StopKinds.MutexHandoff))
         {
             tracee.Resume(owner);
         }

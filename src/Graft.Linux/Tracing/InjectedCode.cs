@@ -51,6 +51,23 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
     {
         var thread = tracee.Get(tid);
         tracee.RequireStopped(tid);
+
+        // The thread runs Graft's code, not its own: its stop goes on through the call (StopStatistics).
+        var goesOn = thread.StopGoesOn;
+        thread.StopGoesOn = true;
+        try
+        {
+            return Call(thread, trampoline, function, timeout, args);
+        }
+        finally
+        {
+            thread.StopGoesOn = goesOn;
+        }
+    }
+
+    private ulong Call(TracedThread thread, ulong trampoline, ulong function, TimeSpan timeout, ulong[] args)
+    {
+        var tid = thread.Tid;
         var saved = tracee.GetRegisters(tid);
         var savedState = tracee.GetExtendedState(tid);
         var savedMask = tracee.GetSignalMask(tid);
@@ -82,13 +99,35 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         if (end is not { IsSyscallStop: true })
         {
             var at = tracee.GetRegisters(tid);
-            PutBack(tid, saved, savedState, savedMask);
+            PutBack(tid, CutShort(saved, at), savedState, savedMask);
             throw Failure(end, at, timeout);
         }
 
         var result = tracee.ReturnFromCall(thread);
         PutBack(tid, saved, savedState, savedMask);
         return result;
+    }
+
+    /// <summary>
+    /// The registers to put back after a call cut short in a system call of its own that the
+    /// kernel restarts from the thread's restart block (nanosleep, poll: -ERESTART_RESTARTBLOCK).
+    /// That block then holds the cut call's arguments and remaining time, and a thread itself
+    /// interrupted that way would restart with them (seen: the program slept the rest of a
+    /// callback's 60 s sleep; a poll would wait on the callback's descriptors). Such a thread
+    /// restarts its own call from its registers instead, as <see cref="SyscallRestarts"/> does
+    /// for EINTR (its relative timeout starts over); one already in restart_syscall, whose
+    /// registers no longer say which call it restarts, gets EINTR, as a signal with a handler
+    /// would have given it, with its remaining time written where the call writes it.
+    /// </summary>
+    private static UserRegs CutShort(UserRegs saved, UserRegs at)
+    {
+        var restartBlock = unchecked((ulong)-Errno.ERESTART_RESTARTBLOCK);
+        if ((long)at.orig_rax >= 0 && at.rax == restartBlock && (long)saved.orig_rax >= 0 && saved.rax == restartBlock)
+        {
+            saved.rax = unchecked((ulong)-(saved.orig_rax == Syscalls.SYS_restart_syscall ? Errno.EINTR : Errno.ERESTARTNOHAND));
+        }
+
+        return saved;
     }
 
     /// <summary>Runs one instruction on a stopped thread with the registers <paramref name="prepare"/> gives, then puts the thread back.</summary>
@@ -99,6 +138,10 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         var saved = tracee.GetRegisters(tid);
         var savedState = tracee.GetExtendedState(tid);
         var savedMask = tracee.GetSignalMask(tid);
+
+        // As in Call: the stop goes on through the instruction Graft runs.
+        var goesOn = thread.StopGoesOn;
+        thread.StopGoesOn = true;
         try
         {
             tracee.SetSignalMask(tid, ~SynchronousSignals);
@@ -114,6 +157,7 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         }
         finally
         {
+            thread.StopGoesOn = goesOn;
             PutBack(tid, saved, savedState, savedMask);
         }
     }
@@ -129,9 +173,9 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         }
     }
 
-    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => new(end is { } status
-        ? $"code run inside process {tracee.Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored"
-        : $"code run inside process {tracee.Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored");
+    private InjectionException Failure(WaitStatus? end, UserRegs at, TimeSpan timeout) => end is { } status
+        ? new($"code run inside process {tracee.Pid} by graft stopped with signal {status.StopSignal} at 0x{at.rip:x}; the thread was restored")
+        : new($"code run inside process {tracee.Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; the thread was restored", timedOut: true);
 
     /// <summary>The thread's sigaltstack (a stack_t): rt_sigreturn sets it again from the frame.</summary>
     private byte[] AltStack(int tid, ulong scratch)

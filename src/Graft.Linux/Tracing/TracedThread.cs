@@ -14,8 +14,29 @@ internal sealed class TracedThread(int tid)
     /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
     public bool IsStopped { get; set; }
 
-    /// <summary>When the current stop began (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    /// <summary>What the current stop is for, as <see cref="StopStatistics"/> counts it; null while the thread runs its own code.</summary>
+    public string? StopKind { get; set; }
+
+    /// <summary>When the current stop began, as far as Graft can tell (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
     public long StoppedSince { get; set; }
+
+    /// <summary>
+    /// The last moment Graft knew the thread was running its own code: its last restart, or a
+    /// poll that found nothing pending. A stop it reports later began no earlier.
+    /// </summary>
+    public long SeenRunningAt { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>When Graft last sent the thread PTRACE_INTERRUPT: the event-stop that answers it began no earlier.</summary>
+    public long InterruptedAt { get; set; }
+
+    /// <summary>What Graft stops the thread for (<see cref="Tracee.Stop"/>): the kind its stop counts under.</summary>
+    public string StopPurpose { get; set; } = StopKinds.Interrupt;
+
+    /// <summary>
+    /// Restarted without running its own code (into code Graft runs on it, or only to take a
+    /// trap it has pending): the stop it is in goes on.
+    /// </summary>
+    public bool StopGoesOn { get; set; }
 
     /// <summary>False for a new clone until Graft first lets it run.</summary>
     public bool HasRun { get; set; } = true;

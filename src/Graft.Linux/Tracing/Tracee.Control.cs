@@ -6,20 +6,30 @@ namespace Graft.Linux.Tracing;
 /// <summary>Stopping, resuming and the handling of every event a traced thread can report.</summary>
 public sealed partial class Tracee
 {
-    /// <summary>The longest any one thread has been stopped since the last reset.</summary>
+    /// <summary>The longest any one thread has been stopped since the last reset (<see cref="StopStatistics"/>).</summary>
     public TimeSpan LongestStop => statistics.LongestStop;
+
+    /// <summary>What the longest stop was for (a <see cref="StopKinds"/> kind, or the purpose given to <see cref="Stop"/>).</summary>
+    public string? LongestStopKind => statistics.LongestStopKind;
 
     /// <summary>The most threads stopped at the same moment since the last reset.</summary>
     public int MostStoppedAtOnce => statistics.MostStoppedAtOnce;
+
+    /// <summary>The stops since the last reset, by kind, longest first.</summary>
+    public IReadOnlyList<StopKindCost> StopKindCosts => statistics.Kinds;
 
     public void ResetStopStatistics()
     {
         CheckOwner();
         statistics.Reset();
+        TrapsHandled = 0;
     }
 
-    /// <summary>Stops one thread; false if it exited instead. Other threads keep running.</summary>
-    public bool Stop(int tid)
+    /// <summary>
+    /// Stops one thread; false if it exited instead. Other threads keep running. The stop counts
+    /// under <paramref name="purpose"/> (<see cref="StopStatistics"/>).
+    /// </summary>
+    public bool Stop(int tid, string purpose)
     {
         CheckOwner();
         if (!threads.TryGetValue(tid, out var thread))
@@ -32,6 +42,7 @@ public sealed partial class Tracee
             return true;
         }
 
+        thread.StopPurpose = purpose;
         return RequestStop(thread) && AwaitStop(thread) && SettlePendingTrap(thread);
     }
 
@@ -40,7 +51,7 @@ public sealed partial class Tracee
     /// stopped but waited for: its parent cannot stop before the child leaves (execve or exit),
     /// and once every thread is stopped none can be in vfork, so none is left in the memory.
     /// </summary>
-    public void StopAll()
+    public void StopAll(string purpose)
     {
         CheckOwner();
         while (true)
@@ -51,6 +62,8 @@ public sealed partial class Tracee
                 AwaitVforkChildren();
                 return;
             }
+
+            running.ForEach(t => t.StopPurpose = purpose);
 
             // Interrupt all first, then collect: the threads stop concurrently, which keeps the
             // moment when every thread is stopped as short as we can make it.
@@ -148,15 +161,9 @@ public sealed partial class Tracee
         ThrowIfDied();
     }
 
-    private void MarkStopped(TracedThread thread)
-    {
-        thread.IsStopped = true;
-        statistics.Stopped(thread);
-    }
+    // The statistics see the stop when its event is handled (Handle) and its end when the
+    // thread is restarted (Restart); these only say whether Graft holds it.
+    private static void MarkStopped(TracedThread thread) => thread.IsStopped = true;
 
-    private void MarkResumed(TracedThread thread)
-    {
-        thread.IsStopped = false;
-        statistics.Resumed(thread);
-    }
+    private static void MarkResumed(TracedThread thread) => thread.IsStopped = false;
 }

@@ -40,7 +40,7 @@ public sealed partial class Tracee
                 continue;
             }
 
-            while (!thread.IsStopped && !thread.IsRunningInjected && threads.ContainsKey(tid) && events.TryTake(tid, out var status))
+            while (!thread.IsStopped && !thread.IsRunningInjected && threads.ContainsKey(tid) && TryTakeEvent(thread, out var status))
             {
                 any = true;
                 Handle(thread, status);
@@ -58,6 +58,7 @@ public sealed partial class Tracee
             return true;
         }
 
+        thread.InterruptedAt = Stopwatch.GetTimestamp();
         if (Ptrace.ptrace(Ptrace.PTRACE_INTERRUPT, thread.Tid, 0, 0) != 0)
         {
             var error = ErrnoException.FromLastError($"ptrace(PTRACE_INTERRUPT, {thread.Tid})");
@@ -82,7 +83,7 @@ public sealed partial class Tracee
         while (!thread.IsStopped && threads.ContainsKey(thread.Tid))
         {
             ThrowIfDied();
-            if (events.TryTake(thread.Tid, out var status))
+            if (TryTakeEvent(thread, out var status))
             {
                 Handle(thread, status);
                 continue;
@@ -140,6 +141,11 @@ public sealed partial class Tracee
     /// </summary>
     private void Handle(TracedThread thread, WaitStatus status)
     {
+        if (!status.Gone)
+        {
+            statistics.Seen(thread, status);
+        }
+
         if (status.Gone)
         {
             Forget(thread);
@@ -200,6 +206,11 @@ public sealed partial class Tracee
 
     private void Restart(TracedThread thread, int request, int signal)
     {
+        if (!thread.StopGoesOn)
+        {
+            statistics.Running(thread);
+        }
+
         thread.HasRun = true;
 
         // PTRACE_LISTEN is only valid in the group-stop event itself; after an injection or a
@@ -228,7 +239,7 @@ public sealed partial class Tracee
         var clock = Stopwatch.StartNew();
         while (!events.NoneTraced && clock.Elapsed < StopTimeout)
         {
-            if (events.TryTake(thread.Tid, out var status))
+            if (TryTakeEvent(thread, out var status))
             {
                 if (status.Gone)
                 {
@@ -242,6 +253,18 @@ public sealed partial class Tracee
         }
 
         Forget(thread);
+    }
+
+    /// <summary>The thread's oldest event not yet taken; the stop it reports began after the kernel last had nothing pending (<see cref="StopStatistics"/>).</summary>
+    private bool TryTakeEvent(TracedThread thread, out WaitStatus status)
+    {
+        if (!events.TryTake(thread.Tid, out status, out var happenedAfter))
+        {
+            return false;
+        }
+
+        thread.SeenRunningAt = Math.Max(thread.SeenRunningAt, happenedAfter);
+        return true;
     }
 
     private void Forget(TracedThread thread)

@@ -55,7 +55,7 @@ public sealed partial class Tracee
         var nextLook = ExitLookInterval;
         while (true)
         {
-            if (events.TryTake(thread.Tid, out var status))
+            if (TryTakeEvent(thread, out var status))
             {
                 if (status.Gone || !threads.ContainsKey(thread.Tid))
                 {
@@ -86,7 +86,7 @@ public sealed partial class Tracee
             if (clock.Elapsed > timeout)
             {
                 thread.IsRunningInjected = false;
-                Stop(thread.Tid);
+                Stop(thread.Tid, thread.StopPurpose);
                 return null;
             }
 

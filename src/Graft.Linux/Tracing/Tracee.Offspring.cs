@@ -116,7 +116,7 @@ public sealed partial class Tracee
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < StopTimeout)
         {
-            if (events.TryTake(pid, out var status))
+            if (events.TryTake(pid, out var status, out _))
             {
                 if (status.Stopped || status.Gone)
                 {

@@ -11,7 +11,7 @@ public sealed partial class Tracee
 {
     private readonly Dictionary<ulong, ulong> trapSites = [];
 
-    /// <summary>How many threads Graft has sent on from one of its int3s.</summary>
+    /// <summary>How many threads Graft has sent on from one of its int3s since the stop statistics were last reset.</summary>
     public int TrapsHandled { get; private set; }
 
     /// <summary>
@@ -40,14 +40,23 @@ public sealed partial class Tracee
     private bool SettlePendingTrap(TracedThread thread)
     {
         // A second interrupt (AwaitStop repeats it) may still come before the trap: go again.
-        for (var attempt = 0; attempt < 3 && thread.IsStopped && !thread.Held && HasGraftTrapPending(thread); attempt++)
+        // The thread runs none of its own code before the trap: its stop goes on.
+        thread.StopGoesOn = true;
+        try
         {
-            MarkResumed(thread);
-            Restart(thread, ContinueRequest(thread), 0);
-            if (!AwaitStop(thread))
+            for (var attempt = 0; attempt < 3 && thread.IsStopped && !thread.Held && HasGraftTrapPending(thread); attempt++)
             {
-                return false;
+                MarkResumed(thread);
+                Restart(thread, ContinueRequest(thread), 0);
+                if (!AwaitStop(thread))
+                {
+                    return false;
+                }
             }
+        }
+        finally
+        {
+            thread.StopGoesOn = false;
         }
 
         return true;

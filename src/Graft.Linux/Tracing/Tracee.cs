@@ -277,6 +277,7 @@ public sealed partial class Tracee : IDisposable
                 {
                     // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
                     Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+                    statistics.Running(thread);
                 }
 
                 threads.Remove(thread.Tid);
@@ -297,7 +298,7 @@ public sealed partial class Tracee : IDisposable
     {
         try
         {
-            return Stop(tid);
+            return Stop(tid, StopKinds.Detach);
         }
         catch (ThreadUnresponsiveException)
         {

@@ -12,12 +12,16 @@ namespace Graft.Linux.Tracing;
 /// out. The tracing thread itself never forks, so every event is a traced thread's.
 /// Events are queued per thread until the code that waits for that thread takes them; events
 /// of a thread Graft does not know yet (a new clone's first stop can come before its creator's
-/// clone event) wait in the queue the same way.
+/// clone event) wait in the queue the same way. The kernel does not say when a thread stopped:
+/// each event carries the last moment the kernel had nothing pending, after which it began.
 /// </summary>
 internal sealed class TracerEvents : IDisposable
 {
-    private readonly Dictionary<int, Queue<WaitStatus>> pending = [];
+    private readonly Dictionary<int, Queue<(WaitStatus Status, long QuietSince)>> pending = [];
     private readonly WaitAlarm alarm = new();
+
+    // When a waitpid last found nothing pending (a Stopwatch timestamp, taken before the call).
+    private long quietSince = Stopwatch.GetTimestamp();
 
     /// <summary>No traced thread is left to report anything (waitpid says ECHILD).</summary>
     public bool NoneTraced { get; private set; }
@@ -25,16 +29,16 @@ internal sealed class TracerEvents : IDisposable
     /// <summary>The threads with an event taken from the kernel and not yet handled.</summary>
     public IReadOnlyCollection<int> Waiting => pending.Keys;
 
-    /// <summary>The oldest event of <paramref name="tid"/> not yet taken.</summary>
-    public bool TryTake(int tid, out WaitStatus status)
+    /// <summary>The oldest event of <paramref name="tid"/> not yet taken, and the moment after which it happened.</summary>
+    public bool TryTake(int tid, out WaitStatus status, out long happenedAfter)
     {
-        status = default;
+        (status, happenedAfter) = (default, 0);
         if (!pending.TryGetValue(tid, out var queue))
         {
             return false;
         }
 
-        status = queue.Dequeue();
+        (status, happenedAfter) = queue.Dequeue();
         if (queue.Count == 0)
         {
             pending.Remove(tid);
@@ -102,21 +106,23 @@ internal sealed class TracerEvents : IDisposable
     private bool Next(int options)
     {
         NoneTraced = false;
+        var asked = Stopwatch.GetTimestamp();
         var tid = Wait.waitpid(-1, out var raw, Wait.__WALL | Wait.__WNOTHREAD | options);
         if (tid > 0)
         {
             if (!pending.TryGetValue(tid, out var queue))
             {
-                queue = new Queue<WaitStatus>(1);
+                queue = new Queue<(WaitStatus, long)>(1);
                 pending[tid] = queue;
             }
 
-            queue.Enqueue(new WaitStatus(raw));
+            queue.Enqueue((new WaitStatus(raw), quietSince));
             return true;
         }
 
         if (tid == 0)
         {
+            quietSince = asked;
             return false;
         }
 

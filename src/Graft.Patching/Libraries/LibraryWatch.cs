@@ -98,7 +98,7 @@ internal sealed class LibraryWatch
         var named = fresh.Where(IsNamedByAPatch).ToList();
         if (named.Count > 0)
         {
-            using var caller = CallerThread.Acquire(target, Deadline.After(SettleTimeout));
+            using var caller = CallerThread.Acquire(target, Deadline.After(SettleTimeout), StopPurposes.LibraryComing);
             named.ForEach(m => events.Coming(m, caller.Tid));
         }
 

@@ -85,7 +85,7 @@ internal static class LoaderTrapGuard
     {
         foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.LoaderTrapGuard);
             if (stopped is not null)
             {
                 return work(tid);

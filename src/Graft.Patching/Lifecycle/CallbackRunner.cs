@@ -13,15 +13,18 @@ namespace Graft.Patching.Lifecycle;
 /// the objects' flags (see <see cref="PatchedObject"/>) and returns the patch with them updated.
 /// A library's coming and going handlers pass the thread that is loading or unloading it
 /// (<paramref name="loaderThread"/>), as the kernel runs them in the task loading the module:
-/// it holds the loader's lock, which another thread would wait for.
+/// it holds the loader's lock, which another thread would wait for. Each call ends by
+/// <paramref name="deadline"/>: one still running then is cut short, its thread put back as it
+/// was before the call, as any injected call past its time limit.
 /// </summary>
 internal sealed class CallbackRunner(TargetProcess target, StateStore store, Deadline deadline, int? loaderThread = null)
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// klp_pre_patch_callback for every loaded object until one fails. An object whose
-    /// pre_patch succeeded (or that has none) owes a post_unpatch from then on.
+    /// klp_pre_patch_callback for every loaded object until one fails, or is cut short by the
+    /// deadline. An object whose pre_patch succeeded (or that has none) owes a post_unpatch from
+    /// then on.
     /// </summary>
     public (AppliedPatch Patch, PrePatchFailure? Failure) PrePatch(AppliedPatch patch)
     {
@@ -36,7 +39,17 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
                     continue;
                 }
 
-                var result = objects[i].Callbacks.PrePatch == 0 ? 0 : (int)Call(tid, objects[i].Callbacks.PrePatch, objects[i].Descriptor);
+                int result;
+                try
+                {
+                    result = objects[i].Callbacks.PrePatch == 0 ? 0 : (int)Call(tid, objects[i].Callbacks.PrePatch, objects[i].Descriptor);
+                }
+                catch (GraftException e) when (e.Failure == GraftFailure.Timeout)
+                {
+                    failure = new PrePatchFailure(objects[i].DisplayName, 0, 0, e);
+                    break;
+                }
+
                 if (result != 0)
                 {
                     failure = new PrePatchFailure(objects[i].DisplayName, result, result == -1 ? Errno(tid) : -result);
@@ -99,12 +112,29 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
             return;
         }
 
-        using var caller = CallerThread.Acquire(target, deadline);
+        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Callback);
         calls(caller.Tid);
     }
 
-    private ulong Call(int tid, ulong function, ulong argument) =>
-        target.Call(tid, store.Trampoline, function, CallTimeout, argument);
+    private ulong Call(int tid, ulong function, ulong argument)
+    {
+        if (!deadline.HasPassed)
+        {
+            try
+            {
+                return target.Call(tid, store.Trampoline, function, deadline.Bound(CallTimeout), argument);
+            }
+            catch (Linux.Tracing.InjectionException e) when (e.TimedOut && deadline.HasPassed)
+            {
+                throw TimedOut(e);
+            }
+        }
+
+        throw TimedOut(null);
+    }
+
+    private GraftException TimedOut(Exception? cause) => new(GraftFailure.Timeout,
+        $"process {target.Pid}: a callback was still running when the timeout passed; its thread was put back as it was before the call, and the operation was rolled back", cause);
 
     /// <summary>errno of the calling thread, for a callback that returned -1 the C library's way.</summary>
     private int Errno(int tid)
@@ -114,8 +144,8 @@ internal sealed class CallbackRunner(TargetProcess target, StateStore store, Dea
     }
 }
 
-/// <summary>A pre_patch callback's refusal: the object, what it returned, and the errno that means.</summary>
-internal sealed record PrePatchFailure(string Object, int Result, int Errno)
+/// <summary>A pre_patch callback's refusal: the object, what it returned, and the errno that means; or its <see cref="Timeout"/>, cut short.</summary>
+internal sealed record PrePatchFailure(string Object, int Result, int Errno, GraftException? Timeout = null)
 {
     public string Describe() => Errno > 0
         ? $"{Result} ({Linux.Interop.Errno.Name(Errno)}: {Marshal.GetPInvokeErrorMessage(Errno)})"

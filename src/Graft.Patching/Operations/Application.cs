@@ -59,6 +59,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         try
         {
             var record = Load();
+            deadline.ThrowIfPassed(target.Pid, "while the patch was loaded");
             var report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
             return report with { Warnings = warnings };
         }
@@ -147,7 +148,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         notice(Notices.Completing(Name, patching: false));
         new CallbackRunner(target, store, Deadline.After(Completion.CleanupTimeout)).PostUnpatch(done);
         notice(Notices.Complete(Name, patching: false));
-        throw new GraftException(GraftFailure.PrePatchFailed,
+        throw failure.Timeout ?? new GraftException(GraftFailure.PrePatchFailed,
             $"patch '{Name}' was not applied: the pre-patch callback of object '{failure.Object}' returned {failure.Describe()}");
     }
 
@@ -158,7 +159,8 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     /// <summary>dlopen()s the patch, fills its references to local symbols, and prepares every slot (not reachable yet).</summary>
     private AppliedPatch Load()
     {
-        using var caller = CallerThread.Acquire(target, deadline);
+        deadline.ThrowIfPassed(target.Pid, "before graft could load the patch");
+        using var caller = CallerThread.Acquire(target, deadline, StopPurposes.Load);
         var tid = caller.Tid;
         store.EnsureMapped(target, tid);
 
@@ -272,7 +274,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             store.Write(Without(store.ReadCurrent()));
         }
 
-        using var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout));
+        using var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout), StopPurposes.Dlclose);
 
         // A reused image stays loaded, disabled again (Without).
         if (handle != 0 && reused is null)

@@ -70,7 +70,7 @@ public sealed class Patcher(Action<string> notice)
     {
         var definition = ReadPatch(patchPath);
         var deadline = Deadline.After(timeout, interruption);
-        return Change(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
+        return Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
             ? Resume(opened, inFlight, Universe.New, force, deadline)
             : new Application(opened, definition, deadline, notice, watched is not null).Run(model, force));
     }
@@ -83,7 +83,7 @@ public sealed class Patcher(Action<string> notice)
         ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
     {
         var deadline = Deadline.After(timeout, interruption);
-        return Change(pid, opened =>
+        return Reported(pid, opened =>
         {
             var patch = opened.State.FindPatch(patchName)
                 ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
@@ -97,7 +97,7 @@ public sealed class Patcher(Action<string> notice)
     public OperationReport Continue(int pid, TimeSpan timeout, CancellationToken interruption = default, bool force = false)
     {
         var deadline = Deadline.After(timeout, interruption);
-        return Change(pid, opened =>
+        return Reported(pid, opened =>
         {
             var patch = opened.State.InTransition
                 ?? throw new GraftException(GraftFailure.Refused, $"no transition is in flight in process {pid}");
@@ -161,22 +161,47 @@ public sealed class Patcher(Action<string> notice)
     /// whose seccomp filter would kill graft's calls, and run after what an interrupted graft
     /// left behind is cleaned up.
     /// </summary>
-    private T Change<T>(int pid, Func<OpenTarget, T> work) => OnTarget(pid, target =>
+    private T Change<T>(int pid, Func<OpenTarget, T> work) => OnTarget(pid, target => Open(target, work), (result, _) => result);
+
+    /// <summary>
+    /// An operation that changes the process (<see cref="Change"/>) and reports it, with what
+    /// stopping threads cost the target over the whole command: from attaching to detaching
+    /// (under graftd, which stays attached, over the operation).
+    /// </summary>
+    private OperationReport Reported(int pid, Func<OpenTarget, OperationReport> work) =>
+        OnTarget(pid, target => Open(target, work), (report, stops) => report with { Stops = stops });
+
+    private T Open<T>(TargetProcess target, Func<OpenTarget, T> work)
     {
         RefuseIfStopped(target);
         SeccompCheck.Run(target);
         var store = new StateStore(target.Modules, target.Memory);
         return work(new OpenTarget(target, store, Recovery.CleanUpInterrupted(target, store, store.Read(), notice)));
-    });
+    }
 
-    private T OnTarget<T>(int pid, Func<TargetProcess, T> work)
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work) => OnTarget(pid, work, (result, _) => result);
+
+    /// <summary>Runs <paramref name="work"/> attached to the process; <paramref name="measured"/> adds what its stops cost, once the last of them has ended.</summary>
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work, Func<T, StopCost, T> measured)
     {
         return watched is not null
-            ? OperatorErrors.Run(pid, () => watched.Run(pid, Settled))
+            ? OperatorErrors.Run(pid, () => watched.Run(pid, target =>
+            {
+                // graftd stays attached: this command's stops are the ones from here on.
+                target.ResetStopCost();
+                return measured(Settled(target), target.StopCost);
+            }))
             : OperatorErrors.Run(pid, () => PtraceThread.Run(() =>
             {
-                using var target = TargetProcess.Attach(pid);
-                return Settled(target);
+                T result;
+                var target = TargetProcess.Attach(pid);
+                using (target)
+                {
+                    result = Settled(target);
+                }
+
+                // Read after detaching, which stops every thread once more.
+                return measured(result, target.StopCost);
             }));
 
         // Exit 0 says the target runs the new code and is alive: a replacement that faults at once is caught here,

@@ -73,7 +73,7 @@ internal static class Recovery
             return;
         }
 
-        using var caller = CallerThread.Acquire(target, Deadline.After(Transitions.Completion.CleanupTimeout));
+        using var caller = CallerThread.Acquire(target, Deadline.After(Transitions.Completion.CleanupTimeout), StopPurposes.Dlclose);
         var loader = new RemoteLoader(target, store);
         foreach (var patch in patches)
         {

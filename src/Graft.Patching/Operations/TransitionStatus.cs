@@ -22,7 +22,7 @@ internal static class TransitionStatus
         var threads = 0;
         foreach (var tid in target.ThreadIds.ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.Status);
             if (stopped is null)
             {
                 continue;

@@ -106,7 +106,7 @@ internal sealed class CodeWriter(TargetProcess target)
                 continue;
             }
 
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.CodeWrite);
             if (stopped is null)
             {
                 continue;
@@ -146,7 +146,7 @@ internal sealed class CodeWriter(TargetProcess target)
     {
         foreach (var tid in target.ThreadIds.ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.CodeWrite);
             if (stopped is not null)
             {
                 target.Syscalls.Membarrier(tid, command);

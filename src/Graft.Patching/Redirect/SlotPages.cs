@@ -33,7 +33,7 @@ internal static class SlotPages
 
         try
         {
-            using var caller = CallerThread.Acquire(target, Deadline.After(timeout));
+            using var caller = CallerThread.Acquire(target, Deadline.After(timeout), StopPurposes.SlotUnmap);
             Unmap(target, caller.Tid, pages);
         }
         catch (GraftException e) when (e.Failure == GraftFailure.Timeout)

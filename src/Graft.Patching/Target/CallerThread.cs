@@ -23,8 +23,11 @@ internal static class CallerThread
         "sigwaitinfo", "sigtimedwait", "wait", "waitpid", "wait4", "waitid",
     ];
 
-    /// <summary>Stops and returns a thread fit to run calls; every other thread keeps running.</summary>
-    public static StoppedThread Acquire(TargetProcess target, Deadline deadline)
+    /// <summary>
+    /// Stops and returns a thread fit to run calls; every other thread keeps running. Its stop,
+    /// and those of the threads tried before it, count under <paramref name="purpose"/>.
+    /// </summary>
+    public static StoppedThread Acquire(TargetProcess target, Deadline deadline, string purpose)
     {
         var reasons = new List<string>();
         while (true)
@@ -33,7 +36,7 @@ internal static class CallerThread
             // A vfork child shares the memory, not the process: graft's calls are never its.
             foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
             {
-                if (target.TryStop(tid) is not { } stopped)
+                if (target.TryStop(tid, purpose) is not { } stopped)
                 {
                     continue;
                 }

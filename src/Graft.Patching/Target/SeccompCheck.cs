@@ -52,7 +52,7 @@ internal static class SeccompCheck
     /// <summary>The thread's filters, read while it is stopped; null if it exited meanwhile.</summary>
     private static IReadOnlyList<SeccompFilter>? Filters(TargetProcess target, int tid)
     {
-        using var stopped = target.TryStop(tid);
+        using var stopped = target.TryStop(tid, StopPurposes.SeccompCheck);
         if (stopped is null)
         {
             return null;

@@ -125,8 +125,8 @@ internal sealed class TargetProcess : IDisposable
 
     public void SetRegisters(int tid, in UserRegs registers) => tracee.SetRegisters(tid, registers);
 
-    /// <summary>Stops one thread while every other keeps running; null if it exited meanwhile.</summary>
-    public StoppedThread? TryStop(int tid) => tracee.Stop(tid) ? new StoppedThread(tid, tracee) : null;
+    /// <summary>Stops one thread while every other keeps running; null if it exited meanwhile. The stop counts under <paramref name="purpose"/> (<see cref="StopPurposes"/>).</summary>
+    public StoppedThread? TryStop(int tid, string purpose) => tracee.Stop(tid, purpose) ? new StoppedThread(tid, tracee) : null;
 
     /// <summary>A thread seen stopped before it ran its first instruction: its stack is empty.</summary>
     public bool IsUnstarted(int tid) => tracee.IsUnstarted(tid);
@@ -145,13 +145,13 @@ internal sealed class TargetProcess : IDisposable
 
     public IReadOnlyList<Linux.Seccomp.SeccompFilter> SeccompFilters(int tid) => tracee.GetSeccompFilters(tid);
 
-    /// <summary>What stopping threads has cost the process since <see cref="ResetStopCost"/>.</summary>
-    public StopCost StopCost => new(tracee.LongestStop, tracee.MostStoppedAtOnce, tracee.TrapsHandled);
+    /// <summary>What stopping threads has cost the process since <see cref="ResetStopCost"/>; readable after detaching too.</summary>
+    public StopCost StopCost => new(tracee.LongestStop, tracee.LongestStopKind, tracee.MostStoppedAtOnce, tracee.TrapsHandled, tracee.StopKindCosts);
 
     public void ResetStopCost() => tracee.ResetStopStatistics();
 
     /// <summary>Every thread stopped at once (stop-world), until <see cref="ResumeAll"/>.</summary>
-    public void StopAll() => tracee.StopAll();
+    public void StopAll(string purpose) => tracee.StopAll(purpose);
 
     public void ResumeAll() => tracee.ResumeAll();
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
@@ -20,13 +19,10 @@ internal static class StopWorld
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
-        target.ResetStopCost();
         var delay = FirstRetryDelay;
-        var longestStop = TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
         {
-            var stopped = Stopwatch.StartNew();
-            target.StopAll();
+            target.StopAll(StopPurposes.StopWorld);
             var blocked = new List<string>();
             try
             {
@@ -48,12 +44,11 @@ internal static class StopWorld
             finally
             {
                 target.ResumeAll();
-                longestStop = Max(longestStop, stopped.Elapsed);
             }
 
             if (blocked.Count == 0)
             {
-                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, longestStop, target.StopCost.MostStoppedAtOnce, 0, 0);
+                return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, 0);
             }
 
             deadline.ThrowIfInterrupted();
@@ -76,7 +71,7 @@ internal static class StopWorld
     private static void Rehearse(TargetProcess target, Func<ThreadStack, string?> blocker)
     {
         var tid = target.ThreadIds.First();
-        using var stopped = target.TryStop(tid);
+        using var stopped = target.TryStop(tid, StopPurposes.StopWorld);
         if (stopped is not null)
         {
             blocker(target.Stack(tid));

@@ -47,7 +47,7 @@ internal static class Synchronization
             return inside(asleep);
         }
 
-        using var stopped = target.TryStop(tid);
+        using var stopped = target.TryStop(tid, StopPurposes.Synchronization);
         return stopped is not null && !target.IsUnstarted(tid) && inside(target.Stack(tid));
     }
 }

@@ -42,7 +42,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         var stuckBefore = int.MaxValue;
         while (true)
         {
-            var stuck = Sweep();
+            var stuck = Sweep(deadline);
             if (stuck.Count == 0 || deadline.Interruption.IsCancellationRequested || !deadline.Allows(delay))
             {
                 return stuck;
@@ -55,14 +55,24 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         }
     }
 
-    /// <summary>One pass over the threads not yet in the goal universe.</summary>
-    public IReadOnlyList<StuckThread> Sweep()
+    /// <summary>
+    /// One pass over the threads not yet in the goal universe. Past the deadline the threads
+    /// not yet looked at stay where they are, as stuck: a sweep of thousands of threads would
+    /// otherwise run on long after it.
+    /// </summary>
+    private List<StuckThread> Sweep(Deadline deadline)
     {
         Sweeps++;
         var stuck = new List<StuckThread>();
         foreach (var tid in target.ThreadIds.Where(t => !IsSwitched(t)).ToList())
         {
-            using var stopped = target.TryStop(tid);
+            if (deadline.HasPassed)
+            {
+                stuck.Add(new StuckThread(tid, "was not looked at before the timeout", []));
+                continue;
+            }
+
+            using var stopped = target.TryStop(tid, StopPurposes.Sweep);
             if (stopped is not null && TrySwitch(tid) is { } reason)
             {
                 stuck.Add(reason);

@@ -43,9 +43,8 @@ internal sealed class Transition : IDisposable
         writer = new CodeWriter(target);
         writer.Prepare();
         target.PrepareUnwinding();
-        target.ResetStopCost();
         var resumed = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;
-        threads = OpenThreads(begin: !resumed);
+        threads = resumed ? OpenThreads() : BeginThreads();
         step = resumed ? Step.Started : Step.Initialized;
     }
 
@@ -100,7 +99,7 @@ internal sealed class Transition : IDisposable
         notice(Notices.Reversing(Patch.Name, toPatching: Patching));
         notice(Notices.Starting(Patch.Name, Patching));
         threads.Dispose();
-        threads = OpenThreads(begin: false);
+        threads = OpenThreads();
         (State, Patch) = TransitionRecord.Start(State, Patch, Patching);
         store.Write(State);
         stuck = null;
@@ -171,25 +170,20 @@ internal sealed class Transition : IDisposable
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
     }
 
-    public TransitionStatistics Statistics()
-    {
-        var stops = target.StopCost;
-        return new(ConsistencyModel.PerThread, threads.Sweeps, stops.LongestStop, stops.MostStoppedAtOnce, writer.ThreadsMoved, stops.TrapsHandled);
-    }
+    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved);
 
     public void Dispose() => threads.Dispose();
 
     /// <summary>Where a patch recorded in transition is heading.</summary>
     public static Universe Heading(AppliedPatch patch) => patch.Phase == PatchPhase.Unpatching ? Universe.Old : Universe.New;
 
-    /// <summary>The threads heading for <see cref="Goal"/>: a new table (<paramref name="begin"/>), or the one in the target.</summary>
-    private TransitionThreads OpenThreads(bool begin)
-    {
-        var (blocker, rewind) = (Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions));
-        return begin
-            ? TransitionThreads.Begin(target, TableAddress, Goal, blocker, rewind, SettleChild)
-            : TransitionThreads.Continue(target, TableAddress, Goal, blocker, rewind, SettleChild);
-    }
+    /// <summary>The threads heading for <see cref="Goal"/> in a new table.</summary>
+    private TransitionThreads BeginThreads() =>
+        TransitionThreads.Begin(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
+
+    /// <summary>The threads heading for <see cref="Goal"/> in the table the target holds.</summary>
+    private TransitionThreads OpenThreads() =>
+        TransitionThreads.Continue(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
 
     /// <summary>
     /// Finishes the transition in a child forked while it was in flight: the child's one thread

@@ -68,7 +68,7 @@ internal sealed class TransitionThreads : IDisposable
     {
         foreach (var tid in target.ThreadIds.Where(t => !sweeper.IsSwitched(t)).ToList())
         {
-            using var stopped = target.TryStop(tid);
+            using var stopped = target.TryStop(tid, StopPurposes.Force);
             if (stopped is not null)
             {
                 table.Set(sweeper.ThreadPointer(tid), Goal);

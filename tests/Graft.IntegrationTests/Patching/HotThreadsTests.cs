@@ -33,7 +33,7 @@ public sealed class HotThreadsTests(ITestOutputHelper output)
         Assert.Equal(GraftFailure.Timeout, stopWorld.Failure);
         Assert.Empty(Patcher.List(hot.Pid).Patches);
         output.WriteLine($"per-thread apply converged in {converged.TotalMilliseconds:0} ms, {report.Transition.Attempts} sweeps, "
-            + $"longest thread stop {report.Transition.LongestStop.TotalMilliseconds:0.###} ms, at most {report.Transition.MostStoppedAtOnce} stopped at once; "
+            + $"longest thread stop {report.Stops.LongestStop.TotalMilliseconds:0.###} ms, at most {report.Stops.MostStoppedAtOnce} stopped at once; "
             + $"stop-world: {stopWorld.Message[..Math.Min(120, stopWorld.Message.Length)]}");
     }
 

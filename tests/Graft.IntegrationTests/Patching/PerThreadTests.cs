@@ -24,7 +24,7 @@ public sealed class PerThreadTests
         var stuck = Assert.Single(progress.Stuck);
         Assert.StartsWith("is running slow_path", stuck.Reason);
         Assert.Contains(stuck.Stack, frame => frame.Contains("slow_path", StringComparison.Ordinal));
-        Assert.Equal(1, report.Transition.MostStoppedAtOnce);
+        Assert.Equal(1, report.Stops.MostStoppedAtOnce);
 
         // The main thread switched: it runs the new describe() while the worker still sits in the old slow_path().
         Ticks.Next(blocker, 2, "new");

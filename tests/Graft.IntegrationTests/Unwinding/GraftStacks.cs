@@ -11,7 +11,7 @@ internal sealed record GraftStacks(ModuleMap Modules, IReadOnlyDictionary<int, T
     public static GraftStacks Read(int pid) => PtraceThread.Run(() =>
     {
         using var tracee = Tracee.Seize(pid);
-        tracee.StopAll();
+        tracee.StopAll("unwinding");
         var modules = ModuleMap.Read(pid, tracee.Memory);
         var unwinder = new StackUnwinder(modules, tracee.Memory);
         var stacks = tracee.ThreadIds.ToDictionary(tid => tid, tid => unwinder.Unwind(tid, tracee.GetRegisters(tid)));

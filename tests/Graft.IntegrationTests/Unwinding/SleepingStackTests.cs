@@ -30,7 +30,7 @@ public sealed class SleepingStackTests
             foreach (var tid in tracee.ThreadIds.Where(t => CallsNeverWoken.Contains(SystemCall(waiters.Pid, t))).ToList())
             {
                 var asleep = sleeping.TryRead(tid, unwinder);
-                Assert.True(tracee.Stop(tid));
+                Assert.True(tracee.Stop(tid, "test"));
                 var stopped = unwinder.Unwind(tid, tracee.GetRegisters(tid));
                 tracee.Resume(tid);
 
