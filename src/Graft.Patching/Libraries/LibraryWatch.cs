@@ -25,6 +25,9 @@ internal sealed class LibraryWatch
     private readonly LoaderWatch loader;
     private readonly Action<string> notice;
     private readonly HashSet<(string Path, ulong Start)> alive = [];
+
+    // Threads between RT_DELETE and RT_CONSISTENT that run without their munmaps watched.
+    private readonly HashSet<int> unloadingUnwatched = [];
     private bool? guarded;
 
     private LibraryWatch(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
@@ -74,6 +77,21 @@ internal sealed class LibraryWatch
     }
 
     /// <summary>
+    /// Before an operation of Graft's own: a dlclose under way that was let go unwatched (no
+    /// library a patch names was alive) may unload a library the operation is about to patch;
+    /// its munmaps are watched from now on, so that the library goes through its going handler.
+    /// </summary>
+    public void BeforeOperation()
+    {
+        foreach (var tid in unloadingUnwatched.Where(target.ThreadIds.Contains).ToList())
+        {
+            loader.WatchUnmaps(tid);
+        }
+
+        unloadingUnwatched.Clear();
+    }
+
+    /// <summary>
     /// After an operation of Graft's own: libraries its injected dlopen brought in (the patch,
     /// its dependencies) were mapped while the loader's events were Graft's to step over; they
     /// come now, on a thread fit for calls, if some patch names them.
@@ -95,7 +113,7 @@ internal sealed class LibraryWatch
             return;
         }
 
-        var named = fresh.Where(IsNamedByAPatch).ToList();
+        var named = fresh.Where(NamedByAPatch()).ToList();
         if (named.Count > 0)
         {
             using var caller = CallerThread.Acquire(target, Deadline.After(SettleTimeout));
@@ -122,7 +140,16 @@ internal sealed class LibraryWatch
             else
             {
                 var state = debugState.State;
-                watchUnmaps = state == LoaderState.Deleting;
+                watchUnmaps = state == LoaderState.Deleting && MayUnloadAPatchedLibrary();
+                if (state == LoaderState.Deleting && watchUnmaps == false)
+                {
+                    unloadingUnwatched.Add(stop.Tid);
+                }
+                else
+                {
+                    unloadingUnwatched.Remove(stop.Tid);
+                }
+
                 if (state == LoaderState.Consistent)
                 {
                     Consistent(stop.Tid);
@@ -143,22 +170,41 @@ internal sealed class LibraryWatch
     private void Consistent(int tid)
     {
         target.Refresh();
-        var mapped = target.Modules.Modules.Select(Key).ToHashSet();
+        var modules = target.Modules.Modules;
+        var mapped = modules.Select(Key).ToHashSet();
         foreach (var gone in alive.Where(k => !mapped.Contains(k)).ToList())
         {
             alive.Remove(gone);
             events.Vanished(gone.Path);
         }
 
-        foreach (var module in target.Modules.Modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start))
+        var fresh = modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start).ToList();
+        if (fresh.Count == 0)
         {
-            if (IsNamedByAPatch(module))
+            return;
+        }
+
+        var named = NamedByAPatch();
+        foreach (var module in fresh)
+        {
+            if (named(module))
             {
                 events.Coming(module, tid);
             }
 
             alive.Add(Key(module));
         }
+    }
+
+    /// <summary>
+    /// At RT_DELETE: whether the dlclose may unmap a library some patch names, whose munmap must
+    /// then be seen before it happens. If none is alive, the thread runs on without syscall-stops.
+    /// The main executable is never unloaded.
+    /// </summary>
+    private bool MayUnloadAPatchedLibrary()
+    {
+        var named = NamedByAPatch();
+        return target.Modules.Modules.Any(m => !m.IsMainExecutable && alive.Contains(Key(m)) && named(m));
     }
 
     private void Unmapping(LoaderStop stop)
@@ -170,15 +216,16 @@ internal sealed class LibraryWatch
         }
     }
 
-    private bool IsWatchedUnmap(ulong start, ulong length) => Within(start, length).Any(IsNamedByAPatch);
+    private bool IsWatchedUnmap(ulong start, ulong length) => Within(start, length) is { Count: > 0 } within && within.Any(NamedByAPatch());
 
     private List<LoadedModule> Within(ulong start, ulong length) =>
         [.. target.Modules.Modules.Where(m => alive.Contains(Key(m)) && m.Start >= start && m.Start < start + length)];
 
-    private bool IsNamedByAPatch(LoadedModule module)
+    /// <summary>Whether a patch names an object, by the state record read once for all the objects asked about.</summary>
+    private Func<LoadedModule, bool> NamedByAPatch()
     {
-        var store = new StateStore(target.Modules, target.Memory);
-        return store.Read().Patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+        var patches = new StateStore(target.Modules, target.Memory).Read().Patches;
+        return module => patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
     }
 
     private static (string Path, ulong Start) Key(LoadedModule module) => (module.Path, module.Start);

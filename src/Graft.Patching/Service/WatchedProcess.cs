@@ -63,6 +63,7 @@ public sealed class WatchedProcess : IDisposable
         }
 
         target.Refresh();
+        libraries?.BeforeOperation();
         try
         {
             return work(target);
