@@ -1,6 +1,7 @@
 using Graft.Linux.Inspection;
 using Graft.Linux.Policies;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
 
@@ -74,6 +75,20 @@ internal sealed class LibraryWatch
         LoaderTrapGuard.Remove(target);
         target.Loader = null;
         target.IsAlive = _ => true;
+    }
+
+    /// <summary>
+    /// Whether graftd must go on following the loader for these patches: one names a library
+    /// that is not loaded (to be patched when it loads), or one that is loaded and may be
+    /// unloaded (to be unpatched before it is unmapped). The objects the program started with
+    /// (the executable and what it needs, transitively: glibc's lt_executable and lt_library)
+    /// are never unloaded, so patches of those alone need no watch.
+    /// </summary>
+    public bool IsNeededFor(TargetState state)
+    {
+        var permanent = StartupObjects();
+        return state.Patches.Any(p => p.Objects.Any(o =>
+            o.Name is not null && !(target.Modules.Find(o.Name) is { } module && permanent.Contains(module))));
     }
 
     /// <summary>
@@ -226,6 +241,37 @@ internal sealed class LibraryWatch
     {
         var patches = new StateStore(target.Modules, target.Memory).Read().Patches;
         return module => patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+    }
+
+    /// <summary>The main executable and its DT_NEEDED libraries, transitively, as mapped now.</summary>
+    private HashSet<LoadedModule> StartupObjects()
+    {
+        var modules = target.Modules;
+        var found = new HashSet<LoadedModule> { modules.MainExecutable };
+        var pending = new Queue<LoadedModule>(found);
+        while (pending.TryDequeue(out var module))
+        {
+            IReadOnlyList<string> needed;
+            try
+            {
+                needed = module.Elf.Needed;
+            }
+            catch (Elf.ElfFormatException)
+            {
+                // Its dependencies stay unknown: patches naming them keep the watch.
+                continue;
+            }
+
+            foreach (var name in needed)
+            {
+                if (modules.Modules.FirstOrDefault(m => !m.IsVdso && (m.Soname == name || m.FileName == name)) is { } dependency && found.Add(dependency))
+                {
+                    pending.Enqueue(dependency);
+                }
+            }
+        }
+
+        return found;
     }
 
     private static (string Path, ulong Start) Key(LoadedModule module) => (module.Path, module.Start);
