@@ -70,7 +70,8 @@ public sealed class ModuleMap
             known.TryAdd(Key(module), module);
         }
 
-        var executable = ReadExecutablePath(pid, directory);
+        // Read only when some object is new: at a dlclose none is.
+        string? executable = null;
         var modules = new List<LoadedModule>();
         foreach (var group in mappings.Where(m => m.IsFile).GroupBy(m => (m.Path, m.Inode)))
         {
@@ -95,6 +96,7 @@ public sealed class ModuleMap
             }
 
             var onDisk = $"{directory}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
+            executable ??= ReadExecutablePath(pid, directory);
             modules.Add(new LoadedModule(path, path == executable, parts,
                 () => files.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path)));
         }

@@ -31,6 +31,11 @@ internal sealed class LibraryWatch
     private readonly HashSet<int> unloadingUnwatched = [];
     private bool? guarded;
 
+    // The state record as last read, with the mapping and commit word it was read at. graftd is
+    // its only writer while it holds the process, and every write changes the commit word (its
+    // generation): an unchanged word is an unchanged record, not parsed again at every event.
+    private (ulong Address, ulong Commit, TargetState State) record;
+
     private LibraryWatch(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
     {
         this.target = target;
@@ -190,7 +195,10 @@ internal sealed class LibraryWatch
         foreach (var gone in alive.Where(k => !mapped.Contains(k)).ToList())
         {
             alive.Remove(gone);
-            events.Vanished(gone.Path);
+            if (Record().Patches.Any(p => p.Objects.Any(o => o.Path == gone.Path)))
+            {
+                events.Vanished(gone.Path);
+            }
         }
 
         var fresh = modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start).ToList();
@@ -239,8 +247,25 @@ internal sealed class LibraryWatch
     /// <summary>Whether a patch names an object, by the state record read once for all the objects asked about.</summary>
     private Func<LoadedModule, bool> NamedByAPatch()
     {
-        var patches = new StateStore(target.Modules, target.Memory).Read().Patches;
+        var patches = Record().Patches;
         return module => patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+    }
+
+    private TargetState Record()
+    {
+        var address = StateStore.FindMapping(target.Modules);
+        if (address == 0)
+        {
+            return TargetState.Empty;
+        }
+
+        var commit = target.Memory.ReadUInt64(address + StateLayout.CommitWordOffset);
+        if (record.Address != address || record.Commit != commit)
+        {
+            record = (address, commit, new StateStore(target.Modules, target.Memory).Read());
+        }
+
+        return record.State;
     }
 
     /// <summary>The main executable and its DT_NEEDED libraries, transitively, as mapped now.</summary>
