@@ -23,7 +23,7 @@ internal sealed class Watches(Action<string> journal) : IDisposable
             {
                 if (Patcher.List(pid).Patches.Count > 0)
                 {
-                    For(pid);
+                    For(pid, letGoAtOnce: true);
                 }
             }
             catch (GraftException e)
@@ -33,8 +33,11 @@ internal sealed class Watches(Action<string> journal) : IDisposable
         }
     }
 
-    /// <summary>The watch of a process, attaching to it now if graftd does not hold it yet.</summary>
-    public ProcessWatch For(int pid)
+    /// <summary>
+    /// The watch of a process, attaching to it now if graftd does not hold it yet;
+    /// <paramref name="letGoAtOnce"/> when no command waits for it (<see cref="ProcessWatch.Start"/>).
+    /// </summary>
+    public ProcessWatch For(int pid, bool letGoAtOnce = false)
     {
         lock (gate)
         {
@@ -44,7 +47,7 @@ internal sealed class Watches(Action<string> journal) : IDisposable
             }
 
             watch?.Dispose();
-            return byPid[pid] = ProcessWatch.Start(pid, journal);
+            return byPid[pid] = ProcessWatch.Start(pid, journal, letGoAtOnce);
         }
     }
 

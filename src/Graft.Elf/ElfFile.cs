@@ -13,6 +13,7 @@ public sealed class ElfFile
     private readonly Lazy<string?> _buildId;
     private readonly Lazy<IReadOnlyList<ElfDynamicEntry>> _dynamicEntries;
     private readonly Lazy<string?> _soname;
+    private readonly Lazy<IReadOnlyList<string>> _needed;
     private readonly Lazy<IReadOnlyList<ElfSymbol>> _symbols;
     private readonly Lazy<IReadOnlyList<ElfSymbol>> _dynamicSymbols;
     private readonly Lazy<IReadOnlyList<ElfRelocation>> _relocations;
@@ -31,6 +32,7 @@ public sealed class ElfFile
         _buildId = new(() => BuildIdReader.Read(this));
         _dynamicEntries = new(() => DynamicSectionReader.Read(DynamicArea()));
         _soname = new(() => DynamicSectionReader.ReadSoname(DynamicEntries, _loadImage));
+        _needed = new(() => DynamicSectionReader.ReadNeeded(DynamicEntries, _loadImage));
         _symbols = new(() => ReadSymbols(ElfSectionType.SymTab));
         _dynamicSymbols = new(() => ReadSymbols(ElfSectionType.DynSym));
         _relocations = new(() => RelocationReader.Read(_sectionSource, SymbolsOf));
@@ -49,6 +51,9 @@ public sealed class ElfFile
 
     /// <summary>DT_SONAME, read through DT_STRTAB.</summary>
     public string? Soname => _soname.Value;
+
+    /// <summary>The libraries the object was linked against (DT_NEEDED), in their order.</summary>
+    public IReadOnlyList<string> Needed => _needed.Value;
 
     /// <summary>The entries of PT_DYNAMIC (or of the SHT_DYNAMIC section), up to DT_NULL.</summary>
     public IReadOnlyList<ElfDynamicEntry> DynamicEntries => _dynamicEntries.Value;

@@ -7,11 +7,22 @@ namespace Graft.Linux.Inspection;
 /// <summary>The ELF objects of a process, read from /proc/&lt;pid&gt;/maps and the files they map.</summary>
 public sealed class ModuleMap
 {
+    // The text the map was read from, and the parsed files it shares with the maps read after it.
+    private readonly string text;
+    private readonly ElfFileCache files;
+
     /// <summary>The map <see cref="Read"/> finds; tests build one from objects they place themselves.</summary>
     internal ModuleMap(IReadOnlyList<LoadedModule> modules, IReadOnlyList<MemoryMapping> mappings)
+        : this(modules, mappings, "", new ElfFileCache())
+    {
+    }
+
+    private ModuleMap(IReadOnlyList<LoadedModule> modules, IReadOnlyList<MemoryMapping> mappings, string text, ElfFileCache files)
     {
         Modules = modules;
         Mappings = mappings;
+        this.text = text;
+        this.files = files;
     }
 
     public IReadOnlyList<LoadedModule> Modules { get; }
@@ -37,11 +48,30 @@ public sealed class ModuleMap
         }
     }
 
-    /// <summary>Reads the map; objects still mapped where <paramref name="previous"/> saw them keep their parsed ELF and unwind tables.</summary>
+    /// <summary>
+    /// Reads the map. Objects still mapped where <paramref name="previous"/> saw them (same file,
+    /// same place) keep their parsed ELF and unwind tables, and files parsed for an earlier map
+    /// are not read again: graftd reads the map at every library load and unload.
+    /// </summary>
     public static ModuleMap Read(int pid, RemoteMemory memory, ModuleMap? previous = null)
     {
-        var mappings = ProcessMaps.Read(pid);
-        var executable = ReadExecutablePath(pid);
+        var directory = ProcDirectory.Of(pid);
+        var text = ProcessMaps.ReadText(pid, directory);
+        if (previous is not null && text == previous.text)
+        {
+            return previous;
+        }
+
+        var mappings = ProcessMaps.ParseText(text);
+        var files = previous?.files ?? new ElfFileCache();
+        var known = new Dictionary<(string Path, ulong Start, ulong Inode), LoadedModule>();
+        foreach (var module in previous?.Modules ?? [])
+        {
+            known.TryAdd(Key(module), module);
+        }
+
+        // Read only when some object is new: at a dlclose none is.
+        string? executable = null;
         var modules = new List<LoadedModule>();
         foreach (var group in mappings.Where(m => m.IsFile).GroupBy(m => (m.Path, m.Inode)))
         {
@@ -52,23 +82,28 @@ public sealed class ModuleMap
                 continue;
             }
 
-            var path = group.Key.Path;
-            if (previous?.Modules.FirstOrDefault(m => m.Path == path && m.Start == parts[0].Start) is { } known)
+            var (path, inode) = group.Key;
+            if (known.TryGetValue((path, parts[0].Start, inode), out var same))
             {
-                modules.Add(known);
+                modules.Add(same);
                 continue;
             }
 
-            var directory = ProcDirectory.Of(pid);
+            if (!StartsLikeElf(memory, parts[0]))
+            {
+                // A data file, or Graft's own state mapping (4 MiB): never read as an object.
+                continue;
+            }
+
             var onDisk = $"{directory}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
-            var inode = group.Key.Inode;
+            executable ??= ReadExecutablePath(pid, directory);
             modules.Add(new LoadedModule(path, path == executable, parts,
-                () => ElfFile.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path)));
+                () => files.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path)));
         }
 
         if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)
         {
-            modules.Add(previous?.Modules.FirstOrDefault(m => m.IsVdso && m.Start == vdso.Start) ?? new LoadedModule("[vdso]", false, [vdso], () => ElfFile.Parse(memory.Read(vdso.Start, (int)(vdso.End - vdso.Start)))));
+            modules.Add(known.GetValueOrDefault(("[vdso]", vdso.Start, vdso.Inode)) ?? new LoadedModule("[vdso]", false, [vdso], () => ElfFile.Parse(memory.Read(vdso.Start, (int)(vdso.End - vdso.Start)))));
         }
 
         // Only objects that look like ELF images count; a mapped data file is skipped quietly.
@@ -78,7 +113,7 @@ public sealed class ModuleMap
             throw new TargetGoneException($"cannot find the main executable of process {pid} in its memory map");
         }
 
-        return new ModuleMap(elfModules, mappings);
+        return new ModuleMap(elfModules, mappings, text, files);
     }
 
     public LoadedModule? FindByAddress(ulong address) => Modules.FirstOrDefault(m => m.Contains(address));
@@ -87,6 +122,27 @@ public sealed class ModuleMap
     public LoadedModule? Find(string? objectName) => Modules.FirstOrDefault(m => m.Matches(objectName));
 
     public MemoryMapping? MappingAt(ulong address) => Mappings.FirstOrDefault(m => m.Contains(address));
+
+    private static (string Path, ulong Start, ulong Inode) Key(LoadedModule module) => (module.Path, module.Start, module.Mappings[0].Inode);
+
+    /// <summary>
+    /// Whether a file mapping begins with the ELF magic, read from the process (4 bytes, where
+    /// parsing would read the whole file). One that cannot be read there is left to the parse.
+    /// </summary>
+    private static bool StartsLikeElf(RemoteMemory memory, MemoryMapping first)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        try
+        {
+            memory.Read(first.Start, magic);
+        }
+        catch (Exception e) when (e is RemoteMemoryException or ErrnoException)
+        {
+            return true;
+        }
+
+        return magic.SequenceEqual("\u007fELF"u8);
+    }
 
     private static bool IsElf(LoadedModule module)
     {
@@ -101,11 +157,11 @@ public sealed class ModuleMap
         }
     }
 
-    private static string ReadExecutablePath(int pid)
+    private static string ReadExecutablePath(int pid, string directory)
     {
         try
         {
-            return new FileInfo($"{ProcDirectory.Of(pid)}/exe").LinkTarget ?? "";
+            return new FileInfo($"{directory}/exe").LinkTarget ?? "";
         }
         catch (IOException)
         {

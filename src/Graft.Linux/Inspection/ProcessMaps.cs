@@ -5,20 +5,23 @@ namespace Graft.Linux.Inspection;
 /// <summary>Parses /proc/&lt;pid&gt;/maps.</summary>
 public static class ProcessMaps
 {
-    public static IReadOnlyList<MemoryMapping> Read(int pid)
+    public static IReadOnlyList<MemoryMapping> Read(int pid) => ParseText(ReadText(pid, ProcDirectory.Of(pid)));
+
+    /// <summary>The map as the kernel writes it, from the process's /proc directory (<see cref="ProcDirectory.Of"/>).</summary>
+    public static string ReadText(int pid, string directory)
     {
-        string[] lines;
         try
         {
-            lines = File.ReadAllLines($"{ProcDirectory.Of(pid)}/maps");
+            return File.ReadAllText($"{directory}/maps");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new Tracing.TargetGoneException($"no process with pid {pid}");
         }
-
-        return [.. lines.Select(Parse)];
     }
+
+    public static IReadOnlyList<MemoryMapping> ParseText(string text) =>
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(Parse)];
 
     public static MemoryMapping Parse(string line)
     {

@@ -23,4 +23,11 @@ internal struct Stat
 
     [FieldOffset(48)]
     public long st_size;
+
+    // struct timespec st_mtim.
+    [FieldOffset(88)]
+    public long st_mtime_sec;
+
+    [FieldOffset(96)]
+    public long st_mtime_nsec;
 }

@@ -147,6 +147,26 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
         tracee.Release(tid);
     }
 
+    /// <summary>
+    /// A thread let go from RT_DELETE without syscall-stops (nothing it could unmap had a patch)
+    /// has its munmap calls stopped from now on, until its next RT_CONSISTENT: an operation is
+    /// about to run that may patch what it unloads.
+    /// </summary>
+    public void WatchUnmaps(int tid)
+    {
+        if (!watchingUnmaps.Add(tid) || tracee.IsStopped(tid) || tracee.IsRunningInjected(tid))
+        {
+            // A stopped thread gets its syscall-stops when it goes on.
+            return;
+        }
+
+        // Restarted now, it runs with syscall-stops (ISyscallObserver.Follows) from here on.
+        if (tracee.Stop(tid, StopKinds.LoaderWatch))
+        {
+            tracee.Resume(tid);
+        }
+    }
+
     /// <summary>A thread stopped on the int3 at r_brk waits as a loader stop.</summary>
     void ITrapHandler.Trapped(ThreadStop stop)
     {

@@ -1,6 +1,7 @@
 using Graft.Linux.Inspection;
 using Graft.Linux.Policies;
 using Graft.Linux.Tracing;
+using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
 
@@ -25,7 +26,15 @@ internal sealed class LibraryWatch
     private readonly LoaderWatch loader;
     private readonly Action<string> notice;
     private readonly HashSet<(string Path, ulong Start)> alive = [];
+
+    // Threads between RT_DELETE and RT_CONSISTENT that run without their munmaps watched.
+    private readonly HashSet<int> unloadingUnwatched = [];
     private bool? guarded;
+
+    // The state record as last read, with the mapping and commit word it was read at. graftd is
+    // its only writer while it holds the process, and every write changes the commit word (its
+    // generation): an unchanged word is an unchanged record, not parsed again at every event.
+    private (ulong Address, ulong Commit, TargetState State) record;
 
     private LibraryWatch(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
     {
@@ -74,6 +83,35 @@ internal sealed class LibraryWatch
     }
 
     /// <summary>
+    /// Whether graftd must go on following the loader for these patches: one names a library
+    /// that is not loaded (to be patched when it loads), or one that is loaded and may be
+    /// unloaded (to be unpatched before it is unmapped). The objects the program started with
+    /// (the executable and what it needs, transitively: glibc's lt_executable and lt_library)
+    /// are never unloaded, so patches of those alone need no watch.
+    /// </summary>
+    public bool IsNeededFor(TargetState state)
+    {
+        var permanent = StartupObjects();
+        return state.Patches.Any(p => p.Objects.Any(o =>
+            o.Name is not null && !(target.Modules.Find(o.Name) is { } module && permanent.Contains(module))));
+    }
+
+    /// <summary>
+    /// Before an operation of Graft's own: a dlclose under way that was let go unwatched (no
+    /// library a patch names was alive) may unload a library the operation is about to patch;
+    /// its munmaps are watched from now on, so that the library goes through its going handler.
+    /// </summary>
+    public void BeforeOperation()
+    {
+        foreach (var tid in unloadingUnwatched.Where(target.ThreadIds.Contains).ToList())
+        {
+            loader.WatchUnmaps(tid);
+        }
+
+        unloadingUnwatched.Clear();
+    }
+
+    /// <summary>
     /// After an operation of Graft's own: libraries its injected dlopen brought in (the patch,
     /// its dependencies) were mapped while the loader's events were Graft's to step over; they
     /// come now, on a thread fit for calls, if some patch names them.
@@ -95,7 +133,7 @@ internal sealed class LibraryWatch
             return;
         }
 
-        var named = fresh.Where(IsNamedByAPatch).ToList();
+        var named = fresh.Where(NamedByAPatch()).ToList();
         if (named.Count > 0)
         {
             using var caller = CallerThread.Acquire(target, Deadline.After(SettleTimeout), StopPurposes.LibraryComing);
@@ -122,7 +160,16 @@ internal sealed class LibraryWatch
             else
             {
                 var state = debugState.State;
-                watchUnmaps = state == LoaderState.Deleting;
+                watchUnmaps = state == LoaderState.Deleting && MayUnloadAPatchedLibrary();
+                if (state == LoaderState.Deleting && watchUnmaps == false)
+                {
+                    unloadingUnwatched.Add(stop.Tid);
+                }
+                else
+                {
+                    unloadingUnwatched.Remove(stop.Tid);
+                }
+
                 if (state == LoaderState.Consistent)
                 {
                     Consistent(stop.Tid);
@@ -143,22 +190,44 @@ internal sealed class LibraryWatch
     private void Consistent(int tid)
     {
         target.Refresh();
-        var mapped = target.Modules.Modules.Select(Key).ToHashSet();
+        var modules = target.Modules.Modules;
+        var mapped = modules.Select(Key).ToHashSet();
         foreach (var gone in alive.Where(k => !mapped.Contains(k)).ToList())
         {
             alive.Remove(gone);
-            events.Vanished(gone.Path);
+            if (Record().Patches.Any(p => p.Objects.Any(o => o.Path == gone.Path)))
+            {
+                events.Vanished(gone.Path);
+            }
         }
 
-        foreach (var module in target.Modules.Modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start))
+        var fresh = modules.Where(m => !alive.Contains(Key(m))).OrderBy(m => m.Start).ToList();
+        if (fresh.Count == 0)
         {
-            if (IsNamedByAPatch(module))
+            return;
+        }
+
+        var named = NamedByAPatch();
+        foreach (var module in fresh)
+        {
+            if (named(module))
             {
                 events.Coming(module, tid);
             }
 
             alive.Add(Key(module));
         }
+    }
+
+    /// <summary>
+    /// At RT_DELETE: whether the dlclose may unmap a library some patch names, whose munmap must
+    /// then be seen before it happens. If none is alive, the thread runs on without syscall-stops.
+    /// The main executable is never unloaded.
+    /// </summary>
+    private bool MayUnloadAPatchedLibrary()
+    {
+        var named = NamedByAPatch();
+        return target.Modules.Modules.Any(m => !m.IsMainExecutable && alive.Contains(Key(m)) && named(m));
     }
 
     private void Unmapping(LoaderStop stop)
@@ -170,15 +239,64 @@ internal sealed class LibraryWatch
         }
     }
 
-    private bool IsWatchedUnmap(ulong start, ulong length) => Within(start, length).Any(IsNamedByAPatch);
+    private bool IsWatchedUnmap(ulong start, ulong length) => Within(start, length) is { Count: > 0 } within && within.Any(NamedByAPatch());
 
     private List<LoadedModule> Within(ulong start, ulong length) =>
         [.. target.Modules.Modules.Where(m => alive.Contains(Key(m)) && m.Start >= start && m.Start < start + length)];
 
-    private bool IsNamedByAPatch(LoadedModule module)
+    /// <summary>Whether a patch names an object, by the state record read once for all the objects asked about.</summary>
+    private Func<LoadedModule, bool> NamedByAPatch()
     {
-        var store = new StateStore(target.Modules, target.Memory);
-        return store.Read().Patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+        var patches = Record().Patches;
+        return module => patches.Any(p => p.Objects.Any(o => o.Path == module.Path || (o.Name is not null && module.Matches(o.Name))));
+    }
+
+    private TargetState Record()
+    {
+        var address = StateStore.FindMapping(target.Modules);
+        if (address == 0)
+        {
+            return TargetState.Empty;
+        }
+
+        var commit = target.Memory.ReadUInt64(address + StateLayout.CommitWordOffset);
+        if (record.Address != address || record.Commit != commit)
+        {
+            record = (address, commit, new StateStore(target.Modules, target.Memory).Read());
+        }
+
+        return record.State;
+    }
+
+    /// <summary>The main executable and its DT_NEEDED libraries, transitively, as mapped now.</summary>
+    private HashSet<LoadedModule> StartupObjects()
+    {
+        var modules = target.Modules;
+        var found = new HashSet<LoadedModule> { modules.MainExecutable };
+        var pending = new Queue<LoadedModule>(found);
+        while (pending.TryDequeue(out var module))
+        {
+            IReadOnlyList<string> needed;
+            try
+            {
+                needed = module.Elf.Needed;
+            }
+            catch (Elf.ElfFormatException)
+            {
+                // Its dependencies stay unknown: patches naming them keep the watch.
+                continue;
+            }
+
+            foreach (var name in needed)
+            {
+                if (modules.Modules.FirstOrDefault(m => !m.IsVdso && (m.Soname == name || m.FileName == name)) is { } dependency && found.Add(dependency))
+                {
+                    pending.Enqueue(dependency);
+                }
+            }
+        }
+
+        return found;
     }
 
     private static (string Path, ulong Start) Key(LoadedModule module) => (module.Path, module.Start);

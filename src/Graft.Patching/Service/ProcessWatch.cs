@@ -8,7 +8,8 @@ namespace Graft.Patching.Service;
 /// One process graftd holds, on a ptrace thread of its own: between operations it serves the
 /// process (signals, library loads and unloads), and retries a transition in flight every
 /// second, as the kernel's klp_transition_work_fn does. It lets the process go once no patch
-/// is left in it, or when it exits.
+/// is left in it, once nothing is left to hold it for (<see cref="WatchedProcess.NeedsHolding"/>:
+/// the next command attaches again), or when it exits.
 /// </summary>
 public sealed class ProcessWatch : IDisposable
 {
@@ -19,12 +20,14 @@ public sealed class ProcessWatch : IDisposable
     private readonly BlockingCollection<Submission> submissions = [];
     private readonly Action<string> journal;
     private readonly Thread thread;
+    private readonly bool letGoAtOnce;
     private volatile bool stopping;
 
-    private ProcessWatch(int pid, Action<string> journal)
+    private ProcessWatch(int pid, Action<string> journal, bool letGoAtOnce)
     {
         Pid = pid;
         this.journal = journal;
+        this.letGoAtOnce = letGoAtOnce;
         thread = new Thread(Loop, maxStackSize: 4 << 20) { Name = $"graftd-{pid}", IsBackground = true };
     }
 
@@ -33,10 +36,15 @@ public sealed class ProcessWatch : IDisposable
     /// <summary>False once the watch has ended: the process exited, or has no patch left.</summary>
     public bool IsRunning => thread.IsAlive && !stopping;
 
-    /// <summary>Attaches and starts watching; a process that cannot be attached to is the caller's <see cref="GraftException"/>.</summary>
-    public static ProcessWatch Start(int pid, Action<string> journal)
+    /// <summary>
+    /// Attaches and starts watching; a process that cannot be attached to is the caller's
+    /// <see cref="GraftException"/>. The watch lets the process go after an operation or a
+    /// transition that leaves it nothing to hold it for (<see cref="WatchedProcess.NeedsHolding"/>);
+    /// with <paramref name="letGoAtOnce"/> (a graftd starting, which finds the process), also at once.
+    /// </summary>
+    public static ProcessWatch Start(int pid, Action<string> journal, bool letGoAtOnce = false)
     {
-        var watch = new ProcessWatch(pid, journal);
+        var watch = new ProcessWatch(pid, journal, letGoAtOnce);
         var attached = new TaskCompletionSource<WatchedProcess>();
         watch.thread.Start(attached);
         try
@@ -114,6 +122,7 @@ public sealed class ProcessWatch : IDisposable
     private void Watch(WatchedProcess watched)
     {
         var sinceRetry = Stopwatch.StartNew();
+        var reconsider = letGoAtOnce;
         while (!stopping && Directory.Exists($"/proc/{Pid}/task"))
         {
             if (submissions.TryTake(out var submission))
@@ -125,14 +134,22 @@ public sealed class ProcessWatch : IDisposable
                     return;
                 }
 
+                reconsider = true;
                 continue;
             }
 
+            if (reconsider && !watched.NeedsHolding())
+            {
+                journal($"process {Pid}: no patch waits for a library to load or unload and no transition is in flight; letting it go until the next command");
+                return;
+            }
+
+            reconsider = false;
             watched.Serve(ServeSlice);
             if (sinceRetry.Elapsed >= RetryInterval)
             {
                 sinceRetry.Restart();
-                RetryTransition(watched);
+                reconsider = RetryTransition(watched);
             }
         }
 
@@ -161,12 +178,12 @@ public sealed class ProcessWatch : IDisposable
         }
     }
 
-    /// <summary>klp_transition_work_fn: one more sweep of the transition in flight, quietly unless it completes.</summary>
-    private void RetryTransition(WatchedProcess watched)
+    /// <summary>klp_transition_work_fn: one more sweep of the transition in flight, quietly unless it completes; false if none was in flight.</summary>
+    private bool RetryTransition(WatchedProcess watched)
     {
         if (watched.State().InTransition is null)
         {
-            return;
+            return false;
         }
 
         try
@@ -177,6 +194,8 @@ public sealed class ProcessWatch : IDisposable
         {
             journal($"process {Pid}: retrying the transition failed: {e.Message}");
         }
+
+        return true;
     }
 
     private void Release(WatchedProcess watched)

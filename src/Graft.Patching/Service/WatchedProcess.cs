@@ -43,6 +43,18 @@ public sealed class WatchedProcess : IDisposable
     /// <summary>The state record, read without stopping anything.</summary>
     public TargetState State() => OperatorErrors.Run(Pid, () => new StateStore(target.Modules, target.Memory).Read());
 
+    /// <summary>
+    /// Whether graftd has a reason to hold the process: a transition in flight (to be retried,
+    /// and new threads to be followed), or a patch that needs the loader watched
+    /// (<see cref="LibraryWatch.IsNeededFor"/>). Otherwise holding it would only cost the process
+    /// a ptrace stop at every signal and library load.
+    /// </summary>
+    public bool NeedsHolding() => OperatorErrors.Run(Pid, () =>
+    {
+        var state = new StateStore(target.Modules, target.Memory).Read();
+        return state.InTransition is not null || libraries?.IsNeededFor(state) == true;
+    });
+
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
     public void Serve(TimeSpan duration) => OperatorErrors.Run(Pid, () =>
     {
@@ -63,6 +75,7 @@ public sealed class WatchedProcess : IDisposable
         }
 
         target.Refresh();
+        libraries?.BeforeOperation();
         try
         {
             return work(target);

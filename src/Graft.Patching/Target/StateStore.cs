@@ -18,10 +18,13 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
 
     /// <summary>The store of a live target, whose memory map names its mapping.</summary>
     public StateStore(ModuleMap modules, IMemory memory)
-        : this(() => modules.Mappings
-            .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0, memory)
+        : this(() => FindMapping(modules), memory)
     {
     }
+
+    /// <summary>Start of the state mapping the memory map names, 0 if it names none.</summary>
+    public static ulong FindMapping(ModuleMap modules) => modules.Mappings
+        .FirstOrDefault(m => m.Path.StartsWith($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal))?.Start ?? 0;
 
     /// <summary>Start of the state mapping in the target, 0 while it has none.</summary>
     public ulong Address { get; private set; }

@@ -85,8 +85,12 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>Reads the memory map again, after Graft mapped or loaded something.</summary>
     public void Refresh()
     {
-        Modules = ModuleMap.Read(Pid, Memory, Modules);
-        Unwinder = new StackUnwinder(Modules, Memory);
+        var modules = ModuleMap.Read(Pid, Memory, Modules);
+        if (modules != Modules)
+        {
+            Modules = modules;
+            Unwinder = new StackUnwinder(Modules, Memory);
+        }
     }
 
     /// <summary>

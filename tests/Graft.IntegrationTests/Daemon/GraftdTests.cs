@@ -18,7 +18,8 @@ public sealed class GraftdTests : IDisposable
     /// Stopped while a patch is applied and its transition in flight, graftd lets the process
     /// go untouched; started again, it finds the transition in the process's state record,
     /// watches the process again and finishes the transition on its own once the blocking
-    /// thread has left the old function.
+    /// thread has left the old function, then lets the process go: a patch of the program's
+    /// own code needs no watch.
     /// </summary>
     [Fact]
     public void AGraftdStartedAgainFindsTheTransitionInFlightAndCompletesIt()
@@ -38,15 +39,21 @@ public sealed class GraftdTests : IDisposable
 
         blocker.Signal("USR1");
         blocker.WaitForLine(l => l == "worker done", TimeSpan.FromSeconds(10));
+        var firstGraftds = File.ReadAllLines(Journal).Length;
         using var second = GraftdProcess.Start(Socket, Journal);
         second.WaitForJournal(l => l.EndsWith($"process {blocker.Pid}: 'slow-path': patching complete", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.Equal(PatchPhase.Patched, Patcher.List(blocker.Pid).Patches.Single().Phase);
         Ticks.Next(blocker, 2, "new");
 
+        // A patch of the program's own code needs no watch once its transition is done: graftd
+        // lets the process go, and attaches again for the revert.
+        second.WaitForJournal(l => l.EndsWith($"released process {blocker.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10), skip: firstGraftds);
+        Assert.Equal(0, TracerOf(blocker.Pid));
+        var released = second.ReadJournal().Count;
         var revert = Shell.GraftVia(Socket, "revert", blocker.Pid.ToString(), "slow-path");
         Assert.True(revert.ExitCode == 0, $"graft revert exited {revert.ExitCode}: {revert.Stderr}");
         Assert.Contains("graft: 'slow-path': unpatching complete", revert.Stderr.Split('\n'));
-        second.WaitForJournal(l => l.EndsWith($"released process {blocker.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        second.WaitForJournal(l => l.EndsWith($"released process {blocker.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10), skip: released);
         Assert.Equal(0, TracerOf(blocker.Pid));
         Assert.Equal(0, second.Stop());
     }
@@ -74,6 +81,37 @@ public sealed class GraftdTests : IDisposable
         before.AssertCodeUnchanged(blocker.Pid);
         Assert.Empty(Patcher.List(blocker.Pid).Patches);
         Assert.DoesNotContain(File.ReadAllLines($"/proc/{blocker.Pid}/maps"), l => l.Contains("graft-patch:slow-path", StringComparison.Ordinal));
+        Assert.Equal(0, graftd.Stop());
+    }
+
+    /// <summary>
+    /// A patch of the program's own code needs no watch of the loader: graftd applies it and
+    /// lets the process go (its signals and library loads then cost it nothing), and attaches
+    /// again for the next command. A patch waiting for a library keeps the process held.
+    /// </summary>
+    [Fact]
+    public void AProcessWhosePatchesNeedNoWatchIsLetGoUntilOneWaitsForALibrary()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using var counter = RunningFixture.Start("counter");
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+
+        var apply = Shell.GraftVia(Socket, "apply", counter.Pid.ToString(), Repository.Patch("describe_new"));
+        Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+        graftd.WaitForJournal(l => l.EndsWith($"released process {counter.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal(0, TracerOf(counter.Pid));
+        Ticks.Next(counter, 2, "new");
+
+        apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
+        Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+        Assert.NotEqual(0, TracerOf(host.Pid));
+        host.Send("load libstackmod.so", "loaded");
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", "call"));
+
+        var revert = Shell.GraftVia(Socket, "revert", counter.Pid.ToString(), "describe-new");
+        Assert.True(revert.ExitCode == 0, $"graft revert exited {revert.ExitCode}: {revert.Stderr}");
+        Ticks.Next(counter, 2, "old");
         Assert.Equal(0, graftd.Stop());
     }
 

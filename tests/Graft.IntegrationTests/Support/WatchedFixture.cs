@@ -20,7 +20,7 @@ internal sealed class WatchedFixture(int pid, CallbackLog log) : IDisposable
 
     public void Dispose() => watch.Dispose();
 
-    /// <summary>As graftd does: a process with no patch left is released, and watched again at the next request.</summary>
+    /// <summary>As graftd does: a process with no patch left, or none that needs a watch, is released, and watched again at the next request.</summary>
     private ServiceReply Run(ServiceRequest request)
     {
         if (!watch.IsRunning)
