@@ -6,6 +6,9 @@ set -uo pipefail
 
 # g++: a C++ fixture; clang-14: fixtures built by Debian's clang too;
 # redis-server and redis-cli: the integration tests patch Debian's own redis.
+# gcc, binutils (ld.bfd, objcopy) and libc6-dev also link the NativeAOT graft
+# and graftd (scripts/publish.sh); the ILCompiler packages restored from NuGet
+# bring the rest (their own zlib and brotli), so no zlib1g-dev.
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
 	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools)
 packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools"

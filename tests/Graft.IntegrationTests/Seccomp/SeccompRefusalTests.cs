@@ -47,7 +47,7 @@ public sealed class SeccompRefusalTests
 
         // As root without CAP_SYS_ADMIN: ptrace works, PTRACE_SECCOMP_GET_FILTER does not.
         var result = Shell.Run("setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin",
-            "dotnet", Path.Combine(AppContext.BaseDirectory, "graft.dll"), "apply", target.Pid.ToString(), Repository.Patch("describe_new"));
+            Published.Graft, "apply", target.Pid.ToString(), Repository.Patch("describe_new"));
 
         AssertRefused(result, $"graft: error: process {target.Pid}: cannot read the seccomp filters of thread ");
         Assert.Contains("(EACCES)): reading them needs CAP_SYS_ADMIN", result.Stderr);

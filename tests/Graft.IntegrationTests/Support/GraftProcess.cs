@@ -23,8 +23,7 @@ internal static class GraftProcess
             start.ArgumentList.Add($"GRAFTD_SOCKET={socket}");
         }
 
-        start.ArgumentList.Add("dotnet");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "graft.dll"));
+        start.ArgumentList.Add(Published.Graft);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -18,8 +18,8 @@ internal sealed class GraftdProcess : IDisposable
     /// <summary>Starts graftd and waits until it listens on <paramref name="socket"/>.</summary>
     public static GraftdProcess Start(string socket, string journal)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "graftd.dll"), "--socket", socket, "--journal", journal })
+        var start = new ProcessStartInfo(Published.Graftd) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "--socket", socket, "--journal", journal })
         {
             start.ArgumentList.Add(argument);
         }

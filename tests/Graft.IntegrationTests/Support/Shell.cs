@@ -35,9 +35,9 @@ internal static class Shell
 
     /// <summary>The graft CLI as a separate process, as an operator runs it.</summary>
     public static Result Graft(params string[] arguments) =>
-        Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "graft.dll"), .. arguments]);
+        Run(Published.Graft, arguments);
 
     /// <summary>The graft CLI talking to the graftd at <paramref name="socket"/>.</summary>
     public static Result GraftVia(string socket, params string[] arguments) =>
-        Run(new Dictionary<string, string> { ["GRAFTD_SOCKET"] = socket }, "dotnet", [Path.Combine(AppContext.BaseDirectory, "graft.dll"), .. arguments]);
+        Run(new Dictionary<string, string> { ["GRAFTD_SOCKET"] = socket }, Published.Graft, arguments);
 }
