@@ -161,7 +161,7 @@ public sealed class Patcher(Action<string> notice)
     /// whose seccomp filter would kill graft's calls, and run after what an interrupted graft
     /// left behind is cleaned up.
     /// </summary>
-    private T Change<T>(int pid, Func<OpenTarget, T> work) => OnTarget(pid, target => Open(target, work), (result, _) => result);
+    private T Change<T>(int pid, Func<OpenTarget, T> work) => OnTarget(pid, target => Open(target, work), (result, _) => result, SettleTime);
 
     /// <summary>
     /// An operation that changes the process (<see cref="Change"/>) and reports it, with what
@@ -169,7 +169,7 @@ public sealed class Patcher(Action<string> notice)
     /// (under graftd, which stays attached, over the operation).
     /// </summary>
     private OperationReport Reported(int pid, Func<OpenTarget, OperationReport> work) =>
-        OnTarget(pid, target => Open(target, work), (report, stops) => report with { Stops = stops });
+        OnTarget(pid, target => Open(target, work), (report, stops) => report with { Stops = stops }, SettleTime);
 
     private T Open<T>(TargetProcess target, Func<OpenTarget, T> work)
     {
@@ -179,10 +179,15 @@ public sealed class Patcher(Action<string> notice)
         return work(new OpenTarget(target, store, Recovery.CleanUpInterrupted(target, store, store.Read(), notice)));
     }
 
-    private T OnTarget<T>(int pid, Func<TargetProcess, T> work) => OnTarget(pid, work, (result, _) => result);
+    /// <summary>Reads the process: nothing in it changes, so there is nothing to settle.</summary>
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work) => OnTarget(pid, work, (result, _) => result, TimeSpan.Zero);
 
-    /// <summary>Runs <paramref name="work"/> attached to the process; <paramref name="measured"/> adds what its stops cost, once the last of them has ended.</summary>
-    private T OnTarget<T>(int pid, Func<TargetProcess, T> work, Func<T, StopCost, T> measured)
+    /// <summary>
+    /// Runs <paramref name="work"/> attached to the process, then serves its threads for
+    /// <paramref name="settle"/>; <paramref name="measured"/> adds what its stops cost, once the
+    /// last of them has ended.
+    /// </summary>
+    private T OnTarget<T>(int pid, Func<TargetProcess, T> work, Func<T, StopCost, T> measured, TimeSpan settle)
     {
         return watched is not null
             ? OperatorErrors.Run(pid, () => watched.Run(pid, target =>
@@ -214,7 +219,7 @@ public sealed class Patcher(Action<string> notice)
                 result = work(target);
             }
 
-            target.Pump(SettleTime);
+            target.Pump(settle);
             return result;
         }
     }
