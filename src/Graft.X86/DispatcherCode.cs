@@ -33,14 +33,27 @@ public static class DispatcherCode
     private const int R11SavedFrom = 10;
 
     /// <summary>
+    /// Where the code that lets a thread switch itself begins. Its bytes do not depend on where the stub is: every
+    /// word it reads is RIP-relative within the stub, and every jump stays inside it.
+    /// </summary>
+    public static int SelfSwitchFrom { get; } = Assemble(0x1000).SelfSwitchFrom;
+
+    /// <summary>
     /// The registers as they were when the dispatcher was entered, for a thread stopped at <paramref name="offset"/>
     /// into it: r10 and r11, once saved, are read back from the red zone, at <paramref name="rsp"/> minus 8 and 16
     /// (<paramref name="read"/> reads a word of the thread's memory). Such a thread can be put back at the function's
-    /// entry: the dispatcher has changed nothing else, and nothing the thread did in it counts.
+    /// entry: the dispatcher has changed nothing else, and nothing the thread did in it counts. Null from
+    /// <see cref="SelfSwitchFrom"/> on, where the thread has more registers in the red zone and may have switched its
+    /// universe: it is left to run out of the stub, which takes a microsecond or so.
     /// </summary>
-    public static (ulong R10, ulong R11) EntryRegisters(int offset, ulong rsp, ulong r10, ulong r11, Func<ulong, ulong> read)
+    public static (ulong R10, ulong R11)? EntryRegisters(int offset, ulong rsp, ulong r10, ulong r11, Func<ulong, ulong> read)
     {
         ArgumentNullException.ThrowIfNull(read);
+        if (offset >= SelfSwitchFrom)
+        {
+            return null;
+        }
+
         return (offset >= R10SavedFrom ? read(rsp + unchecked((ulong)SavedR10Offset)) : r10,
             offset >= R11SavedFrom ? read(rsp + unchecked((ulong)SavedR11Offset)) : r11);
     }
@@ -72,10 +85,10 @@ public static class DispatcherCode
 
         byte[] stub = new byte[SlotLayout.DispatcherCapacity];
         stub.AsSpan().Fill(Int3);
-        Assemble(stubAddress).CopyTo(stub.AsSpan(0, MultiplierOffset));
+        Assemble(stubAddress).Code.CopyTo(stub.AsSpan(0, MultiplierOffset));
         Span<byte> words = stub.AsSpan(MultiplierOffset);
         ulong entriesStart = threadTable + ThreadTableLayout.HeaderSize;
-        ulong[] values = [ThreadTableLayout.HashMultiplier, threadTable, entriesStart, threadTable + ThreadTableLayout.Size, oldTarget, newTarget];
+        ulong[] values = [ThreadTableLayout.HashMultiplier, threadTable, entriesStart, threadTable + ThreadTableLayout.RangesOffset, oldTarget, newTarget];
         for (int index = 0; index < values.Length; index++)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(words[(index * WordSize)..], values[index]);
@@ -93,14 +106,16 @@ public static class DispatcherCode
         }
     }
 
-    private static byte[] Assemble(ulong stubAddress)
+    private static (byte[] Code, int SelfSwitchFrom) Assemble(ulong stubAddress)
     {
         var assembler = new Assembler(64);
         Label probe = assembler.CreateLabel();
         Label known = assembler.CreateLabel();
+        Label readEntry = assembler.CreateLabel();
         Label absent = assembler.CreateLabel();
         Label toNew = assembler.CreateLabel();
         Label decided = assembler.CreateLabel();
+        Label selfSwitch = assembler.CreateLabel();
 
         assembler.mov(__qword_ptr[rsp + SavedR10Offset], r10);
         assembler.mov(__qword_ptr[rsp + SavedR11Offset], r11);
@@ -125,7 +140,16 @@ public static class DispatcherCode
         assembler.AddInstruction(WithWord(Code.Mov_r64_rm64, stubAddress + EntriesStartOffset));
         assembler.jmp(probe);
 
+        // A known thread not yet in the goal universe, while threads may switch themselves, looks at its stack first.
         assembler.Label(ref known);
+        assembler.AddInstruction(WithWord(Code.Mov_r64_rm64, stubAddress + TableHeaderOffset, Register.R11));
+        assembler.movzx(r11d, __byte_ptr[r11 + ThreadTableLayout.SelfSwitchOffset]);
+        assembler.test(r11d, r11d);
+        assembler.jz(readEntry);
+        assembler.dec(r11d);
+        assembler.cmp(__byte_ptr[r10 + ThreadTableLayout.EntryUniverseOffset], r11b);
+        assembler.jne(selfSwitch);
+        assembler.Label(ref readEntry);
         assembler.test(__byte_ptr[r10 + ThreadTableLayout.EntryUniverseOffset], ThreadTableLayout.NewUniverse);
         assembler.jmp(decided);
 
@@ -143,16 +167,19 @@ public static class DispatcherCode
         assembler.Label(ref toNew);
         assembler.AddInstruction(JumpThroughWord(stubAddress + NewTargetOffset));
 
+        assembler.Label(ref selfSwitch);
+        SelfSwitchCode.Emit(assembler, stubAddress + TableHeaderOffset, readEntry);
+
         var writer = new ByteListWriter();
-        assembler.Assemble(writer, stubAddress);
-        return writer.ToArray();
+        var result = assembler.Assemble(writer, stubAddress, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        return (writer.ToArray(), (int)(result.GetLabelRIP(selfSwitch) - stubAddress));
     }
 
     // Iced's assembler has no RIP-relative operand for a fixed address; a MemoryOperand based on RIP holds the absolute
     // address, and the block encoder turns it into a displacement from the instruction's end.
-    private static Instruction WithWord(Code code, ulong wordAddress)
+    private static Instruction WithWord(Code code, ulong wordAddress, Register register = Register.R10)
     {
-        return Instruction.Create(code, Register.R10, new MemoryOperand(Register.RIP, (long)wordAddress));
+        return Instruction.Create(code, register, new MemoryOperand(Register.RIP, (long)wordAddress));
     }
 
     private static Instruction JumpThroughWord(ulong wordAddress)

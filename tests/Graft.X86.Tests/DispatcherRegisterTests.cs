@@ -8,8 +8,8 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Graft.X86.Tests;
 
 /// <summary>
-/// A native caller loads every general register with its own value and calls the stub; the target it reaches checks them
-/// all. A caller built with gcc -fipa-ra may keep values in any of them across the call: only rflags is the stub's to change.
+/// A native caller, on the rig's own stack, loads every general register with its own value and calls the stub; the
+/// target it reaches checks them all. A caller built with gcc -fipa-ra may keep values in any of them across the call: only rflags is the stub's to change.
 /// </summary>
 public sealed unsafe class DispatcherRegisterTests
 {
@@ -29,10 +29,7 @@ public sealed unsafe class DispatcherRegisterTests
     [InlineData(true, NewUniverse)]
     public void EveryRegisterButFlagsReachesTheTarget(bool threadHasEntry, byte universe)
     {
-        using var rig = new DispatcherRig(
-            oldTarget: universe == OldUniverse ? CheckRegisters : ReturnZero,
-            newTarget: universe == NewUniverse ? CheckRegisters : ReturnZero,
-            caller: CallWithKnownRegisters);
+        using var rig = Rig(universe);
         if (threadHasEntry)
         {
             rig.SetDefaultUniverse((byte)(universe ^ 1));
@@ -45,6 +42,28 @@ public sealed unsafe class DispatcherRegisterTests
 
         Assert.Equal(1, ((delegate* unmanaged<int>)rig.Caller)());
     }
+
+    /// <summary>Through the self-switch: it looks at the stack and switches (clean), or looks and stays (the caller blocked).</summary>
+    [Theory]
+    [InlineData(false, NewUniverse)]
+    [InlineData(true, OldUniverse)]
+    public void EveryRegisterButFlagsReachesTheTargetThroughTheSelfSwitch(bool callerBlocked, byte universe)
+    {
+        using var rig = Rig(universe);
+        rig.SetDefaultUniverse(OldUniverse);
+        rig.SetSelfSwitch(NewUniverse);
+        rig.SetEntry(HomeIndex(rig.CurrentThreadPointer()), rig.CurrentThreadPointer(), OldUniverse, rig.OwnStack);
+        rig.SetRanges(callerBlocked ? [(rig.Caller, rig.Caller + 0x100)] : []);
+
+        Assert.Equal(1, ((delegate* unmanaged<int>)rig.Caller)());
+        Assert.NotEqual(0u, rig.LastCheckAt(HomeIndex(rig.CurrentThreadPointer())));
+    }
+
+    private static DispatcherRig Rig(byte universe) => new(
+        oldTarget: universe == OldUniverse ? CheckRegisters : ReturnZero,
+        newTarget: universe == NewUniverse ? CheckRegisters : ReturnZero,
+        caller: CallWithKnownRegisters,
+        callerOnOwnStack: true);
 
     private static void CallWithKnownRegisters(Assembler assembler, ulong stub)
     {
@@ -68,8 +87,6 @@ public sealed unsafe class DispatcherRegisterTests
         {
             assembler.pop(register);
         }
-
-        assembler.ret();
     }
 
     private static void CheckRegisters(Assembler assembler)

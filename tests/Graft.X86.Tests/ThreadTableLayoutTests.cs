@@ -5,12 +5,13 @@ namespace Graft.X86.Tests;
 public sealed class ThreadTableLayoutTests
 {
     [Fact]
-    public void TableIsAHeaderThen4096EntriesOf16Bytes()
+    public void TableIsAHeaderThen4096EntriesOf32BytesThen2048Ranges()
     {
-        Assert.Equal(65600, Size);
         Assert.Equal(64UL, EntryOffset(0));
-        Assert.Equal(80UL, EntryOffset(1));
-        Assert.Equal(65584UL, EntryOffset(Capacity - 1));
+        Assert.Equal(96UL, EntryOffset(1));
+        Assert.Equal(131104UL, EntryOffset(Capacity - 1));
+        Assert.Equal(131136, RangesOffset);
+        Assert.Equal(131136 + 32 + (2048 * 16), Size);
     }
 
     [Theory]
@@ -63,4 +64,33 @@ public sealed class ThreadTableLayoutTests
 
         Assert.StartsWith("0 marks an empty entry of the thread table; it cannot be a thread pointer", exception.Message);
     }
+
+    [Fact]
+    public void RangesAreSortedAndMergedWhereTheyOverlapOrTouch()
+    {
+        byte[] bytes = EncodeRanges([(0x5000, 0x5100), (0x1000, 0x1100), (0x10f0, 0x1200), (0x1200, 0x1300), (0x9000, 0x9000)]);
+
+        Assert.Equal([2UL, 0x1000UL, 0x5100UL, 0UL, 0x1000UL, 0x1300UL, 0x5000UL, 0x5100UL], Words(bytes));
+    }
+
+    [Fact]
+    public void PastTheCapacityNeighboursMergeUntilTheyFitCoveringAllTheyDid()
+    {
+        (ulong Start, ulong End)[] ranges = [.. Enumerable.Range(0, RangesCapacity + 1).Select(i => ((ulong)i * 0x100, ((ulong)i * 0x100) + 0x10))];
+
+        ulong[] words = Words(EncodeRanges(ranges));
+
+        Assert.Equal((ulong)(RangesCapacity / 2) + 1, words[0]);
+        Assert.Equal([0UL, 0x110UL], words[4..6]);
+        Assert.Equal([(ulong)RangesCapacity * 0x100, ((ulong)RangesCapacity * 0x100) + 0x10], words[^2..]);
+        Assert.Equal(((ulong)RangesCapacity * 0x100) + 0x10, words[2]);
+    }
+
+    [Fact]
+    public void NoRangesIsACountOfZero()
+    {
+        Assert.Equal([0UL, 0UL, 0UL, 0UL], Words(EncodeRanges([])));
+    }
+
+    private static ulong[] Words(byte[] bytes) => [.. bytes.Chunk(8).Select(word => BitConverter.ToUInt64(word))];
 }

@@ -7,13 +7,13 @@ namespace Graft.Model.State;
 /// <summary>
 /// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):
 /// <code>
-///   0      magic "GRAFTST3" (a mapping of 4 MiB; "GRAFTST2" was 1 MiB)
+///   0      magic "GRAFTST4" (a mapping of 4 MiB; "GRAFTST3" had a smaller thread table, "GRAFTST2" was 1 MiB)
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
 ///   4096   code page, read and execute only: where injected calls return (the return trampoline);
 ///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk
 ///   8192   scratch page (strings passed to injected calls)
-///   12288  the per-thread table of the transition in flight, read by the slots' dispatchers
-///   81920  half 0 | half 1: the JSON record, written to the idle half before the commit word
+///   12288  the per-thread table of the transition in flight and its blocked ranges, read by the slots' dispatchers
+///   180224  half 0 | half 1: the JSON record, written to the idle half before the commit word
 ///          flips to it, so a graft killed half-way leaves the previous record intact.
 /// </code>
 /// </summary>
@@ -30,11 +30,11 @@ public static class StateLayout
     public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;
     public const ulong ThreadTableOffset = 12288;
-    public const ulong ThreadTableSize = 69632;
+    public const ulong ThreadTableSize = 167936;
     public const ulong RecordsOffset = ThreadTableOffset + ThreadTableSize;
     public const ulong HalfSize = (Size - RecordsOffset) / 2;
 
-    public static ReadOnlySpan<byte> Magic => "GRAFTST3"u8;
+    public static ReadOnlySpan<byte> Magic => "GRAFTST4"u8;
 
     public static ulong HalfOffset(int half) => RecordsOffset + ((ulong)half * HalfSize);
 

@@ -17,6 +17,8 @@ internal static class SeccompCheck
     {
         // Threads mostly share their filters: each distinct set is evaluated once.
         var verdicts = new Dictionary<string, (SeccompCall Call, SeccompResult Result)?>();
+        target.UnderSeccompFilter = null;
+        var filtered = false;
         foreach (var tid in target.ThreadIds.Order().ToList())
         {
             switch (SeccompStatus.Read(target.Pid, tid))
@@ -26,6 +28,7 @@ internal static class SeccompCheck
                     throw new GraftException(GraftFailure.Refused,
                         $"process {target.Pid}: thread {tid} is in seccomp strict mode, which would kill it at {first.Name} (SECCOMP_MODE_STRICT); graft needs {first.Name} {first.Purpose}");
                 case SeccompMode.Filter:
+                    filtered = true;
                     var filters = Filters(target, tid);
                     if (filters is null)
                     {
@@ -47,6 +50,8 @@ internal static class SeccompCheck
                     break;
             }
         }
+
+        target.UnderSeccompFilter = filtered;
     }
 
     /// <summary>The thread's filters, read while it is stopped; null if it exited meanwhile.</summary>

@@ -52,6 +52,12 @@ internal sealed class TargetProcess : IDisposable
     /// </summary>
     public Func<LoadedModule, bool> IsAlive { get; set; } = _ => true;
 
+    /// <summary>
+    /// Whether a thread had a seccomp filter when <see cref="SeccompCheck"/> last looked; null before it has. Threads
+    /// switch themselves only in a process with none: the self-switch makes a system call of its own (sigaltstack).
+    /// </summary>
+    public bool? UnderSeccompFilter { get; set; }
+
     /// <summary>graftd's watch of the dynamic linker, if it has one: its stops are served only within <see cref="LoaderWatch.Serve"/>.</summary>
     public LoaderWatch? Loader { get; set; }
 

@@ -8,8 +8,9 @@ using Graft.X86.Contract;
 namespace Graft.Patching.Transitions;
 
 /// <summary>
-/// A thread stopped in a function's dispatcher, or on the first instruction of the slot code in front of a
-/// replacement, has entered neither version of the function yet: it is put back at the function's entry, with the
+/// A thread stopped in a function's dispatcher (before its self-switch, see <see cref="DispatcherCode.SelfSwitchFrom"/>), or on
+/// the first instruction of the slot code in front of a replacement, has entered neither version of the function yet: it is
+/// put back at the function's entry, with the
 /// registers it had there, as if stopped just before its call arrived. Its stack is then its caller's, and it can be
 /// switched like any thread whose stack is clean; on resuming it goes through the dispatcher again and reads its new
 /// universe. Without this, a thread calling a patched function in a tight loop is nearly always caught in the
@@ -33,8 +34,13 @@ internal sealed class EntryRewind(IReadOnlyList<PatchedFunction> functions)
         var dispatcher = Redirects.Dispatcher(function);
         if (regs.rip >= dispatcher && regs.rip < dispatcher + SlotLayout.DispatcherCapacity)
         {
-            (regs.r10, regs.r11) = DispatcherCode.EntryRegisters((int)(regs.rip - dispatcher), regs.rsp, regs.r10, regs.r11,
-                target.Memory.ReadUInt64);
+            if (DispatcherCode.EntryRegisters((int)(regs.rip - dispatcher), regs.rsp, regs.r10, regs.r11, target.Memory.ReadUInt64) is not { } entry)
+            {
+                // In the self-switch, a microsecond from its end: the sweep finds it in a slot and looks again later.
+                return regs;
+            }
+
+            (regs.r10, regs.r11) = entry;
         }
         else if (regs.rip == PreservingStub(function) + PreservingEntry.JumpOffset)
         {

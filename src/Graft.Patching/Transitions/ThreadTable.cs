@@ -6,7 +6,9 @@ namespace Graft.Patching.Transitions;
 /// <summary>
 /// The per-thread table of a transition, in the target's memory (<see cref="ThreadTableLayout"/>):
 /// each thread's universe, keyed by its thread pointer (fs_base). Graft writes it from outside
-/// while the threads run and read it in the slots' dispatchers.
+/// while the threads run and read it in the slots' dispatchers. A thread whose entry has its
+/// stack bounds may also write its own universe, when self-switching is on (<see cref="AllowSelfSwitch"/>):
+/// what Graft holds of a universe is then as of its last <see cref="Refresh"/>.
 /// </summary>
 internal sealed class ThreadTable
 {
@@ -44,20 +46,52 @@ internal sealed class ThreadTable
     public static ThreadTable Load(IMemory memory, ulong address)
     {
         var table = new ThreadTable(memory, address);
-        var bytes = memory.Read(address, ThreadTableLayout.Size);
-        for (var index = 0; index < ThreadTableLayout.Capacity; index++)
-        {
-            var entry = bytes.AsSpan((int)ThreadTableLayout.EntryOffset(index), ThreadTableLayout.EntrySize);
-            var key = BitConverter.ToUInt64(entry);
-            if (key != 0)
-            {
-                table.indexOf[key] = index;
-                table.universeOf[key] = (Universe)(entry[8] & 1);
-            }
-        }
-
+        table.ReadEntries(fromKeys: true);
         return table;
     }
+
+    /// <summary>
+    /// Reads again the universe of every thread the table knows, which a thread may have
+    /// switched itself. Pairs with the dispatcher's one-byte store: a thread that switched
+    /// before this read shows here; one that switches after, at the next.
+    /// </summary>
+    public void Refresh() => ReadEntries(fromKeys: false);
+
+    private void ReadEntries(bool fromKeys)
+    {
+        var bytes = memory.Read(address + ThreadTableLayout.EntryOffset(0), ThreadTableLayout.Capacity * ThreadTableLayout.EntrySize);
+        for (var index = 0; index < ThreadTableLayout.Capacity; index++)
+        {
+            var entry = bytes.AsSpan(index * ThreadTableLayout.EntrySize, ThreadTableLayout.EntrySize);
+            var key = BitConverter.ToUInt64(entry);
+            if (key != 0 && (fromKeys || indexOf.ContainsKey(key)))
+            {
+                indexOf[key] = index;
+                universeOf[key] = (Universe)(entry[ThreadTableLayout.EntryUniverseOffset] & 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lets threads with stack bounds switch themselves to <paramref name="goal"/>, away from
+    /// <paramref name="blocked"/> code (<see cref="ThreadTableLayout.EncodeRanges"/>). The
+    /// ranges are written first, and only while self-switching is off (<see cref="ForbidSelfSwitch"/>):
+    /// no dispatcher reads them then.
+    /// </summary>
+    public void AllowSelfSwitch(Universe goal, IEnumerable<(ulong Start, ulong End)> blocked)
+    {
+        Precondition.Require(memory.Read(address + ThreadTableLayout.SelfSwitchOffset, 1)[0] == 0, "self-switching is on already");
+        memory.Write(address + ThreadTableLayout.RangesOffset, ThreadTableLayout.EncodeRanges(blocked));
+        memory.Write(address + ThreadTableLayout.SelfSwitchOffset, [(byte)((byte)goal + 1)]);
+    }
+
+    /// <summary>
+    /// No thread starts a self-switch from here on. One already inside its dispatcher may still
+    /// store the goal it read: the caller waits until no thread is inside one before it relies
+    /// on the table or changes the goal (the kernel's klp_synchronize_transition in
+    /// klp_reverse_transition).
+    /// </summary>
+    public void ForbidSelfSwitch() => memory.Write(address + ThreadTableLayout.SelfSwitchOffset, [0]);
 
     /// <summary>
     /// The universe of threads the table does not know: every thread that has not switched yet
@@ -75,18 +109,29 @@ internal sealed class ThreadTable
     {
         if (!indexOf.TryGetValue(threadPointer, out var index))
         {
-            index = Insert(threadPointer, universe);
+            index = Insert(threadPointer, universe, null);
         }
         else
         {
             // One byte: a dispatcher reads either the old or the new universe, nothing between.
-            memory.Write(address + ThreadTableLayout.EntryOffset(index) + 8, [(byte)universe]);
+            memory.Write(address + ThreadTableLayout.EntryOffset(index) + ThreadTableLayout.EntryUniverseOffset, [(byte)universe]);
         }
 
         universeOf[threadPointer] = universe;
     }
 
-    private int Insert(ulong threadPointer, Universe universe)
+    /// <summary>
+    /// A thread the table does not know yet, in <paramref name="universe"/>, with its stack's
+    /// bounds when known: only such a thread switches itself.
+    /// </summary>
+    public void Add(ulong threadPointer, Universe universe, (ulong Low, ulong High)? stack)
+    {
+        Precondition.Require(!indexOf.ContainsKey(threadPointer), $"thread 0x{threadPointer:x} has an entry already");
+        Insert(threadPointer, universe, stack);
+        universeOf[threadPointer] = universe;
+    }
+
+    private int Insert(ulong threadPointer, Universe universe, (ulong Low, ulong High)? stack)
     {
         if (indexOf.Count >= MaxThreads)
         {
@@ -98,12 +143,20 @@ internal sealed class ThreadTable
         var index = ThreadTableLayout.ProbeSequence(threadPointer).First(i => !used.Contains(i));
         var entry = address + ThreadTableLayout.EntryOffset(index);
 
-        // The universe before the key, which publishes the entry: x86 makes stores visible in
-        // order, so a dispatcher that finds the key finds its universe too. The 8-byte key may
+        // The rest before the key, which publishes the entry: x86 makes stores visible in
+        // order, so a dispatcher that finds the key finds its universe and bounds too. The 8-byte key may
         // land in pieces (the kernel copies with rep movsb): a partly written key is some of
         // its bytes over zeros, which is no other thread's pointer (thread pointers are far
         // apart and share their low bits), so a dispatcher that sees it just probes on.
-        memory.Write(entry + 8, [(byte)universe]);
+        var rest = new byte[ThreadTableLayout.EntrySize - ThreadTableLayout.EntryUniverseOffset];
+        rest[0] = (byte)universe;
+        if (stack is { } bounds)
+        {
+            BitConverter.TryWriteBytes(rest.AsSpan(ThreadTableLayout.EntryStackLowOffset - ThreadTableLayout.EntryUniverseOffset), bounds.Low);
+            BitConverter.TryWriteBytes(rest.AsSpan(ThreadTableLayout.EntryStackHighOffset - ThreadTableLayout.EntryUniverseOffset), bounds.High);
+        }
+
+        memory.Write(entry + ThreadTableLayout.EntryUniverseOffset, rest);
         memory.WriteUInt64(entry, threadPointer);
         indexOf[threadPointer] = index;
         return index;

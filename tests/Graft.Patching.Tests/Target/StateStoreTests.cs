@@ -19,7 +19,7 @@ public sealed class StateStoreTests
     public void ARecordWrittenIsReadBackAsItselfByTheNextGraft()
     {
         // What EnsureMapped leaves: the magic, and a commit word of 0 (no record).
-        "GRAFTST3"u8.CopyTo(mapping);
+        "GRAFTST4"u8.CopyTo(mapping);
         var store = Store();
         Assert.Empty(store.Read().Patches);
 
@@ -35,7 +35,7 @@ public sealed class StateStoreTests
     [Fact]
     public void EachWriteGoesToTheIdleHalfAndThenFlipsTheCommitWordToIt()
     {
-        "GRAFTST3"u8.CopyTo(mapping);
+        "GRAFTST4"u8.CopyTo(mapping);
         var store = Store();
         store.Read();
         var first = StateLayout.Serialize(SampleState());
@@ -83,7 +83,7 @@ public sealed class StateStoreTests
     {
         // Half 0 holds a record of version 2; the commit word says: its length, half 0, generation 5.
         var record = StateLayout.Serialize(SampleState() with { Version = 2 });
-        "GRAFTST3"u8.CopyTo(mapping);
+        "GRAFTST4"u8.CopyTo(mapping);
         record.CopyTo(mapping, (int)StateLayout.HalfOffset(0));
         BinaryPrimitives.WriteUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset), StateLayout.EncodeCommit(record.Length, 0, 5));
 
@@ -96,7 +96,7 @@ public sealed class StateStoreTests
     public void ADamagedRecordIsRefused()
     {
         var record = Encoding.UTF8.GetBytes("{\"version\":3,\"patches\":[");
-        "GRAFTST3"u8.CopyTo(mapping);
+        "GRAFTST4"u8.CopyTo(mapping);
         record.CopyTo(mapping, (int)StateLayout.HalfOffset(1));
         BinaryPrimitives.WriteUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset), StateLayout.EncodeCommit(record.Length, 1, 1));
 

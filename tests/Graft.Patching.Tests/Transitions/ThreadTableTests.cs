@@ -40,10 +40,11 @@ public sealed class ThreadTableTests
 
         threads.Set(threadPointer, Universe.New);
 
-        // Entry 2447: the 8-byte key, little-endian, then the universe byte; bytes 9..15 stay zero.
+        // Entry 2447: the 8-byte key, little-endian, then the universe byte; the rest (no stack bounds) stays zero.
         var entry = Entry(2447);
         Assert.Equal(threadPointer, BinaryPrimitives.ReadUInt64LittleEndian(entry));
-        Assert.Equal([ThreadTableLayout.NewUniverse, 0, 0, 0, 0, 0, 0, 0], entry[8..].ToArray());
+        Assert.Equal(ThreadTableLayout.NewUniverse, entry[8]);
+        Assert.Equal(-1, entry[9..].IndexOfAnyExcept((byte)0));
         Assert.Equal(Universe.New, threads.UniverseOf(threadPointer));
         Assert.Equal(ThreadTableLayout.NewUniverse, DispatcherLookup(threadPointer));
 
@@ -135,6 +136,46 @@ public sealed class ThreadTableTests
         Assert.Equal(ThreadTable.MaxThreads, threads.Count);
         Assert.Equal(ThreadTableLayout.Capacity - ThreadTable.MaxThreads, Enumerable.Range(0, ThreadTableLayout.Capacity).Count(i => KeyAt(i) == 0));
         Assert.Equal(ThreadTableLayout.OldUniverse, DispatcherLookup(WithHome(0, 2)));
+    }
+
+    [Fact]
+    public void AddWritesTheStackBoundsBeforeTheKeyAndRefreshReadsWhatAThreadSwitchedItself()
+    {
+        const ulong threadPointer = 0x7f12_3456_7640; // home index 2447
+        var threads = ThreadTable.Create(image, TableAddress, Universe.Old);
+
+        threads.Add(threadPointer, Universe.Old, (0x7f12_3400_0000, threadPointer));
+
+        var entry = Entry(2447);
+        Assert.Equal(threadPointer, BinaryPrimitives.ReadUInt64LittleEndian(entry));
+        Assert.Equal(0x7f12_3400_0000UL, BinaryPrimitives.ReadUInt64LittleEndian(entry[ThreadTableLayout.EntryStackLowOffset..]));
+        Assert.Equal(threadPointer, BinaryPrimitives.ReadUInt64LittleEndian(entry[ThreadTableLayout.EntryStackHighOffset..]));
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(entry[ThreadTableLayout.EntryLastCheckOffset..]));
+
+        // The thread's dispatcher stores the goal; Graft sees it once it reads the table again.
+        entry[ThreadTableLayout.EntryUniverseOffset] = ThreadTableLayout.NewUniverse;
+        Assert.Equal(Universe.Old, threads.UniverseOf(threadPointer));
+        threads.Refresh();
+        Assert.Equal(Universe.New, threads.UniverseOf(threadPointer));
+        Assert.Throws<GraftException>(() => threads.Add(threadPointer, Universe.Old, null));
+    }
+
+    [Fact]
+    public void SelfSwitchingIsTheGoalPlusOneInTheHeaderWithTheRangesWrittenFirst()
+    {
+        var threads = ThreadTable.Create(image, TableAddress, Universe.Old);
+
+        threads.AllowSelfSwitch(Universe.New, [(0x5000, 0x5100), (0x1000, 0x1100)]);
+
+        Assert.Equal(2, table[ThreadTableLayout.SelfSwitchOffset]);
+        Assert.Equal(2UL, BinaryPrimitives.ReadUInt64LittleEndian(table.AsSpan(ThreadTableLayout.RangesOffset)));
+        Assert.Equal(0x1000UL, BinaryPrimitives.ReadUInt64LittleEndian(table.AsSpan(ThreadTableLayout.RangesOffset + ThreadTableLayout.RangesHeaderSize)));
+        Assert.Throws<GraftException>(() => threads.AllowSelfSwitch(Universe.Old, []));
+
+        threads.ForbidSelfSwitch();
+        Assert.Equal(0, table[ThreadTableLayout.SelfSwitchOffset]);
+        threads.AllowSelfSwitch(Universe.Old, []);
+        Assert.Equal(1, table[ThreadTableLayout.SelfSwitchOffset]);
     }
 
     /// <summary>
