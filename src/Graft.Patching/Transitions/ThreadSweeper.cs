@@ -32,6 +32,10 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         return pointer;
     }
 
+    /// <summary>A thread pointer read without a stop (<see cref="Linux.Inspection.GlibcThreads"/>).</summary>
+    public void Know(int tid, ulong threadPointer) => threadPointers[tid] = threadPointer;
+
+    /// <summary>As of the table's last refresh: a thread may have switched itself since.</summary>
     public bool IsSwitched(int tid) =>
         threadPointers.TryGetValue(tid, out var pointer) && table.UniverseOf(pointer) == goal;
 
@@ -63,6 +67,9 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     private List<StuckThread> Sweep(Deadline deadline)
     {
         Sweeps++;
+
+        // Threads that switched themselves since the last sweep need no stop.
+        table.Refresh();
         var stuck = new List<StuckThread>();
         foreach (var tid in target.ThreadIds.Where(t => !IsSwitched(t)).ToList())
         {

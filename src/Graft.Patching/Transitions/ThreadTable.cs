@@ -80,7 +80,7 @@ internal sealed class ThreadTable
     /// </summary>
     public void AllowSelfSwitch(Universe goal, IEnumerable<(ulong Start, ulong End)> blocked)
     {
-        Precondition.Require(memory.Read(address + ThreadTableLayout.SelfSwitchOffset, 1)[0] == 0, "self-switching is on already");
+        Precondition.Require(SelfSwitchGoal is null, "self-switching is on already");
         memory.Write(address + ThreadTableLayout.RangesOffset, ThreadTableLayout.EncodeRanges(blocked));
         memory.Write(address + ThreadTableLayout.SelfSwitchOffset, [(byte)((byte)goal + 1)]);
     }
@@ -91,6 +91,11 @@ internal sealed class ThreadTable
     /// on the table or changes the goal (the kernel's klp_synchronize_transition in
     /// klp_reverse_transition).
     /// </summary>
+    /// <summary>The universe threads switch themselves to, or null while they do not.</summary>
+    public Universe? SelfSwitchGoal => memory.Read(address + ThreadTableLayout.SelfSwitchOffset, 1)[0] is var goal and not 0
+        ? (Universe)(goal - 1)
+        : null;
+
     public void ForbidSelfSwitch() => memory.Write(address + ThreadTableLayout.SelfSwitchOffset, [0]);
 
     /// <summary>

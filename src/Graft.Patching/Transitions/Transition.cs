@@ -91,17 +91,23 @@ internal sealed class Transition : IDisposable
         notice(Notices.Starting(Patch.Name, Patching));
     }
 
-    /// <summary>klp_reverse_transition: the transition in flight heads the other way; threads already switched switch back.</summary>
+    /// <summary>
+    /// klp_reverse_transition: the transition in flight heads the other way; threads already
+    /// switched switch back. As the kernel clears TIF_PATCH_PENDING and waits a grace period
+    /// before it flips the target state, the threads' self-switch goes off, no thread is left
+    /// inside a dispatcher, and only then do the record and the table head the other way.
+    /// </summary>
     public void Reverse()
     {
         Precondition.Require(step == Step.Started, $"reverse: the transition is {step}, not started");
+        threads.StopSelfSwitching(() => Synchronization.WaitUntilNoThreadIsIn(target, DispatcherCode()));
         Goal = Patching ? Universe.Old : Universe.New;
         notice(Notices.Reversing(Patch.Name, toPatching: Patching));
         notice(Notices.Starting(Patch.Name, Patching));
         threads.Dispose();
-        threads = OpenThreads();
         (State, Patch) = TransitionRecord.Start(State, Patch, Patching);
         store.Write(State);
+        threads = OpenThreads();
         stuck = null;
     }
 
@@ -139,7 +145,7 @@ internal sealed class Transition : IDisposable
         if (Patching)
         {
             writer.Write([.. Patch.Functions.Select(Redirects.ToPatched)]);
-            Synchronization.WaitUntilNoThreadIsIn(target, [.. Patch.Functions.Select(f => (Redirects.Dispatcher(f), (ulong)X86.SlotLayout.DispatcherCapacity)),
+            Synchronization.WaitUntilNoThreadIsIn(target, [.. DispatcherCode(),
                 .. Patch.Functions.Where(f => f.IsNop).Select(f => (f.Slot, (ulong)X86.SlotLayout.Size)),
                 .. TransitionRecord.Replaced(State, Patch).SelectMany(Synchronization.CodeOf)]);
             Completion.Patched(target, store, State, Patch, notice);
@@ -179,11 +185,17 @@ internal sealed class Transition : IDisposable
 
     /// <summary>The threads heading for <see cref="Goal"/> in a new table.</summary>
     private TransitionThreads BeginThreads() =>
-        TransitionThreads.Begin(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
+        TransitionThreads.Begin(target, TableAddress, Goal, Blocking(), new EntryRewind(Patch.Functions), SettleChild);
 
     /// <summary>The threads heading for <see cref="Goal"/> in the table the target holds.</summary>
     private TransitionThreads OpenThreads() =>
-        TransitionThreads.Continue(target, TableAddress, Goal, Blockers.For(State, Patch, Goal), new EntryRewind(Patch.Functions), SettleChild);
+        TransitionThreads.Continue(target, TableAddress, Goal, Blocking(), new EntryRewind(Patch.Functions), SettleChild);
+
+    private TransitionThreads.Blocking Blocking() =>
+        new(Blockers.For(State, Patch, Goal), [.. Blockers.ForSelfSwitch(State, Patch, Goal)]);
+
+    private IEnumerable<(ulong Start, ulong Length)> DispatcherCode() =>
+        Patch.Functions.Select(f => (Redirects.Dispatcher(f), (ulong)X86.SlotLayout.DispatcherCapacity));
 
     /// <summary>
     /// Finishes the transition in a child forked while it was in flight: the child's one thread

@@ -1,3 +1,4 @@
+using Graft.Linux.Inspection;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
@@ -5,8 +6,9 @@ namespace Graft.Patching.Transitions;
 
 /// <summary>
 /// The threads of a per-thread transition (see <see cref="Transition"/>): the table of which
-/// universe each is in, the sweeps that switch them, threads and processes created meanwhile,
-/// and --force. Hooks into the tracee while it lives.
+/// universe each is in, the threads that switch themselves in their dispatchers, the sweeps
+/// that switch the others, threads and processes created meanwhile, and --force. Hooks into
+/// the tracee while it lives.
 /// </summary>
 internal sealed class TransitionThreads : IDisposable
 {
@@ -16,14 +18,15 @@ internal sealed class TransitionThreads : IDisposable
     private readonly Func<ThreadStack, string?> blocker;
     private readonly Action<int, Universe> settleChild;
 
-    private TransitionThreads(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    private TransitionThreads(TargetProcess target, ThreadTable table, Universe goal, Blocking blocking, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         this.target = target;
         this.table = table;
-        this.blocker = blocker;
+        blocker = blocking.Check;
         this.settleChild = settleChild;
         sweeper = new ThreadSweeper(target, table, goal, blocker, rewind);
         target.OnNewThreads(Inherit, Settle);
+        LetThreadsSwitchThemselves(blocking.SelfSwitchRanges);
     }
 
     public Universe Goal => sweeper.Goal;
@@ -32,14 +35,15 @@ internal sealed class TransitionThreads : IDisposable
 
     /// <summary>
     /// A new table with every thread in the universe opposite to <paramref name="goal"/>: the
-    /// table's unknown universe. No thread is stopped for it; a thread gets an entry of its own
-    /// when it switches (its thread pointer is read in that stop) or is created.
+    /// table's unknown universe. No thread is stopped for it: the threads glibc lists get an
+    /// entry from that list; any other, when it switches (its thread pointer is read in that
+    /// stop) or is created.
     /// </summary>
-    public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    public static TransitionThreads Begin(TargetProcess target, ulong tableAddress, Universe goal, Blocking blocking, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var start = goal == Universe.New ? Universe.Old : Universe.New;
         var table = ThreadTable.Create(target.Memory, tableAddress, start);
-        return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
+        return new TransitionThreads(target, table, goal, blocking, rewind, settleChild);
     }
 
     /// <summary>
@@ -47,10 +51,22 @@ internal sealed class TransitionThreads : IDisposable
     /// or reversed). Threads it does not know are in the universe the transition started from,
     /// which reversed is the goal.
     /// </summary>
-    public static TransitionThreads Continue(TargetProcess target, ulong tableAddress, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind, Action<int, Universe> settleChild)
+    public static TransitionThreads Continue(TargetProcess target, ulong tableAddress, Universe goal, Blocking blocking, EntryRewind rewind, Action<int, Universe> settleChild)
     {
         var table = ThreadTable.Load(target.Memory, tableAddress);
-        return new TransitionThreads(target, table, goal, blocker, rewind, settleChild);
+        return new TransitionThreads(target, table, goal, blocking, rewind, settleChild);
+    }
+
+    /// <summary>
+    /// Turns the threads' self-switch off and waits, with <paramref name="waitOutDispatchers"/>,
+    /// until no thread is inside a dispatcher, where it might still store the goal it read: after
+    /// that, the table changes only by Graft's hand, and the goal may change.
+    /// </summary>
+    public void StopSelfSwitching(Action waitOutDispatchers)
+    {
+        table.ForbidSelfSwitch();
+        waitOutDispatchers();
+        table.Refresh();
     }
 
     /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>
@@ -76,9 +92,49 @@ internal sealed class TransitionThreads : IDisposable
         }
     }
 
+    /// <summary>
+    /// Lets the threads glibc lists switch themselves at their next call of a patched function
+    /// (<see cref="X86.DispatcherCode"/>), each with its stack's bounds in its entry, away from
+    /// <paramref name="ranges"/>. Not in a process under a seccomp filter, which might refuse
+    /// the dispatcher's sigaltstack call, nor where glibc's list cannot be read: the sweep then
+    /// switches every thread.
+    /// </summary>
+    private void LetThreadsSwitchThemselves(IEnumerable<(ulong Start, ulong End)> ranges)
+    {
+        Precondition.Require(table.SelfSwitchGoal is null || table.SelfSwitchGoal == Goal,
+            "the threads switch themselves towards the other universe (a reversal turns that off before it writes the record)");
+        if (target.UnderSeccompFilter is not false)
+        {
+            // Turned on by an earlier graft before a filter came: no thread starts another self-switch.
+            table.ForbidSelfSwitch();
+            return;
+        }
+
+        if (GlibcThreads.Read(target.Modules, target.Memory, target.ThreadIds) is not { } threads)
+        {
+            return;
+        }
+
+        var mappings = ProcessMaps.Read(target.Pid);
+        foreach (var thread in threads)
+        {
+            sweeper.Know(thread.Tid, thread.ThreadPointer);
+            if (!table.Knows(thread.ThreadPointer))
+            {
+                table.Add(thread.ThreadPointer, table.Unknown, GlibcThreads.Stack(thread, target.Pid, mappings));
+            }
+        }
+
+        if (table.SelfSwitchGoal is null)
+        {
+            table.AllowSelfSwitch(Goal, ranges);
+        }
+    }
+
     /// <summary>A new thread takes its creator's universe (the kernel's klp_copy_process).</summary>
     private void Inherit(int creator, int child)
     {
+        table.Refresh();
         table.Set(sweeper.ThreadPointer(child), table.UniverseOf(sweeper.ThreadPointer(creator)));
     }
 
@@ -89,6 +145,7 @@ internal sealed class TransitionThreads : IDisposable
     /// </summary>
     private void Settle(int forkingThread, int child)
     {
+        table.Refresh();
         var universe = table.UniverseOf(sweeper.ThreadPointer(forkingThread));
         if (universe != Goal)
         {
@@ -101,6 +158,9 @@ internal sealed class TransitionThreads : IDisposable
 
         settleChild(child, universe);
     }
+
+    /// <summary>What keeps a thread from switching: the check of its unwound stack, and the ranges its own dispatcher scans for.</summary>
+    public sealed record Blocking(Func<ThreadStack, string?> Check, IReadOnlyList<(ulong Start, ulong End)> SelfSwitchRanges);
 
     public void Dispose()
     {
