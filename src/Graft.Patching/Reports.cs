@@ -28,8 +28,11 @@ public sealed record OperationReport(
     public StopCost Stops { get; init; } = StopCost.None;
 }
 
-/// <summary>How the transition went: attempts (sweeps for per-thread), and threads moved out of bytes being rewritten.</summary>
-public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved);
+/// <summary>
+/// How the transition went: attempts (sweeps for per-thread), threads moved out of bytes being rewritten, and threads that
+/// switched themselves at a call of a patched function, with no stop (per-thread).
+/// </summary>
+public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved, int SelfSwitched = 0);
 
 /// <summary>
 /// What stopping threads cost the target: the longest time any one thread did not run its own

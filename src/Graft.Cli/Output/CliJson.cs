@@ -27,6 +27,7 @@ internal sealed record OperationOutput(
     string? LongestStopKind,
     int MostStoppedAtOnce,
     int ThreadsMoved,
+    int SelfSwitched,
     int TrapsHandled,
     IReadOnlyList<StopsOutput> Stops,
     IReadOnlyList<PatchedFunction> Functions,

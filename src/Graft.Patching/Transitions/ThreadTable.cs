@@ -31,6 +31,9 @@ internal sealed class ThreadTable
 
     public int Count => indexOf.Count;
 
+    /// <summary>Entries a refresh found changed: Graft writes its own changes into what it holds, so these are the threads' own.</summary>
+    public int SelfSwitched { get; private set; }
+
     /// <summary>
     /// An empty table whose unknown threads are in <paramref name="unknown"/>. Only while no
     /// dispatcher is reachable: a thread inside one would read a table being cleared.
@@ -66,8 +69,14 @@ internal sealed class ThreadTable
             var key = BitConverter.ToUInt64(entry);
             if (key != 0 && (fromKeys || indexOf.ContainsKey(key)))
             {
+                var universe = (Universe)(entry[ThreadTableLayout.EntryUniverseOffset] & 1);
+                if (!fromKeys && universeOf[key] != universe)
+                {
+                    SelfSwitched++;
+                }
+
                 indexOf[key] = index;
-                universeOf[key] = (Universe)(entry[ThreadTableLayout.EntryUniverseOffset] & 1);
+                universeOf[key] = universe;
             }
         }
     }

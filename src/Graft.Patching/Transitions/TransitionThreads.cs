@@ -33,6 +33,9 @@ internal sealed class TransitionThreads : IDisposable
 
     public int Sweeps => sweeper.Sweeps;
 
+    /// <summary>Threads Graft found switched by their own dispatcher, as of the table's last refresh.</summary>
+    public int SelfSwitched => table.SelfSwitched;
+
     /// <summary>
     /// A new table with every thread in the universe opposite to <paramref name="goal"/>: the
     /// table's unknown universe. No thread is stopped for it: the threads glibc lists get an

@@ -32,6 +32,34 @@ public sealed class ConsistencyUnderFireTests
         Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
     }
 
+    /// <summary>
+    /// The handlers run on an alternate signal stack that lies inside the worker's own stack (pair's "onstack"), where
+    /// the stack bounds Graft wrote hold the handler's rsp but not the frames it interrupted: a dispatcher that switched
+    /// its thread there would give 12 or 21. The threads still switch themselves where they may, outside handlers.
+    /// </summary>
+    [Fact]
+    public void HandlersOnAnAlternateStackInsideTheThreadsOwnNeverMixVersions()
+    {
+        using var pair = RunningFixture.Start("pair", "3", "onstack");
+        var patcher = new NoticeLog().NewPatcher();
+
+        var selfSwitched = 0;
+        for (var cycle = 0; cycle < 30; cycle++)
+        {
+            var apply = patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout);
+            var revert = patcher.Revert(pair.Pid, "pair-new", Timeout);
+            Assert.Null(apply.InFlight);
+            Assert.Null(revert.InFlight);
+            selfSwitched += apply.Transition.SelfSwitched + revert.Transition.SelfSwitched;
+        }
+
+        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
+        Assert.True(pair.IsAlive);
+        Assert.Equal("0", Field(last, "bad"));
+        Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
+        Assert.True(selfSwitched > 0, "no thread switched itself in 60 transitions");
+    }
+
     private static string Field(string line, string name) =>
         line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
 }

@@ -11,10 +11,33 @@ namespace Graft.IntegrationTests.Patching;
 /// each inside hot() about 90% of the time: every thread is clean now and then, all 16 at
 /// once practically never. Per-thread converges; stop-world finds no safe moment.
 /// </summary>
-[Trait(Traits.Category, Traits.Stress)]
 public sealed class HotThreadsTests(ITestOutputHelper output)
 {
+    /// <summary>
+    /// Threads inside the patched function nearly all the time switch themselves at their next call of it
+    /// (DispatcherCode's self-switch): the apply converges in the first sweep, which finds them switched.
+    /// </summary>
     [Fact]
+    public void HotThreadsSwitchThemselvesAtTheirNextCall()
+    {
+        using var hot = RunningFixture.Start("hot", "8");
+        var patcher = new NoticeLog().NewPatcher();
+
+        var report = patcher.Apply(hot.Pid, Repository.Patch("hot_new"), TimeSpan.FromSeconds(60));
+
+        Assert.Null(report.InFlight);
+        Assert.InRange(report.Transition.SelfSwitched, 1, 8);
+        hot.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && l.Contains(" new=8 of=8 ", StringComparison.Ordinal));
+        var revert = patcher.Revert(hot.Pid, "hot-new", TimeSpan.FromSeconds(60));
+        Assert.Null(revert.InFlight);
+        Assert.InRange(revert.Transition.SelfSwitched, 1, 8);
+        hot.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && l.Contains(" new=0 of=8 ", StringComparison.Ordinal));
+        output.WriteLine($"apply: {report.Transition.Attempts} sweep(s), {report.Transition.SelfSwitched} switched themselves; "
+            + $"revert: {revert.Transition.Attempts} sweep(s), {revert.Transition.SelfSwitched} switched themselves");
+    }
+
+    [Fact]
+    [Trait(Traits.Category, Traits.Stress)]
     public void PerThreadConvergesWhereStopWorldTimesOut()
     {
         using var hot = RunningFixture.Start("hot");
@@ -45,6 +68,7 @@ public sealed class HotThreadsTests(ITestOutputHelper output)
     /// instruction being written (PERFORMANCE.md problem 3; the target died about 1 apply in 10).
     /// </summary>
     [Fact]
+    [Trait(Traits.Category, Traits.Stress)]
     public void AThreadCallingTheFunctionInATightLoopSurvivesRepeatedAppliesAndReverts()
     {
         const int Rounds = 40;
