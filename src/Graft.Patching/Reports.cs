@@ -29,10 +29,11 @@ public sealed record OperationReport(
 }
 
 /// <summary>
-/// How the transition went: attempts (sweeps for per-thread), threads moved out of bytes being rewritten, and threads that
-/// switched themselves at a call of a patched function, with no stop (per-thread).
+/// How the transition went: attempts (sweeps for per-thread), threads moved out of bytes being rewritten, and, per-thread,
+/// the threads switched with no stop: those that switched themselves at a call of a patched function, and those asleep in
+/// a system call that Graft switched by a proposal.
 /// </summary>
-public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved, int SelfSwitched = 0);
+public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved, int SelfSwitched = 0, int SwitchedAsleep = 0);
 
 /// <summary>
 /// What stopping threads cost the target: the longest time any one thread did not run its own

@@ -19,25 +19,38 @@ public static class ThreadTableLayout
 
     /// <summary>
     /// Header byte 1: 0 while threads may not switch themselves; else the goal universe plus one. A dispatcher whose
-    /// thread has an entry, with stack bounds, and is not in the goal yet switches it when no word of its stack points
-    /// into a blocked range.
+    /// thread has an entry and is not in the goal yet switches it when Graft proposed so and the thread has called no
+    /// patched function since (<see cref="EntryProposalOffset"/>), or, if <see cref="ScanOffset"/> allows, when no
+    /// word of its stack points into a blocked range.
     /// </summary>
     public const int SelfSwitchOffset = 1;
+
+    /// <summary>Header byte 2: 1 when dispatchers may scan their stacks (which takes a sigaltstack call), else 0.</summary>
+    public const int ScanOffset = 2;
 
     /// <summary>The header's other bytes are reserved and zero.</summary>
     public const int HeaderSize = 64;
 
     public const int Capacity = 1 << IndexBits;
 
-    public const int EntrySize = 32;
+    /// <summary>A cache line: each thread writes its own entry, and no other thread's shares its line.</summary>
+    public const int EntrySize = 64;
 
     /// <summary>
     /// The 8-byte key: the thread's thread pointer (its fs_base, which glibc also stores at <c>%fs:0</c>); 0 marks an empty entry.
     /// </summary>
     public const int EntryKeyOffset = 0;
 
-    /// <summary>The thread's universe byte; bytes 9..11 of an entry are reserved and zero.</summary>
+    /// <summary>The thread's universe byte; bytes 10 and 11 of an entry are reserved and zero.</summary>
     public const int EntryUniverseOffset = 8;
+
+    /// <summary>
+    /// Graft's proposal: 0 for none, else the goal plus one. Graft makes it for a thread asleep in a system call whose
+    /// stack it found clean, with <see cref="EntryProposalCallsOffset"/> set to the thread's <see cref="EntryCallsOffset"/>
+    /// as it was then. The thread's dispatcher takes it at its next call if the two still agree (it called no patched
+    /// function since, so no frame it forbids can be on its stack), and otherwise clears it.
+    /// </summary>
+    public const int EntryProposalOffset = 9;
 
     /// <summary>
     /// 4 bytes the thread's own dispatcher keeps: bits 16..47 of the time stamp counter when it last looked at its
@@ -50,6 +63,12 @@ public static class ThreadTableLayout
 
     /// <summary>Just above the thread's stack: where its outermost frame ends.</summary>
     public const int EntryStackHighOffset = 24;
+
+    /// <summary>4 bytes: the calls of patched functions the thread made outside the goal universe, counted by its dispatcher.</summary>
+    public const int EntryCallsOffset = 32;
+
+    /// <summary>4 bytes: <see cref="EntryCallsOffset"/> as Graft read it when it checked the stack it proposes on. Bytes 40..63 are reserved.</summary>
+    public const int EntryProposalCallsOffset = 36;
 
     public const int RangesOffset = HeaderSize + (Capacity * EntrySize);
 

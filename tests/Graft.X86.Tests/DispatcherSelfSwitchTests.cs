@@ -131,6 +131,51 @@ public sealed unsafe class DispatcherSelfSwitchTests : IDisposable
         Assert.Equal(OldUniverse, _rig.UniverseAt(_home));
     }
 
+    [Fact]
+    public void GraftsProposalIsTakenWhenTheThreadCalledNothingSinceEvenWithoutAScan()
+    {
+        _rig.SetSelfSwitch(NewUniverse, scan: false);
+        _rig.SetEntry(_home, _rig.CurrentThreadPointer(), OldUniverse);
+        _rig.Propose(_home, NewUniverse, calls: 0);
+
+        Assert.Equal(NewResult, CallThroughCaller());
+        Assert.Equal(NewUniverse, _rig.UniverseAt(_home));
+        Assert.Equal(0u, _rig.CallsAt(_home));
+    }
+
+    [Fact]
+    public void AProposalMadeBeforeACallIsVoidAndCleared()
+    {
+        _rig.SetSelfSwitch(NewUniverse, scan: false);
+        _rig.SetEntry(_home, _rig.CurrentThreadPointer(), OldUniverse);
+
+        // A call before Graft's proposal arrives: counted, and the thread stays.
+        Assert.Equal(OldResult, CallThroughCaller());
+        Assert.Equal(1u, _rig.CallsAt(_home));
+
+        // A proposal from what Graft saw before that call: void, cleared, and this call counts too.
+        _rig.Propose(_home, NewUniverse, calls: 0);
+        Assert.Equal(OldResult, CallThroughCaller());
+        Assert.Equal(0, _rig.ProposalAt(_home));
+        Assert.Equal(2u, _rig.CallsAt(_home));
+        Assert.Equal(0u, _rig.LastCheckAt(_home));
+
+        // One from what it sees now holds.
+        _rig.Propose(_home, NewUniverse, calls: 2);
+        Assert.Equal(NewResult, CallThroughCaller());
+    }
+
+    [Fact]
+    public void AProposalForTheOtherGoalIsNotTaken()
+    {
+        _rig.SetSelfSwitch(NewUniverse, scan: false);
+        _rig.SetEntry(_home, _rig.CurrentThreadPointer(), OldUniverse);
+        _rig.Propose(_home, OldUniverse, calls: 0);
+
+        Assert.Equal(OldResult, CallThroughCaller());
+        Assert.Equal(OldUniverse, _rig.UniverseAt(_home));
+    }
+
     private int CallThroughCaller()
     {
         return ((delegate* unmanaged<int>)_rig.Caller)();

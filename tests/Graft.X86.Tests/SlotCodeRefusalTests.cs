@@ -62,6 +62,6 @@ public sealed class SlotCodeRefusalTests
 
         var exception = Assert.Throws<ArgumentException>(() => SlotCode.Build(slotAddress, analysis, 0));
 
-        Assert.Contains("a slot needs 640 bytes at an 8-byte aligned address", exception.Message);
+        Assert.Contains("a slot needs 704 bytes at an 8-byte aligned address", exception.Message);
     }
 }

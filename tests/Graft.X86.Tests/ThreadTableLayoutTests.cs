@@ -5,13 +5,13 @@ namespace Graft.X86.Tests;
 public sealed class ThreadTableLayoutTests
 {
     [Fact]
-    public void TableIsAHeaderThen4096EntriesOf32BytesThen2048Ranges()
+    public void TableIsAHeaderThen4096EntriesOf64BytesThen2048Ranges()
     {
         Assert.Equal(64UL, EntryOffset(0));
-        Assert.Equal(96UL, EntryOffset(1));
-        Assert.Equal(131104UL, EntryOffset(Capacity - 1));
-        Assert.Equal(131136, RangesOffset);
-        Assert.Equal(131136 + 32 + (2048 * 16), Size);
+        Assert.Equal(128UL, EntryOffset(1));
+        Assert.Equal(262144UL, EntryOffset(Capacity - 1));
+        Assert.Equal(262208, RangesOffset);
+        Assert.Equal(262208 + 32 + (2048 * 16), Size);
     }
 
     [Theory]

@@ -28,6 +28,7 @@ internal sealed record OperationOutput(
     int MostStoppedAtOnce,
     int ThreadsMoved,
     int SelfSwitched,
+    int SwitchedAsleep,
     int TrapsHandled,
     IReadOnlyList<StopsOutput> Stops,
     IReadOnlyList<PatchedFunction> Functions,

@@ -16,7 +16,7 @@ internal static class OperationPrinter
         if (json)
         {
             var output = new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
-                statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, stops.TrapsHandled,
+                statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep, stops.TrapsHandled,
                 [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
                 report.Functions, report.InFlight, report.Warnings);
             Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
@@ -25,7 +25,8 @@ internal static class OperationPrinter
         {
             var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
             Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {model}, " +
-                $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") + $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
+                $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") +
+                (statistics.SwitchedAsleep > 0 ? $"{statistics.SwitchedAsleep} asleep switched with no stop, " : "") + $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
                 (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once");
             if (report.InFlight is { } progress)
             {

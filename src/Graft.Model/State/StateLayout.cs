@@ -13,7 +13,7 @@ namespace Graft.Model.State;
 ///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk
 ///   8192   scratch page (strings passed to injected calls)
 ///   12288  the per-thread table of the transition in flight and its blocked ranges, read by the slots' dispatchers
-///   180224  half 0 | half 1: the JSON record, written to the idle half before the commit word
+///   311296  half 0 | half 1: the JSON record, written to the idle half before the commit word
 ///          flips to it, so a graft killed half-way leaves the previous record intact.
 /// </code>
 /// </summary>
@@ -30,7 +30,7 @@ public static class StateLayout
     public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;
     public const ulong ThreadTableOffset = 12288;
-    public const ulong ThreadTableSize = 167936;
+    public const ulong ThreadTableSize = 299008;
     public const ulong RecordsOffset = ThreadTableOffset + ThreadTableSize;
     public const ulong HalfSize = (Size - RecordsOffset) / 2;
 

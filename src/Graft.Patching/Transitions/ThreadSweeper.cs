@@ -6,7 +6,8 @@ namespace Graft.Patching.Transitions;
 /// <summary>
 /// The kernel's klp_try_complete_transition for threads: stop one thread, unwind it, and if its
 /// stack holds nothing the goal forbids, switch it to the goal universe; then resume it. At no
-/// moment is more than that one thread stopped.
+/// moment is more than that one thread stopped. A thread asleep in a system call is looked at
+/// without a stop, and switched by a proposal its dispatcher takes (see <see cref="ThreadTable.Propose"/>).
 /// </summary>
 internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Universe goal, Func<ThreadStack, string?> blocker, EntryRewind rewind)
 {
@@ -17,6 +18,8 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     private readonly Dictionary<int, ulong> threadPointers = [];
 
     public int Sweeps { get; private set; }
+
+    public int SwitchedAsleep { get; private set; }
 
     public Universe Goal => goal;
 
@@ -37,7 +40,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
 
     /// <summary>As of the table's last refresh: a thread may have switched itself since.</summary>
     public bool IsSwitched(int tid) =>
-        threadPointers.TryGetValue(tid, out var pointer) && table.UniverseOf(pointer) == goal;
+        threadPointers.TryGetValue(tid, out var pointer) && (table.UniverseOf(pointer) == goal || table.ProposalHolds(pointer, goal));
 
     /// <summary>Sweeps until every thread has switched or the deadline passes; the threads still stuck, none when done.</summary>
     public IReadOnlyList<StuckThread> Run(Deadline deadline)
@@ -79,6 +82,11 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
                 continue;
             }
 
+            if (TrySwitchAsleep(tid, stuck))
+            {
+                continue;
+            }
+
             using var stopped = target.TryStop(tid, StopPurposes.Sweep);
             if (stopped is not null && TrySwitch(tid) is { } reason)
             {
@@ -88,6 +96,36 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
 
         threadPointers.Keys.Where(t => !target.ThreadIds.Contains(t)).ToList().ForEach(t => threadPointers.Remove(t));
         return stuck;
+    }
+
+    /// <summary>
+    /// A thread asleep in a system call, with an entry and no proposal yet, is looked at without a stop: its calls
+    /// count read before and after its stack is read unchanged (the stack read proves it did not run meanwhile, see
+    /// <see cref="Linux.Unwinding.SleepingThreadStacks"/>; a thread asleep has made its counted stores visible), then
+    /// a clean one gets a proposal of the goal with that count, and one that is not is stuck. False when it must be stopped.
+    /// </summary>
+    private bool TrySwitchAsleep(int tid, List<StuckThread> stuck)
+    {
+        if (table.SelfSwitchGoal != goal || !threadPointers.TryGetValue(tid, out var pointer) || !table.Knows(pointer) || table.HasProposal(pointer))
+        {
+            return false;
+        }
+
+        var calls = table.CallsOf(pointer);
+        if (target.StackIfAsleep(tid) is not { IsReliable: true } stack || table.CallsOf(pointer) != calls)
+        {
+            return false;
+        }
+
+        if (blocker(stack) is { } reason)
+        {
+            stuck.Add(new StuckThread(tid, reason, [.. stack.Frames.Select(f => f.ToString())]));
+            return true;
+        }
+
+        table.Propose(pointer, goal, calls);
+        SwitchedAsleep++;
+        return true;
     }
 
     private StuckThread? TrySwitch(int tid)

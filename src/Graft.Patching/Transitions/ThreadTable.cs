@@ -23,6 +23,9 @@ internal sealed class ThreadTable
     private readonly Dictionary<ulong, int> indexOf = [];
     private readonly Dictionary<ulong, Universe> universeOf = [];
 
+    // As of the last read: each known thread's proposal byte, and whether its calls count still equals the proposal's.
+    private readonly Dictionary<ulong, (byte Proposal, bool Holds)> proposalOf = [];
+
     private ThreadTable(IMemory memory, ulong address)
     {
         this.memory = memory;
@@ -77,6 +80,8 @@ internal sealed class ThreadTable
 
                 indexOf[key] = index;
                 universeOf[key] = universe;
+                proposalOf[key] = (entry[ThreadTableLayout.EntryProposalOffset],
+                    BitConverter.ToUInt32(entry[ThreadTableLayout.EntryCallsOffset..]) == BitConverter.ToUInt32(entry[ThreadTableLayout.EntryProposalCallsOffset..]));
             }
         }
     }
@@ -87,11 +92,63 @@ internal sealed class ThreadTable
     /// ranges are written first, and only while self-switching is off (<see cref="ForbidSelfSwitch"/>):
     /// no dispatcher reads them then.
     /// </summary>
-    public void AllowSelfSwitch(Universe goal, IEnumerable<(ulong Start, ulong End)> blocked)
+    /// <param name="scan">Whether dispatchers may scan their stacks too, or take only Graft's proposals.</param>
+    public void AllowSelfSwitch(Universe goal, IEnumerable<(ulong Start, ulong End)> blocked, bool scan)
     {
         Precondition.Require(SelfSwitchGoal is null, "self-switching is on already");
         memory.Write(address + ThreadTableLayout.RangesOffset, ThreadTableLayout.EncodeRanges(blocked));
+        memory.Write(address + ThreadTableLayout.ScanOffset, [scan ? (byte)1 : (byte)0]);
         memory.Write(address + ThreadTableLayout.SelfSwitchOffset, [(byte)((byte)goal + 1)]);
+    }
+
+    /// <summary>No dispatcher starts another scan: one that has passed the check may still make its system call.</summary>
+    public void ForbidScans() => memory.Write(address + ThreadTableLayout.ScanOffset, [0]);
+
+    /// <summary>The calls of patched functions the thread has made outside the goal, as its dispatcher counts them.</summary>
+    public uint CallsOf(ulong threadPointer) =>
+        memory.ReadUInt32(address + ThreadTableLayout.EntryOffset(indexOf[threadPointer]) + ThreadTableLayout.EntryCallsOffset);
+
+    /// <summary>Whether Graft's last proposal to the thread is still there, taken or not.</summary>
+    public bool HasProposal(ulong threadPointer) => proposalOf.TryGetValue(threadPointer, out var proposal) && proposal.Proposal != 0;
+
+    /// <summary>
+    /// As of the last read: a proposal towards <paramref name="goal"/> that the thread has not made void. Such a thread
+    /// has called no patched function since Graft found its stack clean, so it is as good as switched: it takes the goal
+    /// at its next call, or, once the entries jump to their final code, runs that code with nothing of the old on its stack.
+    /// </summary>
+    public bool ProposalHolds(ulong threadPointer, Universe goal) =>
+        proposalOf.TryGetValue(threadPointer, out var proposal) && proposal.Proposal == (byte)goal + 1 && proposal.Holds;
+
+    /// <summary>
+    /// Proposes <paramref name="goal"/> to a thread whose stack Graft found clean while it slept with
+    /// <paramref name="calls"/> calls counted. The count before the byte that makes it a proposal: x86 keeps the two
+    /// stores in order, so a dispatcher that sees the byte sees the count. Only where no proposal is (the thread clears
+    /// one it finds void), so the count a dispatcher compares is never half-written.
+    /// </summary>
+    public void Propose(ulong threadPointer, Universe goal, uint calls)
+    {
+        Precondition.Require(!HasProposal(threadPointer), $"thread 0x{threadPointer:x} has a proposal already");
+        var entry = address + ThreadTableLayout.EntryOffset(indexOf[threadPointer]);
+        memory.Write(entry + ThreadTableLayout.EntryProposalCallsOffset, BitConverter.GetBytes(calls));
+        memory.Write(entry + ThreadTableLayout.EntryProposalOffset, [(byte)((byte)goal + 1)]);
+        proposalOf[threadPointer] = ((byte)((byte)goal + 1), true);
+    }
+
+    /// <summary>
+    /// Takes back every proposal, before the goal changes: one made towards the old goal would otherwise hold again if
+    /// the goal came back, after calls its dispatcher did not count (it counts only outside the goal). Only while no
+    /// dispatcher looks at proposals (<see cref="ForbidSelfSwitch"/>, then no thread inside one).
+    /// </summary>
+    public void ClearProposals()
+    {
+        foreach (var (threadPointer, index) in indexOf)
+        {
+            if (HasProposal(threadPointer))
+            {
+                memory.Write(address + ThreadTableLayout.EntryOffset(index) + ThreadTableLayout.EntryProposalOffset, [0]);
+                proposalOf[threadPointer] = (0, false);
+            }
+        }
     }
 
     /// <summary>

@@ -176,7 +176,7 @@ internal sealed class Transition : IDisposable
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
     }
 
-    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched);
+    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched, threads.SwitchedAsleep);
 
     public void Dispose() => threads.Dispose();
 

@@ -36,6 +36,9 @@ internal sealed class TransitionThreads : IDisposable
     /// <summary>Threads Graft found switched by their own dispatcher, as of the table's last refresh.</summary>
     public int SelfSwitched => table.SelfSwitched;
 
+    /// <summary>Threads asleep in a system call that Graft switched without a stop, by a proposal.</summary>
+    public int SwitchedAsleep => sweeper.SwitchedAsleep;
+
     /// <summary>
     /// A new table with every thread in the universe opposite to <paramref name="goal"/>: the
     /// table's unknown universe. No thread is stopped for it: the threads glibc lists get an
@@ -70,6 +73,7 @@ internal sealed class TransitionThreads : IDisposable
         table.ForbidSelfSwitch();
         waitOutDispatchers();
         table.Refresh();
+        table.ClearProposals();
     }
 
     /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>
@@ -97,20 +101,25 @@ internal sealed class TransitionThreads : IDisposable
 
     /// <summary>
     /// Lets the threads glibc lists switch themselves at their next call of a patched function
-    /// (<see cref="X86.DispatcherCode"/>), each with its stack's bounds in its entry, away from
-    /// <paramref name="ranges"/>. Not in a process under a seccomp filter, which might refuse
-    /// the dispatcher's sigaltstack call, nor where glibc's list cannot be read: the sweep then
-    /// switches every thread.
+    /// (<see cref="X86.DispatcherCode"/>): by Graft's proposal, made while one sleeps, and by a
+    /// scan of its own stack, within the bounds in its entry, for <paramref name="ranges"/>. No
+    /// scans in a process under a seccomp filter, which might refuse the dispatcher's sigaltstack
+    /// call; nothing where the seccomp check has not run or glibc's list cannot be read: the sweep
+    /// then switches every thread with a stop.
     /// </summary>
     private void LetThreadsSwitchThemselves(IEnumerable<(ulong Start, ulong End)> ranges)
     {
         Precondition.Require(table.SelfSwitchGoal is null || table.SelfSwitchGoal == Goal,
             "the threads switch themselves towards the other universe (a reversal turns that off before it writes the record)");
-        if (target.UnderSeccompFilter is not false)
+        if (target.UnderSeccompFilter is not { } filtered)
         {
-            // Turned on by an earlier graft before a filter came: no thread starts another self-switch.
-            table.ForbidSelfSwitch();
             return;
+        }
+
+        if (filtered)
+        {
+            // Turned on by an earlier graft before a filter came.
+            table.ForbidScans();
         }
 
         if (GlibcThreads.Read(target.Modules, target.Memory, target.ThreadIds) is not { } threads)
@@ -130,7 +139,7 @@ internal sealed class TransitionThreads : IDisposable
 
         if (table.SelfSwitchGoal is null)
         {
-            table.AllowSelfSwitch(Goal, ranges);
+            table.AllowSelfSwitch(Goal, ranges, scan: !filtered);
         }
     }
 

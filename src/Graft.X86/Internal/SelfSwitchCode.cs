@@ -6,10 +6,12 @@ namespace Graft.X86.Internal;
 
 /// <summary>
 /// The dispatcher's tail that lets a thread switch its own universe at the entry of a patched function, the way the
-/// kernel's tasks switch themselves in klp_update_patch_state: the thread is about to enter the function, so its
-/// stack is all its caller's; when no word of it points into a blocked range (old code while patching, the patch's
-/// code while unpatching, and graft's slots), no frame of a function the transition replaces is on it, and the thread
-/// takes the goal universe before it goes on.
+/// kernel's tasks switch themselves in klp_update_patch_state. Two ways: Graft's proposal (see
+/// <see cref="ThreadTableLayout.EntryProposalOffset"/>), made while the thread slept with a clean stack, holds if the
+/// thread has called no patched function since; or the thread looks at its stack itself, which is all its caller's at
+/// this moment: when no word of it points into a blocked range (old code while patching, the patch's code while
+/// unpatching, and graft's slots), no frame of a function the transition replaces is on it, and the thread takes the
+/// goal universe before it goes on.
 /// </summary>
 /// <remarks>
 /// The scan is conservative: every word from rsp to the stack's top counts, return address or not, so a stale word or
@@ -19,7 +21,7 @@ namespace Graft.X86.Internal;
 /// says SS_ONSTACK): its caller's frames are then on another stack. It looks at most once per CheckInterval, so that a
 /// thread held back by a frame below does not scan its stack at every call.
 /// On entry r10 points at the thread's entry, r10 and r11 are saved in the red zone, and the flags are free; it
-/// changes only the entry's universe and last-check bytes, r11 and the flags, then goes on at readEntry. The other
+/// changes only the entry's universe, proposal, calls and last-check fields, r11 and the flags, then goes on at readEntry. The other
 /// registers it needs wait in the red zone below those two (the kernel puts a signal frame below all 128 bytes of it).
 /// </remarks>
 internal static class SelfSwitchCode
@@ -40,6 +42,8 @@ internal static class SelfSwitchCode
     /// <param name="readEntry">Where the dispatcher reads the entry's universe and goes on.</param>
     public static void Emit(Assembler assembler, ulong tableHeaderWord, Label readEntry)
     {
+        Label noProposal = assembler.CreateLabel();
+        Label voidProposal = assembler.CreateLabel();
         Label due = assembler.CreateLabel();
         Label scan = assembler.CreateLabel();
         Label search = assembler.CreateLabel();
@@ -52,6 +56,26 @@ internal static class SelfSwitchCode
         {
             assembler.mov(__qword_ptr[rsp + SaveOffset(index)], Saved[index]);
         }
+
+        // Graft's proposal for the goal holds while the thread has called no patched function since Graft looked.
+        assembler.AddInstruction(Instruction.Create(Code.Mov_r64_rm64, Register.R11, new MemoryOperand(Register.RIP, (long)tableHeaderWord)));
+        assembler.movzx(ecx, __byte_ptr[r11 + ThreadTableLayout.SelfSwitchOffset]);
+        assembler.cmp(__byte_ptr[r10 + ThreadTableLayout.EntryProposalOffset], cl);
+        assembler.jne(noProposal);
+        assembler.mov(eax, __dword_ptr[r10 + ThreadTableLayout.EntryProposalCallsOffset]);
+        assembler.cmp(eax, __dword_ptr[r10 + ThreadTableLayout.EntryCallsOffset]);
+        assembler.jne(voidProposal);
+        assembler.dec(ecx);
+        assembler.mov(__byte_ptr[r10 + ThreadTableLayout.EntryUniverseOffset], cl);
+        assembler.jmp(restore);
+        assembler.Label(ref voidProposal);
+        assembler.mov(__byte_ptr[r10 + ThreadTableLayout.EntryProposalOffset], 0);
+
+        // This call goes on outside the goal: a proposal Graft makes from what it saw before it is void.
+        assembler.Label(ref noProposal);
+        assembler.inc(__dword_ptr[r10 + ThreadTableLayout.EntryCallsOffset]);
+        assembler.cmp(__byte_ptr[r11 + ThreadTableLayout.ScanOffset], 0);
+        assembler.je(restore);
 
         // Not more often than CheckInterval: eax = bits 16..47 of the counter, or'ed with 1 so that 0 stays "never".
         assembler.rdtsc();

@@ -165,17 +165,47 @@ public sealed class ThreadTableTests
     {
         var threads = ThreadTable.Create(image, TableAddress, Universe.Old);
 
-        threads.AllowSelfSwitch(Universe.New, [(0x5000, 0x5100), (0x1000, 0x1100)]);
+        threads.AllowSelfSwitch(Universe.New, [(0x5000, 0x5100), (0x1000, 0x1100)], scan: true);
 
         Assert.Equal(2, table[ThreadTableLayout.SelfSwitchOffset]);
+        Assert.Equal(1, table[ThreadTableLayout.ScanOffset]);
         Assert.Equal(2UL, BinaryPrimitives.ReadUInt64LittleEndian(table.AsSpan(ThreadTableLayout.RangesOffset)));
         Assert.Equal(0x1000UL, BinaryPrimitives.ReadUInt64LittleEndian(table.AsSpan(ThreadTableLayout.RangesOffset + ThreadTableLayout.RangesHeaderSize)));
-        Assert.Throws<GraftException>(() => threads.AllowSelfSwitch(Universe.Old, []));
+        Assert.Throws<GraftException>(() => threads.AllowSelfSwitch(Universe.Old, [], scan: true));
 
         threads.ForbidSelfSwitch();
         Assert.Equal(0, table[ThreadTableLayout.SelfSwitchOffset]);
-        threads.AllowSelfSwitch(Universe.Old, []);
+        threads.AllowSelfSwitch(Universe.Old, [], scan: false);
         Assert.Equal(1, table[ThreadTableLayout.SelfSwitchOffset]);
+        Assert.Equal(0, table[ThreadTableLayout.ScanOffset]);
+    }
+
+    [Fact]
+    public void AProposalHoldsUntilTheThreadCountsACallAndClearingTakesItBack()
+    {
+        const ulong threadPointer = 0x7f12_3456_7640; // home index 2447
+        var threads = ThreadTable.Create(image, TableAddress, Universe.Old);
+        threads.Add(threadPointer, Universe.Old, null);
+        var entry = table.AsSpan((int)ThreadTableLayout.EntryOffset(2447), ThreadTableLayout.EntrySize);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[ThreadTableLayout.EntryCallsOffset..], 5);
+
+        threads.Propose(threadPointer, Universe.New, threads.CallsOf(threadPointer));
+
+        Assert.Equal(5u, BinaryPrimitives.ReadUInt32LittleEndian(entry[ThreadTableLayout.EntryProposalCallsOffset..]));
+        Assert.Equal(2, entry[ThreadTableLayout.EntryProposalOffset]);
+        Assert.True(threads.ProposalHolds(threadPointer, Universe.New));
+        Assert.False(threads.ProposalHolds(threadPointer, Universe.Old));
+        Assert.Throws<GraftException>(() => threads.Propose(threadPointer, Universe.New, 5));
+
+        // The thread's dispatcher counts a call: the proposal no longer holds, as Graft sees once it reads the table.
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[ThreadTableLayout.EntryCallsOffset..], 6);
+        threads.Refresh();
+        Assert.False(threads.ProposalHolds(threadPointer, Universe.New));
+        Assert.True(threads.HasProposal(threadPointer));
+
+        threads.ClearProposals();
+        Assert.Equal(0, entry[ThreadTableLayout.EntryProposalOffset]);
+        Assert.False(threads.HasProposal(threadPointer));
     }
 
     /// <summary>

@@ -107,11 +107,23 @@ internal sealed unsafe class DispatcherRig : IDisposable
 
     public void ClearLastCheck(int index) => BinaryPrimitives.WriteUInt32LittleEndian(Entry(index)[ThreadTableLayout.EntryLastCheckOffset..], 0);
 
-    /// <summary>Lets known threads switch themselves to <paramref name="goal"/>, or not (null).</summary>
-    public void SetSelfSwitch(byte? goal)
+    /// <summary>Lets known threads switch themselves to <paramref name="goal"/>, or not (null); with <paramref name="scan"/>, by scanning their stacks too.</summary>
+    public void SetSelfSwitch(byte? goal, bool scan = true)
     {
         _table.Bytes[ThreadTableLayout.SelfSwitchOffset] = goal is { } universe ? (byte)(universe + 1) : (byte)0;
+        _table.Bytes[ThreadTableLayout.ScanOffset] = scan ? (byte)1 : (byte)0;
     }
+
+    /// <summary>Graft's proposal for the thread at <paramref name="index"/>: the goal, and its calls count as Graft saw it.</summary>
+    public void Propose(int index, byte goal, uint calls)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(Entry(index)[ThreadTableLayout.EntryProposalCallsOffset..], calls);
+        Entry(index)[ThreadTableLayout.EntryProposalOffset] = (byte)(goal + 1);
+    }
+
+    public byte ProposalAt(int index) => Entry(index)[ThreadTableLayout.EntryProposalOffset];
+
+    public uint CallsAt(int index) => BinaryPrimitives.ReadUInt32LittleEndian(Entry(index)[ThreadTableLayout.EntryCallsOffset..]);
 
     public void SetRanges(params (ulong Start, ulong End)[] ranges)
     {
