@@ -35,7 +35,8 @@ public sealed class ConsistencyUnderFireTests
     /// <summary>
     /// The handlers run on an alternate signal stack that lies inside the worker's own stack (pair's "onstack"), where
     /// the stack bounds Graft wrote hold the handler's rsp but not the frames it interrupted: a dispatcher that switched
-    /// its thread there would give 12 or 21. The threads still switch themselves where they may, outside handlers.
+    /// its thread there (say, interrupted in spin() below the old pair()) would give 12 or 21. Outside handlers the
+    /// workers' scans find old pcs in the stale signal frames the array keeps, so the sweeps switch them.
     /// </summary>
     [Fact]
     public void HandlersOnAnAlternateStackInsideTheThreadsOwnNeverMixVersions()
@@ -43,21 +44,44 @@ public sealed class ConsistencyUnderFireTests
         using var pair = RunningFixture.Start("pair", "3", "onstack");
         var patcher = new NoticeLog().NewPatcher();
 
-        var selfSwitched = 0;
         for (var cycle = 0; cycle < 30; cycle++)
         {
-            var apply = patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout);
-            var revert = patcher.Revert(pair.Pid, "pair-new", Timeout);
-            Assert.Null(apply.InFlight);
-            Assert.Null(revert.InFlight);
-            selfSwitched += apply.Transition.SelfSwitched + revert.Transition.SelfSwitched;
+            Assert.Null(patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout).InFlight);
+            Assert.Null(patcher.Revert(pair.Pid, "pair-new", Timeout).InFlight);
         }
 
         var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
         Assert.True(pair.IsAlive);
         Assert.Equal("0", Field(last, "bad"));
         Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
-        Assert.True(selfSwitched > 0, "no thread switched itself in 60 transitions");
+    }
+
+    /// <summary>
+    /// Workers that sleep 20 µs between calls (pair's "sleepy") are nearly always asleep when Graft looks, and often
+    /// wake between its look and its proposal: a proposal made from a look before such a call must be void, or the
+    /// thread would take the goal inside the old pair() and give 12.
+    /// </summary>
+    [Fact]
+    public void ThreadsThatWakeBetweenTheCheckAndTheSwitchNeverMixVersions()
+    {
+        using var pair = RunningFixture.Start("pair", "3", "sleepy");
+        var patcher = new NoticeLog().NewPatcher();
+
+        var switchedAsleep = 0;
+        for (var cycle = 0; cycle < 50; cycle++)
+        {
+            var apply = patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout);
+            var revert = patcher.Revert(pair.Pid, "pair-new", Timeout);
+            Assert.Null(apply.InFlight);
+            Assert.Null(revert.InFlight);
+            switchedAsleep += apply.Transition.SwitchedAsleep + revert.Transition.SwitchedAsleep;
+        }
+
+        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
+        Assert.True(pair.IsAlive);
+        Assert.Equal("0", Field(last, "bad"));
+        Assert.True(long.Parse(Field(last, "v22")) > 0, $"the new pair() never ran: {last}");
+        Assert.True(switchedAsleep > 0, "no thread was switched asleep in 100 transitions");
     }
 
     private static string Field(string line, string name) =>

@@ -10,6 +10,28 @@ public sealed class PerThreadTests
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// waiters' threads sleep in system calls for days: the sweeps switch them by proposals, with no stop
+    /// (the kernel's tasks switch on their way out of the kernel; these would only when they next call a patched
+    /// function), while the ticker that calls describe() switches itself or is swept.
+    /// </summary>
+    [Fact]
+    public void ThreadsAsleepInSystemCallsSwitchWithNoStop()
+    {
+        using var waiters = RunningFixture.Start("waiters");
+        var patcher = new NoticeLog().NewPatcher();
+
+        var apply = patcher.Apply(waiters.Pid, Repository.Patch("describe_new"), Long);
+        Ticks.Next(waiters, 2, "new");
+        var revert = patcher.Revert(waiters.Pid, "describe-new", Long);
+        Ticks.Next(waiters, 2, "old");
+
+        Assert.Null(apply.InFlight);
+        Assert.Null(revert.InFlight);
+        Assert.True(apply.Transition.SwitchedAsleep >= 8, $"{apply.Transition.SwitchedAsleep} switched asleep");
+        Assert.True(revert.Transition.SwitchedAsleep >= 8, $"{revert.Transition.SwitchedAsleep} switched asleep");
+    }
+
     [Fact]
     public void BlockedThreadHoldsBackOnlyItselfAndTheNextSweepCompletesOnceItIsReleased()
     {

@@ -58,7 +58,6 @@ public sealed class StopAccountingTests
         var traps = Assert.Single(report.Stops.Kinds, k => k.Kind == StopKinds.Trap);
         Assert.True(traps.Count > 0);
         Assert.True(report.Stops.LongestStop >= traps.Longest);
-        Assert.Contains(report.Stops.Kinds, k => k.Kind == "sweep");
     }
 
     /// <summary>
