@@ -34,7 +34,7 @@ public static class HostOperation
         var seen = new HashSet<int>();
         for (var round = 0; round < MaxRounds; round++)
         {
-            var fresh = select().Where(p => !seen.Contains(p.Pid)).ToList();
+            var fresh = Select(select, round).Where(p => !seen.Contains(p.Pid)).ToList();
             if (fresh.Count == 0)
             {
                 break;
@@ -57,6 +57,22 @@ public static class HostOperation
         }
 
         return outcomes;
+    }
+
+    /// <summary>
+    /// The first selection refuses bad input before any process is touched; a later one that
+    /// fails (the file --object names was replaced meanwhile) ends the rounds, keeping what was done.
+    /// </summary>
+    private static IReadOnlyList<HostProcess> Select(Func<IReadOnlyList<HostProcess>> select, int round)
+    {
+        try
+        {
+            return select();
+        }
+        catch (GraftException) when (round > 0)
+        {
+            return [];
+        }
     }
 
     private static ProcessOutcome RunOn(HostProcess process, ServiceRequest request, Action<string> notice, CancellationToken interruption)
