@@ -106,12 +106,26 @@ public static class HostTargets
     /// </summary>
     private static bool MapsBuildOf(HostProcess process, ObjectDefinition obj, ElfFileCache files)
     {
-        var executable = obj.Name is null ? process.Executable : null;
-        var stem = obj.Name is null ? null : Path.GetFileName(obj.Name).Split(".so")[0];
+        Func<MemoryMapping, bool> could;
+        if (obj.Name is null)
+        {
+            // An executable that cannot be reached any more: the process is exiting.
+            if (process.Executable is not { } executable)
+            {
+                return false;
+            }
+
+            could = executable.IsMappedBy;
+        }
+        else
+        {
+            var stem = Path.GetFileName(obj.Name).Split(".so")[0];
+            could = m => Path.GetFileName(m.Path).StartsWith(stem, StringComparison.Ordinal);
+        }
+
         foreach (var first in process.Mappings.Where(m => m.IsFile && m.FileOffset == 0))
         {
-            var could = executable is { } exe ? exe.IsMappedBy(first) : Path.GetFileName(first.Path).StartsWith(stem!, StringComparison.Ordinal);
-            if (!could)
+            if (!could(first))
             {
                 continue;
             }

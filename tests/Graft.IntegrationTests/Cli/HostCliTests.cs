@@ -75,6 +75,26 @@ public sealed class HostCliTests : IDisposable
     }
 
     [Fact]
+    public void WithGraftdRunningEachProcessIsDoneThroughIt()
+    {
+        var (program, patch) = BuildWithPatch("graftd");
+        var socket = Path.Combine(directory, "graftd.sock");
+        using var graftd = GraftdProcess.Start(socket, Path.Combine(directory, "graftd.journal"));
+        using var first = RunningFixture.StartProgram(program);
+        using var second = RunningFixture.StartProgram(program);
+
+        var apply = Shell.GraftVia(socket, "apply", "--all", patch);
+
+        Assert.True(apply.ExitCode == 0, apply.Stdout + apply.Stderr);
+        Assert.Contains("apply 'answer-43': 2 process(es): 2 applied", apply.Stdout);
+        Assert.All(new[] { first.Pid, second.Pid }, pid => Assert.Contains(graftd.ReadJournal(), l => l.Contains($"process {pid}", StringComparison.Ordinal)));
+        second.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
+        var revert = Shell.GraftVia(socket, "revert", "--all", "answer-43");
+        Assert.True(revert.ExitCode == 0, revert.Stdout + revert.Stderr);
+        first.NextLine(l => l.StartsWith("tick 42", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void BadInputIsOneErrorAndTouchesNoProcess()
     {
         using var counter = RunningFixture.Start("counter");
