@@ -5,19 +5,23 @@
 set -uo pipefail
 
 # g++: a C++ fixture; clang-14: fixtures built by Debian's clang too;
-# redis-server and redis-cli: the integration tests patch Debian's own redis.
+# redis-server and redis-cli: the integration tests patch Debian's own redis;
+# nginx: they patch Debian's nginx, a master and its workers (a copy of the
+# binary in a temp directory, on 127.0.0.1: the system's service is left alone).
 # gcc, binutils (ld.bfd, objcopy) and libc6-dev also link the NativeAOT graft
 # and graftd (scripts/publish.sh); the ILCompiler packages restored from NuGet
 # bring the rest (their own zlib and brotli), so no zlib1g-dev.
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
 	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools)
-packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools"
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx"
 ok=1
 
 missing=()
 for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
+# /usr/sbin is not on every user's PATH.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 # The C library headers come with libc6-dev, not with gcc.
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
 # runtime/'s check runs a test under ThreadSanitizer and AddressSanitizer.

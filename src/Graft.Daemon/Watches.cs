@@ -17,7 +17,7 @@ internal sealed class Watches(Action<string> journal) : IDisposable
     /// </summary>
     public void Rediscover()
     {
-        foreach (var pid in ProcessesWithState())
+        foreach (var pid in HostTargets.WithState().Processes.Select(p => p.Pid))
         {
             try
             {
@@ -61,32 +61,6 @@ internal sealed class Watches(Action<string> journal) : IDisposable
             }
 
             byPid.Clear();
-        }
-    }
-
-    private static IEnumerable<int> ProcessesWithState()
-    {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-
-            bool hasState;
-            try
-            {
-                hasState = File.ReadLines($"{directory}/maps").Any(l => l.Contains("/memfd:graft-state", StringComparison.Ordinal));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            if (hasState)
-            {
-                yield return pid;
-            }
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Graft.Cli.Output;
+using Graft.Linux.Inspection;
 using Graft.Patching;
 using Graft.Patching.Operations;
 using Graft.Patching.Service;
@@ -71,6 +72,30 @@ internal static class CommonOptions
     /// </summary>
     public static ServiceReply Operate(ServiceRequest request, CancellationToken interruption) =>
         Operation.Run(request, Notice, interruption);
+
+    /// <summary>
+    /// Runs an operation on every process <paramref name="select"/> finds (apply --all, revert
+    /// --all; <see cref="HostOperation"/>): a line for each as it is done, then the summary, or
+    /// one JSON document. Returns the exit code (<see cref="HostPrinter"/>).
+    /// </summary>
+    public static int OperateOnHost(ServiceRequest request, string patchName, Func<HostScan> select, Func<HostProcess, bool> alreadyDone, bool json,
+        CancellationToken interruption)
+    {
+        var notInspected = 0;
+        var outcomes = HostOperation.Run(request, () =>
+        {
+            var scan = select();
+            notInspected = scan.Unreadable;
+            return scan.Processes;
+        }, alreadyDone, Notice, outcome =>
+        {
+            if (!json)
+            {
+                HostPrinter.Line(outcome, request.Command);
+            }
+        }, interruption);
+        return HostPrinter.Finish(outcomes, request.Command, patchName, notInspected, interruption.IsCancellationRequested, json);
+    }
 
     private static void Notice(string text) => Console.Error.WriteLine($"graft: {Escaped.Line(text)}");
 }

@@ -7,17 +7,30 @@ using Spectre.Console;
 
 namespace Graft.Cli.Commands;
 
-/// <summary>graft list &lt;pid&gt;: the patches applied to a process, read from the state kept inside it.</summary>
+/// <summary>graft list &lt;pid&gt;: the patches applied to a process, read from the state kept inside it; --all: every patched process.</summary>
 internal static class ListCommand
 {
     public static Command Create()
     {
-        var pid = CommonOptions.Pid();
+        var pid = new Argument<int?>("pid") { Description = "process id of the target; left out with --all", Arity = ArgumentArity.ZeroOrOne };
+        var all = new Option<bool>("--all") { Description = "every patched process of this host (only processes with graft's state mapping are read)" };
         var json = CommonOptions.Json();
-        var command = new Command("list", "show the patches applied to a process") { pid, json };
+        var command = new Command("list", "show the patches applied to a process, or to every process of this host") { pid, all, json };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(all) == result.GetValue(pid).HasValue)
+            {
+                result.AddError("give a pid, or --all");
+            }
+        });
         command.SetAction(result => CommonOptions.Run(() =>
         {
-            var state = Patcher.List(result.GetValue(pid));
+            if (result.GetValue(pid) is not { } target)
+            {
+                return HostList.Print(result.GetValue(json));
+            }
+
+            var state = Patcher.List(target);
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(state, CliJson.Default.TargetState));
@@ -26,12 +39,12 @@ internal static class ListCommand
 
             foreach (var disabled in state.Disabled)
             {
-                Console.WriteLine($"reverted, image still loaded: '{Escaped.Line(disabled.Name)}' from {Escaped.Line(disabled.Path)} (graft unload {result.GetValue(pid)} {Escaped.Line(disabled.Name)} unmaps it)");
+                Console.WriteLine($"reverted, image still loaded: '{Escaped.Line(disabled.Name)}' from {Escaped.Line(disabled.Path)} (graft unload {target} {Escaped.Line(disabled.Name)} unmaps it)");
             }
 
             if (state.Patches.Count == 0)
             {
-                Console.WriteLine($"no patches applied to process {result.GetValue(pid)}");
+                Console.WriteLine($"no patches applied to process {target}");
                 return 0;
             }
 

@@ -11,6 +11,8 @@ namespace Graft.Cli.Output;
 [JsonSerializable(typeof(PatchDefinition))]
 [JsonSerializable(typeof(TargetState))]
 [JsonSerializable(typeof(OperationOutput))]
+[JsonSerializable(typeof(HostOutput))]
+[JsonSerializable(typeof(HostListOutput))]
 [JsonSerializable(typeof(StatusOutput))]
 [JsonSerializable(typeof(ObjectSurveyReport))]
 internal sealed partial class CliJson : JsonSerializerContext;
@@ -43,3 +45,15 @@ internal sealed record StatusOutput(int Pid, TransitionProgress? Transition, IRe
 
 /// <summary>A library left without any patch because <see cref="Patch"/> failed for it as it loaded.</summary>
 internal sealed record RefusedLibrary(string Patch, string Object, string Reason);
+
+/// <summary>apply --all, revert --all: every process reached, and how many ended as asked.</summary>
+internal sealed record HostOutput(string Operation, string Patch, IReadOnlyList<ProcessOutput> Processes, int Succeeded, int Failed, int NotInspected, bool Interrupted);
+
+/// <summary>One process of an operation on many: its outcome (applied, reverted, already applied, exited, in flight, failed), its own exit code and the report or the error.</summary>
+internal sealed record ProcessOutput(int Pid, string Command, string Outcome, int ExitCode, string? Error, OperationOutput? Report);
+
+/// <summary>list --all: every process of the host whose record holds patches (applied, or reverted with their image still loaded).</summary>
+internal sealed record HostListOutput(IReadOnlyList<ProcessState> Processes, int NotInspected);
+
+/// <summary>One patched process and its record.</summary>
+internal sealed record ProcessState(int Pid, string Command, TargetState State);

@@ -11,23 +11,13 @@ internal static class OperationPrinter
 
     public static int Print(OperationReport report, string operation, bool json)
     {
-        var statistics = report.Transition;
-        var stops = report.Stops;
         if (json)
         {
-            var output = new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
-                statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep, stops.TrapsHandled,
-                [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
-                report.Functions, report.InFlight, report.Warnings);
-            Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
+            Console.WriteLine(JsonSerializer.Serialize(Output(report, operation), CliJson.Default.OperationOutput));
         }
         else
         {
-            var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
-            Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {model}, " +
-                $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") +
-                (statistics.SwitchedAsleep > 0 ? $"{statistics.SwitchedAsleep} asleep switched with no stop, " : "") + $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
-                (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once");
+            Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {Summary(report)}");
             if (report.InFlight is { } progress)
             {
                 PrintProgress(progress);
@@ -36,6 +26,30 @@ internal static class OperationPrinter
         }
 
         return report.InFlight is null ? 0 : InFlightExitCode;
+    }
+
+    /// <summary>The --json document of one operation.</summary>
+    public static OperationOutput Output(OperationReport report, string operation)
+    {
+        var statistics = report.Transition;
+        var stops = report.Stops;
+        return new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
+            statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep, stops.TrapsHandled,
+            [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
+            report.Functions, report.InFlight, report.Warnings);
+    }
+
+    /// <summary>What an operation changed and what it cost the threads, in a few words.</summary>
+    public static string Summary(OperationReport report)
+    {
+        var statistics = report.Transition;
+        var stops = report.Stops;
+        var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
+        return $"{report.Functions.Count} function(s), {model}, " +
+            $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") +
+            (statistics.SwitchedAsleep > 0 ? $"{statistics.SwitchedAsleep} asleep switched with no stop, " : "") +
+            $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
+            (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once";
     }
 
     public static void PrintProgress(TransitionProgress progress)

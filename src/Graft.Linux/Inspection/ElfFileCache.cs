@@ -9,7 +9,7 @@ namespace Graft.Linux.Inspection;
 /// program loads and unloads again and again is read and parsed once; one replaced at the same
 /// path (a new inode) or rewritten in place (a new size or mtime) is a new entry, read again.
 /// </summary>
-internal sealed class ElfFileCache
+public sealed class ElfFileCache
 {
     // Files no longer mapped stay for when they come back; the oldest go first beyond this.
     private const int Capacity = 64;

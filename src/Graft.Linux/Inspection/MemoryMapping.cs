@@ -1,7 +1,7 @@
 namespace Graft.Linux.Inspection;
 
-/// <summary>One line of /proc/&lt;pid&gt;/maps.</summary>
-public sealed record MemoryMapping(ulong Start, ulong End, string Permissions, ulong FileOffset, ulong Inode, string Path)
+/// <summary>One line of /proc/&lt;pid&gt;/maps; <see cref="Device"/> as the kernel writes it ("fe:00"), with the inode it names the file.</summary>
+public sealed record MemoryMapping(ulong Start, ulong End, string Permissions, ulong FileOffset, ulong Inode, string Path, string Device = "")
 {
     public bool IsReadable => Permissions[0] == 'r';
 

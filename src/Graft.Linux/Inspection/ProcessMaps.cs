@@ -39,6 +39,7 @@ public static class ProcessMaps
             fields[1],
             ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
             ulong.Parse(fields[4], CultureInfo.InvariantCulture),
-            fields.Length > 5 ? fields[5].Trim() : "");
+            fields.Length > 5 ? fields[5].Trim() : "",
+            fields[3]);
     }
 }

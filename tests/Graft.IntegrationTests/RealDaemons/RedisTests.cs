@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Graft.IntegrationTests.Support;
 using Graft.Patching;
 using Xunit.Abstractions;
@@ -21,7 +19,7 @@ public sealed class RedisTests(ITestOutputHelper output)
     [InlineData(ConsistencyModel.StopWorld)]
     public void ACountingDigits10KeepsIncrRightAcrossEveryDigitCount(ConsistencyModel model)
     {
-        var port = FreePort();
+        var port = Ports.Free();
         using var redis = RunningFixture.StartDaemon(RedisServer, "Ready to accept connections",
             "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no");
         var patcher = new NoticeLog().NewPatcher();
@@ -49,12 +47,5 @@ public sealed class RedisTests(ITestOutputHelper output)
         var result = Shell.Run("/bin/sh", "-c", $"printf '%s' '{commands}' | redis-cli -h 127.0.0.1 -p {port}");
         Assert.True(result.ExitCode == 0, result.Stderr);
         return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
