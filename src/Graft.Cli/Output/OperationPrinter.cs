@@ -1,9 +1,10 @@
+using System.Globalization;
 using System.Text.Json;
 using Graft.Patching;
 
 namespace Graft.Cli.Output;
 
-/// <summary>How apply, revert and continue report: one summary line, or JSON; a transition left in flight has its own exit code.</summary>
+/// <summary>How apply, revert and continue report: one summary line (a record when piped), or JSON; a transition left in flight has its own exit code.</summary>
 internal static class OperationPrinter
 {
     /// <summary>Not a failure: the transition is in the target and a later graft continues or reverses it.</summary>
@@ -21,25 +22,54 @@ internal static class OperationPrinter
                 report.Functions, report.InFlight, report.Warnings);
             Console.WriteLine(JsonSerializer.Serialize(output, CliJson.Default.OperationOutput));
         }
+        else if (Terminal.IsPlain)
+        {
+            Plain.Record(operation, report.PatchName, report.Pid.ToString(CultureInfo.InvariantCulture), report.Functions.Count.ToString(CultureInfo.InvariantCulture),
+                ModelName(statistics.Model), statistics.Attempts.ToString(CultureInfo.InvariantCulture),
+                stops.LongestStop.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture), stops.LongestStopKind,
+                stops.MostStoppedAtOnce.ToString(CultureInfo.InvariantCulture), report.InFlight is null ? "complete" : "in-flight");
+            if (report.InFlight is { } progress)
+            {
+                PrintProgress(progress);
+                Plain.Note(InFlightHint(report));
+            }
+        }
         else
         {
-            var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
-            Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {model}, " +
+            Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {report.Functions.Count} function(s), {ModelName(statistics.Model)}, " +
                 $"{statistics.Attempts} attempt(s), a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
                 (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once");
             if (report.InFlight is { } progress)
             {
                 PrintProgress(progress);
-                Console.WriteLine($"the transition stays in flight: 'graft continue {report.Pid}' resumes it, 'graft revert {report.Pid} {report.PatchName}' reverses it, --force forces it");
+                Console.WriteLine(InFlightHint(report));
             }
         }
 
         return report.InFlight is null ? 0 : InFlightExitCode;
     }
 
+    /// <summary>The transition in flight; as records: transition, then per stuck thread a stuck record and its frames, innermost first.</summary>
     public static void PrintProgress(TransitionProgress progress)
     {
-        Console.WriteLine($"'{progress.Patch}': {(progress.Patching ? "patching" : "unpatching")} transition in flight, {progress.Switched} of {progress.Threads} threads switched");
+        var direction = progress.Patching ? "patching" : "unpatching";
+        if (Terminal.IsPlain)
+        {
+            Plain.Record("transition", progress.Patch, direction, progress.Switched.ToString(CultureInfo.InvariantCulture), progress.Threads.ToString(CultureInfo.InvariantCulture));
+            foreach (var thread in progress.Stuck)
+            {
+                var tid = thread.Tid.ToString(CultureInfo.InvariantCulture);
+                Plain.Record("stuck", tid, thread.Reason);
+                foreach (var (frame, index) in thread.Stack.Select((f, i) => (f, i)))
+                {
+                    Plain.Record("frame", tid, index.ToString(CultureInfo.InvariantCulture), frame);
+                }
+            }
+
+            return;
+        }
+
+        Console.WriteLine($"'{progress.Patch}': {direction} transition in flight, {progress.Switched} of {progress.Threads} threads switched");
         foreach (var thread in progress.Stuck)
         {
             Console.WriteLine($"  thread {thread.Tid} {thread.Reason}");
@@ -49,4 +79,9 @@ internal static class OperationPrinter
             }
         }
     }
+
+    private static string ModelName(ConsistencyModel model) => model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
+
+    private static string InFlightHint(OperationReport report) =>
+        $"the transition stays in flight: 'graft continue {report.Pid}' resumes it, 'graft revert {report.Pid} {report.PatchName}' reverses it, --force forces it";
 }
