@@ -8,6 +8,9 @@ namespace Graft.Elf;
 /// throws <see cref="ElfFormatException"/> from the property that needs it (and again on every later use).</summary>
 public sealed class ElfFile
 {
+    // SHF_COMPRESSED: the section's bytes are a compression header and zlib or zstd data.
+    private const ulong CompressedSection = 0x800;
+
     private readonly SectionSource _sectionSource;
     private readonly LoadImage _loadImage;
     private readonly Lazy<string?> _buildId;
@@ -72,8 +75,10 @@ public sealed class ElfFile
     /// with a search); null otherwise.</summary>
     public SeparateDebugFile? SeparateDebug => HasOwnSymbols && FindSection(".debug_info") is not null ? null : _separateDebug.Value;
 
-    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file.</summary>
-    public ElfFile DwarfSource => FindSection(".debug_info") is null && SeparateDebug?.File is { } debug ? debug : this;
+    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file unless that
+    /// file's is compressed (dh_strip's --compress-debug-sections), which is not read.</summary>
+    public ElfFile DwarfSource => FindSection(".debug_info") is null && SeparateDebug?.File is { } debug
+        && debug.FindSection(".debug_info") is { } info && (info.Flags & CompressedSection) == 0 ? debug : this;
 
     /// <summary>.dynsym in table order, the null symbol at index 0 included, with symbol versions.</summary>
     public IReadOnlyList<ElfSymbol> DynamicSymbols => _dynamicSymbols.Value;

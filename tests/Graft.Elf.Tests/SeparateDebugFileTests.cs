@@ -38,6 +38,17 @@ public sealed class SeparateDebugFileTests : IDisposable
     }
 
     [Fact]
+    public void CompressedDebugSectionsGiveTheSymbolsButNoDwarf()
+    {
+        string program = SplitProgram("", "--compress-debug-sections");
+
+        ElfFile elf = ElfFile.Load(program);
+
+        Assert.True(ElfSymbolLookup.Find(elf, "hidden_helper", 0, ElfSymbolType.Func).IsFound);
+        Assert.Null(InlinedCopies.Read(elf));
+    }
+
+    [Fact]
     public void ADebugFileOfAnotherBuildIsNotTakenAndTheMissingOneIsNamed()
     {
         string program = SplitProgram("");
@@ -54,15 +65,15 @@ public sealed class SeparateDebugFileTests : IDisposable
         Assert.Contains($"{directory}/.debug/prog.debug", helper.Message);
     }
 
-    /// <summary>Builds the program, keeps its debug file in <paramref name="subdirectory"/> and strips it as dpkg does.</summary>
-    private string SplitProgram(string subdirectory)
+    /// <summary>Builds the program, keeps its debug file in <paramref name="subdirectory"/> and strips it as dh_strip does.</summary>
+    private string SplitProgram(string subdirectory, params string[] keepDebugFlags)
     {
         string source = Path.Combine(directory, "prog.c");
         string program = Path.Combine(directory, "prog");
         string debugFile = Path.Combine(directory, "prog.debug");
         File.WriteAllText(source, Source);
         ExternalTool.Run("gcc", "-O2", "-g", "-Wl,--build-id", "-o", program, source);
-        ExternalTool.Run("objcopy", "--only-keep-debug", program, debugFile);
+        ExternalTool.Run("objcopy", ["--only-keep-debug", .. keepDebugFlags, program, debugFile]);
         ExternalTool.Run("strip", "--strip-debug", "--strip-unneeded", "--remove-section=.comment", program);
         ExternalTool.Run("objcopy", $"--add-gnu-debuglink={debugFile}", program);
         Assert.Empty(ElfFile.Parse(File.ReadAllBytes(program)).Symbols);
