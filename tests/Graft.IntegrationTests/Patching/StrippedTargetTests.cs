@@ -67,6 +67,22 @@ public sealed class StrippedTargetTests : IDisposable
         Ticks.Next(counter, 2, "old");
     }
 
+    [Fact]
+    public void StatusSymbolizesTheStackOfAStrippedProgramFromItsDebugFile()
+    {
+        var (program, _) = Split(withDebugLink: true, fixture: "blocker");
+        using var blocker = RunningFixture.StartProgram(program);
+        var pid = blocker.Pid.ToString();
+        Assert.Equal(7, Shell.Graft("apply", pid, Repository.Patch("slow_path"), "--timeout", "1").ExitCode);
+
+        var status = Shell.Graft("status", pid);
+
+        // worker is static: its name is in the debug file only.
+        var frames = status.Stdout.Split('\n').Where(l => l.StartsWith("frame\t", StringComparison.Ordinal)).ToList();
+        Assert.Contains(frames, f => f.Contains(" slow_path+", StringComparison.Ordinal));
+        Assert.Contains(frames, f => f.Contains(" worker+", StringComparison.Ordinal));
+    }
+
     private static void AppliesAndReverts(string program)
     {
         using var counter = RunningFixture.StartProgram(program);
@@ -82,14 +98,14 @@ public sealed class StrippedTargetTests : IDisposable
     }
 
     /// <summary>
-    /// The counter fixture (gcc -O2 -g) and its library copied here, its debug information split off as dh_strip does
+    /// A fixture (gcc -O2 -g) and counter's library copied here, its debug information split off as dh_strip does
     /// (objcopy --only-keep-debug, strip --strip-debug --strip-unneeded), with a .gnu_debuglink to it or not.
     /// </summary>
-    private (string Program, string DebugFile) Split(bool withDebugLink)
+    private (string Program, string DebugFile) Split(bool withDebugLink, string fixture = "counter")
     {
-        var program = Path.Combine(directory, "counter");
-        var debugFile = Path.Combine(directory, "counter.debug");
-        File.Copy(Repository.Fixture("counter"), program);
+        var program = Path.Combine(directory, fixture);
+        var debugFile = Path.Combine(directory, $"{fixture}.debug");
+        File.Copy(Repository.Fixture(fixture), program);
         File.Copy(Repository.Fixture("libfixture.so.1"), Path.Combine(directory, "libfixture.so.1"));
         Run("objcopy", "--only-keep-debug", program, debugFile);
         Run("strip", "--strip-debug", "--strip-unneeded", "--remove-section=.comment", program);
