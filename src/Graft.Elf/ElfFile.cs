@@ -75,10 +75,6 @@ public sealed class ElfFile
     /// with a search); null otherwise.</summary>
     public SeparateDebugFile? SeparateDebug => HasOwnSymbols && FindSection(".debug_info") is not null ? null : _separateDebug.Value;
 
-    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file unless that
-    /// file's is compressed (dh_strip's --compress-debug-sections), which is not read.</summary>
-    public ElfFile DwarfSource => FindSection(".debug_info") is null && SeparateDebug?.File is { } debug
-        && debug.FindSection(".debug_info") is { } info && (info.Flags & CompressedSection) == 0 ? debug : this;
 
     /// <summary>.dynsym in table order, the null symbol at index 0 included, with symbol versions.</summary>
     public IReadOnlyList<ElfSymbol> DynamicSymbols => _dynamicSymbols.Value;
@@ -114,6 +110,15 @@ public sealed class ElfFile
     public static ElfFile Parse(ReadOnlyMemory<byte> image, Func<ElfFile, SeparateDebugFile>? findSeparateDebug)
     {
         return new ElfFile(image, findSeparateDebug);
+    }
+
+    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file unless that
+    /// file's is compressed (dh_strip's --compress-debug-sections), which is not read. A method, not a property: it may
+    /// be this object, and `graft info --json` serializes a patch's ElfFile.</summary>
+    public ElfFile DwarfFile()
+    {
+        return FindSection(".debug_info") is null && SeparateDebug?.File is { } debug
+            && debug.FindSection(".debug_info") is { } info && (info.Flags & CompressedSection) == 0 ? debug : this;
     }
 
     public ElfSection? FindSection(string name)

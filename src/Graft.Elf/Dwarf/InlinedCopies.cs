@@ -24,7 +24,7 @@ public sealed class InlinedCopies
     public static InlinedCopies? Read(ElfFile elf)
     {
         ArgumentNullException.ThrowIfNull(elf);
-        elf = elf.DwarfSource;
+        elf = elf.DwarfFile();
         if (elf.FindSection(".debug_info") is null)
         {
             return null;
