@@ -23,7 +23,7 @@ internal sealed class Server : IDisposable
         this.watches = watches;
         this.journal = journal;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        if (ServiceClient.TryConnect(path) is { } running)
+        if (ServiceClient.TryConnect(path, out _) is { } running)
         {
             running.Dispose();
             throw new IOException($"another graftd listens on {path}");

@@ -8,18 +8,22 @@ namespace Graft.Elf;
 /// throws <see cref="ElfFormatException"/> from the property that needs it (and again on every later use).</summary>
 public sealed class ElfFile
 {
+    // SHF_COMPRESSED: the section's bytes are a compression header and zlib or zstd data.
+    private const ulong CompressedSection = 0x800;
+
     private readonly SectionSource _sectionSource;
     private readonly LoadImage _loadImage;
     private readonly Lazy<string?> _buildId;
     private readonly Lazy<IReadOnlyList<ElfDynamicEntry>> _dynamicEntries;
     private readonly Lazy<string?> _soname;
     private readonly Lazy<IReadOnlyList<string>> _needed;
-    private readonly Lazy<IReadOnlyList<ElfSymbol>> _symbols;
+    private readonly Lazy<IReadOnlyList<ElfSymbol>> _ownSymbols;
+    private readonly Lazy<SeparateDebugFile?> _separateDebug;
     private readonly Lazy<IReadOnlyList<ElfSymbol>> _dynamicSymbols;
     private readonly Lazy<IReadOnlyList<ElfRelocation>> _relocations;
     private readonly Lazy<EhFrameTable?> _ehFrame;
 
-    private ElfFile(ReadOnlyMemory<byte> image)
+    private ElfFile(ReadOnlyMemory<byte> image, Func<ElfFile, SeparateDebugFile>? findSeparateDebug)
     {
         Image = image;
         ElfHeader header = ElfHeader.Read(image.Span);
@@ -33,7 +37,8 @@ public sealed class ElfFile
         _dynamicEntries = new(() => DynamicSectionReader.Read(DynamicArea()));
         _soname = new(() => DynamicSectionReader.ReadSoname(DynamicEntries, _loadImage));
         _needed = new(() => DynamicSectionReader.ReadNeeded(DynamicEntries, _loadImage));
-        _symbols = new(() => ReadSymbols(ElfSectionType.SymTab));
+        _ownSymbols = new(() => ReadSymbols(ElfSectionType.SymTab));
+        _separateDebug = new(() => findSeparateDebug?.Invoke(this));
         _dynamicSymbols = new(() => ReadSymbols(ElfSectionType.DynSym));
         _relocations = new(() => RelocationReader.Read(_sectionSource, SymbolsOf));
         _ehFrame = new(() => EhFrameLocator.Locate(this, _loadImage));
@@ -58,8 +63,18 @@ public sealed class ElfFile
     /// <summary>The entries of PT_DYNAMIC (or of the SHT_DYNAMIC section), up to DT_NULL.</summary>
     public IReadOnlyList<ElfDynamicEntry> DynamicEntries => _dynamicEntries.Value;
 
-    /// <summary>.symtab in table order, the null symbol at index 0 included; empty if stripped.</summary>
-    public IReadOnlyList<ElfSymbol> Symbols => _symbols.Value;
+    /// <summary>.symtab in table order, the null symbol at index 0 included: the object's own, else its
+    /// <see cref="SeparateDebug"/> file's; empty if stripped and no debug file is found.</summary>
+    public IReadOnlyList<ElfSymbol> Symbols => HasOwnSymbols ? _ownSymbols.Value : SeparateDebug?.File?.Symbols ?? [];
+
+    /// <summary>Where <see cref="Symbols"/> come from: ".symtab", ".symtab of" the debug file, or ".dynsym" when there are none.</summary>
+    public string SymbolTableName => HasOwnSymbols ? ".symtab" : SeparateDebug?.Path is { } path ? $".symtab of {path}" : ".dynsym";
+
+    /// <summary>The separate debug file of an object stripped of its .symtab, looked for on first use when the
+    /// object was loaded from a path (<see cref="Load"/>, <see cref="Parse(ReadOnlyMemory{byte}, Func{ElfFile, SeparateDebugFile}?)"/>
+    /// with a search); null otherwise.</summary>
+    public SeparateDebugFile? SeparateDebug => HasOwnSymbols && FindSection(".debug_info") is not null ? null : _separateDebug.Value;
+
 
     /// <summary>.dynsym in table order, the null symbol at index 0 included, with symbol versions.</summary>
     public IReadOnlyList<ElfSymbol> DynamicSymbols => _dynamicSymbols.Value;
@@ -81,13 +96,29 @@ public sealed class ElfFile
     /// <exception cref="ElfFormatException">The file is not an ELF object we support.</exception>
     public static ElfFile Load(string path)
     {
-        return Parse(File.ReadAllBytes(path));
+        return Parse(File.ReadAllBytes(path), elf => SeparateDebugFile.Find(elf, path));
     }
 
     /// <summary>Parses an image: a file's bytes, or an object read from process memory such as [vdso].</summary>
     public static ElfFile Parse(ReadOnlyMemory<byte> image)
     {
-        return new ElfFile(image);
+        return new ElfFile(image, null);
+    }
+
+    /// <summary>Parses a file's bytes; <paramref name="findSeparateDebug"/> finds its debug file if it is stripped
+    /// (<see cref="SeparateDebugFile.Find"/> with the path the bytes were read from).</summary>
+    public static ElfFile Parse(ReadOnlyMemory<byte> image, Func<ElfFile, SeparateDebugFile>? findSeparateDebug)
+    {
+        return new ElfFile(image, findSeparateDebug);
+    }
+
+    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file unless that
+    /// file's is compressed (dh_strip's --compress-debug-sections), which is not read. A method, not a property: it may
+    /// be this object, and `graft info --json` serializes a patch's ElfFile.</summary>
+    public ElfFile DwarfFile()
+    {
+        return FindSection(".debug_info") is null && SeparateDebug?.File is { } debug
+            && debug.FindSection(".debug_info") is { } info && (info.Flags & CompressedSection) == 0 ? debug : this;
     }
 
     public ElfSection? FindSection(string name)
@@ -134,6 +165,9 @@ public sealed class ElfFile
         return SymbolTableReader.Read(_sectionSource, table, versions);
     }
 
+    // More than the null symbol: `strip --strip-unneeded` may leave a .symtab with nothing in it.
+    private bool HasOwnSymbols => _ownSymbols.Value.Count > 1;
+
     private IReadOnlyList<ElfSymbol> SymbolsOf(ElfSection table)
     {
         if (table == _sectionSource.FirstOfType(ElfSectionType.DynSym))
@@ -143,7 +177,7 @@ public sealed class ElfFile
 
         if (table == _sectionSource.FirstOfType(ElfSectionType.SymTab))
         {
-            return Symbols;
+            return _ownSymbols.Value;
         }
 
         return table.Type is ElfSectionType.SymTab or ElfSectionType.DynSym

@@ -4,7 +4,7 @@ namespace Graft.Elf;
 /// old_sympos 0 requires the name to be unique, N ≥ 1 takes the Nth occurrence in symbol table order.</summary>
 public static class ElfSymbolLookup
 {
-    /// <summary>Looks in <see cref="ElfFile.Symbols"/> unless the object is stripped, else in
+    /// <summary>Looks in <see cref="ElfFile.Symbols"/> (the object's own .symtab or its debug file's) if there are any, else in
     /// <see cref="ElfFile.DynamicSymbols"/>; only defined symbols of one of <paramref name="types"/> (any
     /// type when none are given). Entries at the same address (aliases, one name under several versions)
     /// count as one occurrence, represented by the first of them with a default (non-hidden) version.</summary>
@@ -15,13 +15,14 @@ public static class ElfSymbolLookup
         ArgumentNullException.ThrowIfNull(types);
         bool useSymtab = elf.Symbols.Count > 1;
         IReadOnlyList<ElfSymbol> table = useSymtab ? elf.Symbols : elf.DynamicSymbols;
-        string tableName = useSymtab ? ".symtab" : ".dynsym";
         List<ElfSymbol> occurrences = Occurrences(table, name, types);
         int count = occurrences.Count;
         if (count == 0)
         {
             string kinds = types.Length == 0 ? string.Empty : string.Join("/", types.Select(t => t.ToString().ToLowerInvariant())) + " ";
-            return new(null, SymbolLookupError.NotFound, 0, $"symbol '{name}' not found among the defined {kinds}symbols of {tableName}");
+            // A stripped object: say which debug file would have had the symbol.
+            string stripped = !useSymtab && elf.SeparateDebug is { File: null } search ? $"; {search.Missing}" : string.Empty;
+            return new(null, SymbolLookupError.NotFound, 0, $"symbol '{name}' not found among the defined {kinds}symbols of {elf.SymbolTableName}{stripped}");
         }
 
         if (sympos == 0 && count > 1)

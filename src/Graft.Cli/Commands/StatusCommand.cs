@@ -31,16 +31,27 @@ internal static class StatusCommand
 
             foreach (var library in refused)
             {
-                Console.WriteLine($"process {target}: patch '{library.Patch}' left library '{library.Object}' unpatched: {library.Reason}");
+                if (Terminal.IsPlain)
+                {
+                    Plain.Record("refused", library.Patch, library.Object, library.Reason);
+                }
+                else
+                {
+                    Console.WriteLine($"process {target}: patch '{library.Patch}' left library '{library.Object}' unpatched: {library.Reason}");
+                }
             }
 
-            if (progress is null)
+            if (progress is not null)
             {
-                Console.WriteLine($"process {result.GetValue(pid)}: no transition in flight");
+                OperationPrinter.PrintProgress(progress);
+            }
+            else if (Terminal.IsPlain)
+            {
+                Plain.Note($"process {target}: no transition in flight");
             }
             else
             {
-                OperationPrinter.PrintProgress(progress);
+                Console.WriteLine($"process {target}: no transition in flight");
             }
 
             return 0;

@@ -1,9 +1,10 @@
+using System.Globalization;
 using System.Text.Json;
 using Graft.Patching;
 
 namespace Graft.Cli.Output;
 
-/// <summary>How apply, revert and continue report: one summary line, or JSON; a transition left in flight has its own exit code.</summary>
+/// <summary>How apply, revert and continue report: one summary line (a record when piped), or JSON; a transition left in flight has its own exit code.</summary>
 internal static class OperationPrinter
 {
     /// <summary>Not a failure: the transition is in the target and a later graft continues or reverses it.</summary>
@@ -15,13 +16,27 @@ internal static class OperationPrinter
         {
             Console.WriteLine(JsonSerializer.Serialize(Output(report, operation), CliJson.Default.OperationOutput));
         }
+        else if (Terminal.IsPlain)
+        {
+            var statistics = report.Transition;
+            var stops = report.Stops;
+            Plain.Record(operation, report.PatchName, report.Pid.ToString(CultureInfo.InvariantCulture), report.Functions.Count.ToString(CultureInfo.InvariantCulture),
+                ModelName(statistics.Model), statistics.Attempts.ToString(CultureInfo.InvariantCulture),
+                stops.LongestStop.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture), stops.LongestStopKind,
+                stops.MostStoppedAtOnce.ToString(CultureInfo.InvariantCulture), report.InFlight is null ? "complete" : "in-flight");
+            if (report.InFlight is { } progress)
+            {
+                PrintProgress(progress);
+                Plain.Note(InFlightHint(report));
+            }
+        }
         else
         {
             Console.WriteLine($"{operation}: '{report.PatchName}' in process {report.Pid}: {Summary(report)}");
             if (report.InFlight is { } progress)
             {
                 PrintProgress(progress);
-                Console.WriteLine($"the transition stays in flight: 'graft continue {report.Pid}' resumes it, 'graft revert {report.Pid} {report.PatchName}' reverses it, --force forces it");
+                Console.WriteLine(InFlightHint(report));
             }
         }
 
@@ -44,17 +59,34 @@ internal static class OperationPrinter
     {
         var statistics = report.Transition;
         var stops = report.Stops;
-        var model = statistics.Model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
-        return $"{report.Functions.Count} function(s), {model}, " +
+        return $"{report.Functions.Count} function(s), {ModelName(statistics.Model)}, " +
             $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") +
             (statistics.SwitchedAsleep > 0 ? $"{statistics.SwitchedAsleep} asleep switched with no stop, " : "") +
             $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
             (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once";
     }
 
+    /// <summary>The transition in flight; as records: transition, then per stuck thread a stuck record and its frames, innermost first.</summary>
     public static void PrintProgress(TransitionProgress progress)
     {
-        Console.WriteLine($"'{progress.Patch}': {(progress.Patching ? "patching" : "unpatching")} transition in flight, {progress.Switched} of {progress.Threads} threads switched");
+        var direction = progress.Patching ? "patching" : "unpatching";
+        if (Terminal.IsPlain)
+        {
+            Plain.Record("transition", progress.Patch, direction, progress.Switched.ToString(CultureInfo.InvariantCulture), progress.Threads.ToString(CultureInfo.InvariantCulture));
+            foreach (var thread in progress.Stuck)
+            {
+                var tid = thread.Tid.ToString(CultureInfo.InvariantCulture);
+                Plain.Record("stuck", tid, thread.Reason);
+                foreach (var (frame, index) in thread.Stack.Select((f, i) => (f, i)))
+                {
+                    Plain.Record("frame", tid, index.ToString(CultureInfo.InvariantCulture), frame);
+                }
+            }
+
+            return;
+        }
+
+        Console.WriteLine($"'{progress.Patch}': {direction} transition in flight, {progress.Switched} of {progress.Threads} threads switched");
         foreach (var thread in progress.Stuck)
         {
             Console.WriteLine($"  thread {thread.Tid} {thread.Reason}");
@@ -64,4 +96,9 @@ internal static class OperationPrinter
             }
         }
     }
+
+    private static string ModelName(ConsistencyModel model) => model == ConsistencyModel.PerThread ? "per-thread" : "stop-world";
+
+    private static string InFlightHint(OperationReport report) =>
+        $"the transition stays in flight: 'graft continue {report.Pid}' resumes it, 'graft revert {report.Pid} {report.PatchName}' reverses it, --force forces it";
 }

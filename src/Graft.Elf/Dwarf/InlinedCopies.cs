@@ -19,11 +19,12 @@ public sealed class InlinedCopies
         this.callersByFunction = callersByFunction;
     }
 
-    /// <summary>The object's inlined copies; null when it has no .debug_info.</summary>
+    /// <summary>The object's inlined copies; null when neither it nor its separate debug file has .debug_info.</summary>
     /// <exception cref="ElfFormatException">The debug information is malformed.</exception>
     public static InlinedCopies? Read(ElfFile elf)
     {
         ArgumentNullException.ThrowIfNull(elf);
+        elf = elf.DwarfFile();
         if (elf.FindSection(".debug_info") is null)
         {
             return null;

@@ -26,9 +26,15 @@ internal static class SymbolTableReader
             ushort sectionIndex = reader.U16();
             ulong value = reader.U64();
             ulong size = reader.U64();
+            string symbolName = names.Get(name);
             (string? version, bool hidden) = versions?.For(i) ?? (null, false);
+            if (versions is null)
+            {
+                (symbolName, version, hidden) = SplitVersion(symbolName);
+            }
+
             symbols[i] = new ElfSymbol(
-                names.Get(name),
+                symbolName,
                 value,
                 size,
                 (ElfSymbolType)(info & 0xf),
@@ -40,5 +46,22 @@ internal static class SymbolTableReader
         }
 
         return symbols;
+    }
+
+    /// <summary>
+    /// A .symtab names a versioned symbol <c>name@@VERSION</c> (the default version) or <c>name@VERSION</c> (hidden),
+    /// where .dynsym keeps the version apart: split so that both tables answer to the same name, as a debug
+    /// file's .symtab stands in for .dynsym (libc's <c>clock_nanosleep@@GLIBC_2.17</c> is <c>clock_nanosleep</c>).
+    /// </summary>
+    private static (string Name, string? Version, bool Hidden) SplitVersion(string name)
+    {
+        int at = name.IndexOf('@', StringComparison.Ordinal);
+        if (at <= 0)
+        {
+            return (name, null, false);
+        }
+
+        bool hidden = !name.AsSpan(at).StartsWith("@@", StringComparison.Ordinal);
+        return (name[..at], name[(at + (hidden ? 1 : 2))..], hidden);
     }
 }

@@ -18,9 +18,11 @@ public sealed class ElfFileCache
     private readonly Queue<FileIdentity> order = [];
     private readonly Lock gate = new();
 
+    /// <summary>The object read from <paramref name="path"/>; stripped, its symbols come from the debug file of the
+    /// object at <paramref name="objectPath"/> (<see cref="SeparateDebugFile"/>: where it was installed, or beside it).</summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="ElfFormatException">The file is not an ELF object we support.</exception>
-    public ElfFile Load(string path)
+    public ElfFile Load(string path, string objectPath)
     {
         // Identity and bytes come from the same open file, so an entry never pairs one file's
         // identity with another's content.
@@ -39,7 +41,7 @@ public sealed class ElfFileCache
             }
         }
 
-        var elf = ElfFile.Parse(ReadAll(stream));
+        var elf = ElfFile.Parse(ReadAll(stream), parsed => SeparateDebugFile.Find(parsed, objectPath));
         lock (gate)
         {
             if (files.TryAdd(identity, elf))

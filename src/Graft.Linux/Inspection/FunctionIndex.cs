@@ -12,8 +12,17 @@ internal sealed class FunctionIndex
         var symbols = elf.Symbols.Count > 0 ? elf.Symbols : elf.DynamicSymbols;
         sorted = [.. symbols
             .Where(s => s.IsDefined && s.Type is ElfSymbolType.Func or ElfSymbolType.GnuIFunc && s.Size > 0)
-            .OrderBy(s => s.Value)];
+            .OrderBy(s => s.Value)
+            .ThenBy(Preference)];
     }
+
+    /// <summary>
+    /// Among names of one address (a debug file's .symtab has many: <c>__GI___libc_read</c>, <c>__read</c>, <c>read</c>),
+    /// the one <see cref="Find"/> gives, sorted last: global before local, the default version before a hidden one,
+    /// a public name before one with a leading underscore.
+    /// </summary>
+    private static int Preference(ElfSymbol symbol) =>
+        (symbol.Binding == ElfSymbolBinding.Local ? 0 : 4) + (symbol.IsHiddenVersion ? 0 : 2) + (symbol.Name.StartsWith('_') ? 0 : 1);
 
     public ElfSymbol? Find(ulong fileAddress)
     {

@@ -46,11 +46,11 @@ public sealed class HostProcess(int pid, string command, ulong startTicks, strin
     {
         try
         {
-            return files.Load($"{ProcDirectory.Of(Pid)}/map_files/{first.Start:x}-{first.End:x}");
+            return files.Load($"{ProcDirectory.Of(Pid)}/map_files/{first.Start:x}-{first.End:x}", first.Path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return files.Load(first.Path);
+            return files.Load(first.Path, first.Path);
         }
     }
 }

@@ -98,7 +98,7 @@ public sealed class ModuleMap
             var onDisk = $"{directory}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
             executable ??= ReadExecutablePath(pid, directory);
             modules.Add(new LoadedModule(path, path == executable, parts,
-                () => files.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path)));
+                () => files.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path, path)));
         }
 
         if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)

@@ -142,9 +142,13 @@ public sealed partial class Tracee : IDisposable
         if (error.Errno == Errno.EPERM)
         {
             var tracer = TracerOf(tid);
-            throw new UnauthorizedAccessException(tracer > 0
-                ? $"process {Pid} is already being traced by {TracerName(tracer)}; only one tracer at a time"
-                : $"not permitted to trace process {Pid}: run graft as root or as the process's owner (see /proc/sys/kernel/yama/ptrace_scope)");
+            if (tracer > 0)
+            {
+                var (process, command) = TracerName(tracer);
+                throw new AlreadyTracedException($"process {Pid} is already being traced by {process}{(command is null ? "" : $" ({command})")}; only one tracer at a time", command);
+            }
+
+            throw new UnauthorizedAccessException($"not permitted to trace process {Pid}: run graft as root or as the process's owner (see /proc/sys/kernel/yama/ptrace_scope)");
         }
 
         throw error;
@@ -208,18 +212,17 @@ public sealed partial class Tracee : IDisposable
         }
     }
 
-    /// <summary>TracerPid names the tracing thread; say which program that is (another graft, gdb ...).</summary>
-    private static string TracerName(int tracerThread)
+    /// <summary>TracerPid names the tracing thread; say which program that is (another graft, gdb ...): its process and command.</summary>
+    private static (string Process, string? Command) TracerName(int tracerThread)
     {
         try
         {
             var process = File.ReadLines($"/proc/{tracerThread}/status").First(l => l.StartsWith("Tgid:", StringComparison.Ordinal))["Tgid:".Length..].Trim();
-            var name = File.ReadAllText($"/proc/{process}/comm").Trim();
-            return $"process {process} ({name})";
+            return ($"process {process}", File.ReadAllText($"/proc/{process}/comm").Trim());
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
-            return $"thread {tracerThread}";
+            return ($"thread {tracerThread}", null);
         }
     }
 

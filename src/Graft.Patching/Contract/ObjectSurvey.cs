@@ -37,7 +37,7 @@ public static class ObjectSurvey
             .OrderBy(s => s.Value)
             .ToList();
         var functions = symbols.Select(symbol => Survey(elf, analysis, hooks, symbol)).ToList();
-        return new ObjectSurveyReport(path, elf.Symbols.Count > 0 ? ".symtab" : ".dynsym", functions, clock.Elapsed);
+        return new ObjectSurveyReport(path, elf.SymbolTableName, functions, clock.Elapsed);
     }
 
     private static FunctionSurvey Survey(ElfFile elf, ContractAnalysis analysis, ProfilingHooks hooks, ElfSymbol symbol)

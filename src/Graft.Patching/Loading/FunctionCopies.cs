@@ -31,7 +31,8 @@ internal static class FunctionCopies
 
         if (elf.Symbols.Count == 0)
         {
-            yield return $"{fileName} has no symbol table: copies of '{function.Name}' the compiler made, and parts of it placed apart (.cold), cannot be seen";
+            var why = elf.SeparateDebug is { File: null } search ? $" ({search.Missing})" : "";
+            yield return $"{fileName} has no symbol table{why}: copies of '{function.Name}' the compiler made, and parts of it placed apart (.cold), cannot be seen";
             yield break;
         }
 

@@ -4,6 +4,7 @@ using Graft.Model.State;
 using Graft.Patching.Lifecycle;
 using Graft.Patching.Loading;
 using Graft.Patching.Redirect;
+using Graft.Patching.Service;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
 
@@ -45,7 +46,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         {
             notice(watched
                 ? $"'{Name}': object '{absent.Definition.Name}' is not loaded in process {target.Pid}; graftd will patch it when it loads"
-                : $"'{Name}': object '{absent.Definition.Name}' is not loaded in process {target.Pid}; it will not be patched if it is loaded later (no graftd runs)");
+                : $"'{Name}': object '{absent.Definition.Name}' is not loaded in process {target.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}");
         }
 
         var warnings = patch.Functions.SelectMany(f => f.Warnings).Distinct().ToList();

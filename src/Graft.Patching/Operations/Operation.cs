@@ -1,3 +1,4 @@
+using Graft.Linux.Tracing;
 using Graft.Patching.Service;
 
 namespace Graft.Patching.Operations;
@@ -13,10 +14,21 @@ public static class Operation
 {
     public static ServiceReply Run(ServiceRequest request, Action<string> notice, CancellationToken interruption)
     {
-        using var service = ServiceClient.TryConnect();
-        return service is null
-            ? Execute(new Patcher(notice), request, interruption)
-            : service.Run(request, notice, interruption);
+        using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable);
+        if (service is not null)
+        {
+            return service.Run(request, notice, interruption);
+        }
+
+        try
+        {
+            return Execute(new Patcher(notice), request, interruption);
+        }
+        catch (GraftException e) when (e.InnerException is AlreadyTracedException { TracerCommand: "graftd" })
+        {
+            // graftd holds the process, and graft did not reach it: say where it looked.
+            throw new GraftException(e.Failure, $"{e.Message}; {ServiceSocket.NoneAnswers(unreachable)}", e);
+        }
     }
 
     /// <summary>Runs <paramref name="request"/> with <paramref name="patcher"/>: here, or in graftd on the process's watch.</summary>

@@ -22,12 +22,13 @@ public sealed class ServiceClient : IDisposable
         writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
 
-    /// <summary>A connection to graftd, or null when none listens at <paramref name="path"/>.</summary>
-    public static ServiceClient? TryConnect(string? path = null)
+    /// <summary>A connection to graftd, or null when none listens at <paramref name="path"/>; <paramref name="unreachable"/> then says why.</summary>
+    public static ServiceClient? TryConnect(string path, out string? unreachable)
     {
-        path ??= ServiceSocket.Path;
+        unreachable = null;
         if (!File.Exists(path))
         {
+            unreachable = "no such socket";
             return null;
         }
 
@@ -37,10 +38,11 @@ public sealed class ServiceClient : IDisposable
             socket.Connect(new UnixDomainSocketEndPoint(path));
             return new ServiceClient(socket);
         }
-        catch (SocketException)
+        catch (SocketException e)
         {
-            // A socket file left by a graftd that is gone.
+            // A socket file left by a graftd that is gone, or one this user may not use.
             socket.Dispose();
+            unreachable = e.Message;
             return null;
         }
     }

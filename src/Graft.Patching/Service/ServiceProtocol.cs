@@ -28,4 +28,8 @@ public static class ServiceSocket
     public const string DefaultPath = "/run/graft/graftd.sock";
 
     public static string Path => Environment.GetEnvironmentVariable("GRAFTD_SOCKET") is { Length: > 0 } path ? path : DefaultPath;
+
+    /// <summary>Said where graft needed graftd and none answered: the socket tried, and the variable that names another.</summary>
+    public static string NoneAnswers(string? why = null) =>
+        $"no graftd answers at {Path}{(why is null ? "" : $" ({why})")}; GRAFTD_SOCKET names graftd's socket (default {DefaultPath})";
 }

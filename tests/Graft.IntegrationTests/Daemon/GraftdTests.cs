@@ -115,6 +115,26 @@ public sealed class GraftdTests : IDisposable
         Assert.Equal(0, graftd.Stop());
     }
 
+    /// <summary>A graft that misses the graftd holding a process (another GRAFTD_SOCKET) says which socket it tried.</summary>
+    [Fact]
+    public void AGraftThatMissesTheGraftdHoldingAProcessNamesTheSocketItTried()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch("stack_p1"));
+        Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+
+        var elsewhere = Path.Combine(directory, "elsewhere.sock");
+        var revert = Shell.GraftVia(elsewhere, "revert", host.Pid.ToString(), "stack-p1");
+
+        Assert.Equal(5, revert.ExitCode);
+        var error = Assert.Single(revert.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("(graftd); only one tracer at a time", error);
+        Assert.EndsWith($"no graftd answers at {elsewhere} (no such socket); GRAFTD_SOCKET names graftd's socket (default /run/graft/graftd.sock)", error);
+        Assert.Equal(0, graftd.Stop());
+    }
+
     /// <summary>A library loaded after graftd came back is patched: the restarted graftd watches the loader again.</summary>
     [Fact]
     public void AGraftdStartedAgainPatchesLibrariesLoadedAfterwards()

@@ -1,6 +1,7 @@
 using Graft.IntegrationTests.Support;
 using Graft.Patching;
 using Graft.Patching.Operations;
+using Graft.Patching.Service;
 
 namespace Graft.IntegrationTests.Patching;
 
@@ -32,7 +33,7 @@ public sealed class CallbackTests
 
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -71,8 +72,8 @@ public sealed class CallbackTests
 
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -109,7 +110,7 @@ public sealed class CallbackTests
         Assert.Equal("patch 'callbacks-demo' was not applied: the pre-patch callback of object 'main' returned -19 (ENODEV: No such device)", failure.Message);
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
+                $"graft: 'callbacks-demo': object 'libcbbusy.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",
@@ -145,7 +146,7 @@ public sealed class CallbackTests
         Assert.Equal(GraftFailure.Timeout, failure.Failure);
         Assert.Equal(
             [
-                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later (no graftd runs)",
+                $"graft: 'callbacks-demo': object 'libcbmod.so' is not loaded in process {host.Pid}; it will not be patched if it is loaded later: {ServiceSocket.NoneAnswers()}",
                 "graft: enabling patch 'callbacks-demo'",
                 "graft: 'callbacks-demo': initializing patching transition",
                 "callbacks-demo: pre_patch_callback: main",

@@ -23,7 +23,7 @@ public sealed class ElfFileCacheTests(StackLibrary library) : IClassFixture<Stac
         File.Copy(library.FilePath, Path);
         var cache = new ElfFileCache();
 
-        Assert.Same(cache.Load(Path), cache.Load(Path));
+        Assert.Same(cache.Load(Path, Path), cache.Load(Path, Path));
     }
 
     [Fact]
@@ -31,14 +31,14 @@ public sealed class ElfFileCacheTests(StackLibrary library) : IClassFixture<Stac
     {
         File.Copy(library.FilePath, Path);
         var cache = new ElfFileCache();
-        Assert.Contains(cache.Load(Path).DynamicSymbols, s => s.Name == "leaf");
+        Assert.Contains(cache.Load(Path, Path).DynamicSymbols, s => s.Name == "leaf");
 
         // As an installer replaces a library: a new file (a new inode) renamed over the path.
         var replacement = System.IO.Path.Combine(directory.FullName, "libcached.so.new");
         File.Copy(Other, replacement);
         File.Move(replacement, Path, overwrite: true);
 
-        Assert.DoesNotContain(cache.Load(Path).DynamicSymbols, s => s.Name == "leaf");
+        Assert.DoesNotContain(cache.Load(Path, Path).DynamicSymbols, s => s.Name == "leaf");
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class ElfFileCacheTests(StackLibrary library) : IClassFixture<Stac
         File.Copy(Other, Path);
         var cache = new ElfFileCache();
         var inode = Inode(Path);
-        Assert.DoesNotContain(cache.Load(Path).DynamicSymbols, s => s.Name == "leaf");
+        Assert.DoesNotContain(cache.Load(Path, Path).DynamicSymbols, s => s.Name == "leaf");
 
         using (var stream = new FileStream(Path, FileMode.Open, FileAccess.Write))
         {
@@ -56,7 +56,7 @@ public sealed class ElfFileCacheTests(StackLibrary library) : IClassFixture<Stac
         }
 
         Assert.Equal(inode, Inode(Path));
-        Assert.Contains(cache.Load(Path).DynamicSymbols, s => s.Name == "leaf");
+        Assert.Contains(cache.Load(Path, Path).DynamicSymbols, s => s.Name == "leaf");
     }
 
     public void Dispose() => directory.Delete(recursive: true);
