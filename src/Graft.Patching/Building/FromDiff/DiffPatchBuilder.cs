@@ -32,6 +32,13 @@ public sealed class DiffPatchBuilder(PatchBuilder linker)
             }
 
             var code = PatchObject.Build(diffs, binary, out var patch);
+
+            // The new code was compiled knowing what the functions it calls leave alone (-fipa-ra): they must be the binary's too.
+            foreach (var (obj, callee) in patch.Callees)
+            {
+                binary.Prove(obj, callee);
+            }
+
             var patchName = name ?? Path.GetFileNameWithoutExtension(output);
             var objectFile = Path.Combine(work, "patch.o");
             var descriptor = Path.Combine(work, "descriptor.c");

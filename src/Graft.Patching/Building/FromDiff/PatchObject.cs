@@ -47,6 +47,9 @@ internal sealed partial class PatchObject
 
     public IReadOnlyCollection<LocalReference> Locals => _locals.Values;
 
+    /// <summary>The functions of the build that the patch's code calls in the binary, by the object that has them.</summary>
+    public HashSet<(CompiledObject Object, string Name)> Callees { get; } = [];
+
     /// <exception cref="GraftException">Refused: the changed code refers to something in a way a patch cannot reach.</exception>
     public static byte[] Build(IReadOnlyList<ObjectDiff> diffs, TargetBinary binary, out PatchObject patch)
     {
@@ -157,6 +160,11 @@ internal sealed partial class PatchObject
             ? Named(obj, section, relocation, symbol) is { } named ? (named.Name, relocation.Addend - (long)named.Value) : throw Refuse($"{what}: no symbol")
             : (symbol.Name, relocation.Addend);
         var outside = Outside(name, obj.SourceFile);
+        if (obj.Functions.ContainsKey(name))
+        {
+            Callees.Add((obj, name));
+        }
+
         if (!CompiledObject.IsCode(section))
         {
             copy.Relocations.Add(relocation.Type == R_X86_64_64

@@ -53,6 +53,12 @@ public sealed class SourceBuild(string source, string workDirectory, string buil
         {
             throw new GraftException(GraftFailure.Refused, $"cannot copy {source} to {tree}:\n{copied.Output.TrimEnd()}");
         }
+
+        // Objects left in the source from an earlier build would keep make from compiling them again, the way the comparison needs.
+        foreach (var stale in Directory.EnumerateFiles(tree, "*.o", SearchOption.AllDirectories))
+        {
+            File.Delete(stale);
+        }
     }
 
     private void Build(string tree, string which)
