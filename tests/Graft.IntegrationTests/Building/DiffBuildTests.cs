@@ -42,6 +42,28 @@ public sealed partial class DiffBuildTests : IDisposable
     }
 
     [Fact]
+    public void AFixToAnInlinedHelperReplacesItsCallerWhichKeepsUsingTheProgramsStaticVariables()
+    {
+        var binary = BuildLedger("original", "make");
+        var patch = Path.Combine(work, "inlined.so");
+
+        var built = Shell.Graft("build", "--source", Source, "--diff", Diff("inlined"), "--binary", binary, "-o", patch);
+
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        Assert.Equal(["graft: build: score.o: grade: replaced: its code changed"], built.Stderr.Split('\n').Where(l => l.Contains(": replaced: ", StringComparison.Ordinal)));
+        Assert.DoesNotContain("level", built.Stderr, StringComparison.Ordinal);
+        using var ledger = RunningFixture.StartProgram(binary);
+        Assert.Contains(" grade=high/", ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Equal(0, Shell.Graft("apply", ledger.Pid.ToString(), patch).ExitCode);
+
+        // The new grade formats the binary's own counter (asked) into the binary's own buffer (text.0).
+        var patched = TickPattern().Match(ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)));
+        Assert.Equal($"grade=low/{patched.Groups[1].Value} bonus=7", patched.Groups[3].Value);
+        Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "inlined").ExitCode);
+        Assert.Contains(" grade=high/", ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void InfoShowsTheReplacedFunctionAndTheBuildIdOfTheBinaryItMatches()
     {
         var binary = BuildLedger("original", "make");
@@ -119,6 +141,6 @@ public sealed partial class DiffBuildTests : IDisposable
     private static string BuildId(string path) =>
         Graft.Elf.ElfFile.Load(path).BuildId ?? throw new InvalidOperationException($"{path} has no build-id");
 
-    [GeneratedRegex(@"^tick (\d+) score=(-?\d+) ")]
+    [GeneratedRegex(@"^tick (\d+) score=(-?\d+) (.*)$")]
     private static partial Regex TickPattern();
 }

@@ -54,6 +54,21 @@ internal sealed class CompiledObject
         Elf.Symbols.FirstOrDefault(s => s.SectionIndex == section.Index && s.Type is ElfSymbolType.Func or ElfSymbolType.Object
             && offset >= (long)s.Value && (offset < (long)(s.Value + s.Size) || offset == (long)s.Value));
 
+    /// <summary>
+    /// For a relocation that names a place rather than a function or variable (a section symbol, or a
+    /// local label such as .LC2 that the assembler keeps for mergeable strings): the section and
+    /// the offset in it that the relocation means. Null for a named function or variable.
+    /// </summary>
+    public (ElfSection Section, long Offset)? Place(ElfSection within, ElfRelocation relocation)
+    {
+        var symbol = relocation.Symbol;
+        var place = symbol is { Type: ElfSymbolType.Section }
+            || symbol is { Type: ElfSymbolType.NoType, Binding: ElfSymbolBinding.Local, IsDefined: true };
+        return place && symbol!.SectionIndex < Elf.Sections.Count
+            ? (Elf.Sections[symbol.SectionIndex], (long)symbol.Value + relocation.Addend + Reach(within, relocation))
+            : null;
+    }
+
     public static bool IsCode(ElfSection section) => (section.Flags & ExecutableFlag) != 0;
 
     public static bool IsStrings(ElfSection section) => (section.Flags & (MergeFlag | StringsFlag)) == (MergeFlag | StringsFlag);

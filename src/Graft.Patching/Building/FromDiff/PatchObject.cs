@@ -26,6 +26,7 @@ internal sealed partial class PatchObject
 {
     private const ulong AllocFlag = 0x2;
     private const ulong ExecutableFlag = 0x4;
+    private const ulong MergeFlags = 0x10 | 0x20; // SHF_MERGE | SHF_STRINGS
     private const int Rel32 = 4;
 
     private readonly ObjectBuilder _builder = new();
@@ -125,7 +126,9 @@ internal sealed partial class PatchObject
     {
         if (!_copies.TryGetValue((obj, section.Index), out var copy))
         {
-            copy = _builder.AddSection(section.Name, section.Type, section.Flags, section.Alignment, section.EntrySize);
+            // Not mergeable: the linker would move strings about, and a reference to section plus addend
+            // (the copy's relocations) must keep meaning the same bytes.
+            copy = _builder.AddSection(section.Name, section.Type, section.Flags & ~MergeFlags, section.Alignment, 0);
             copy.Data.AddRange(obj.Bytes(section));
             copy.ReservedSize = section.Size;
             _copies[(obj, section.Index)] = copy;
@@ -156,8 +159,8 @@ internal sealed partial class PatchObject
             return;
         }
 
-        var (name, addend) = symbol.Type == ElfSymbolType.Section
-            ? Named(obj, section, relocation, symbol) is { } named ? (named.Name, relocation.Addend - (long)named.Value) : throw Refuse($"{what}: no symbol")
+        var (name, addend) = obj.Place(section, relocation) is var (place, offset)
+            ? obj.NamedAt(place, offset) is { } named ? (named.Name, (long)symbol.Value + relocation.Addend - (long)named.Value) : throw Refuse($"{what}: no symbol")
             : (symbol.Name, relocation.Addend);
         var outside = Outside(name, obj.SourceFile);
         if (obj.Functions.ContainsKey(name))
@@ -199,10 +202,9 @@ internal sealed partial class PatchObject
     /// anonymous constants): the copy and what to add to the addend; null when it names something that stays.</summary>
     private (OutputSection Section, long Adjust)? Inside(CompiledObject obj, ElfSection section, ElfRelocation relocation, ElfSymbol symbol)
     {
-        if (symbol.Type == ElfSymbolType.Section)
+        if (obj.Place(section, relocation) is var (place, offset))
         {
-            var target = obj.Elf.Sections[symbol.SectionIndex];
-            return _carried.Contains((obj, target.Index)) || Named(obj, section, relocation, symbol) is null ? (Copy(obj, target), 0) : null;
+            return _carried.Contains((obj, place.Index)) || obj.NamedAt(place, offset) is null ? (Copy(obj, place), (long)symbol.Value) : null;
         }
 
         if (symbol.IsDefined && symbol.SectionIndex < 0xff00 && _carried.Contains((obj, symbol.SectionIndex)))
@@ -214,9 +216,6 @@ internal sealed partial class PatchObject
             ? (Copy(global.Item1, global.Item1.SectionOf(global.Item2)), (long)global.Item2.Value)
             : null;
     }
-
-    private static ElfSymbol? Named(CompiledObject obj, ElfSection section, ElfRelocation relocation, ElfSymbol sectionSymbol) =>
-        obj.NamedAt(obj.Elf.Sections[sectionSymbol.SectionIndex], relocation.Addend + obj.Reach(section, relocation));
 
     /// <summary>The patch's symbol for something that stays: weak, and bound by Graft, when the binary has it; else
     /// an ordinary undefined symbol for the dynamic linker (a library's function or variable).</summary>

@@ -62,16 +62,14 @@ internal static class SectionComparison
             return "(none)";
         }
 
-        if (symbol.Type != ElfSymbolType.Section)
+        if (obj.Place(within, relocation) is not var (target, offset))
         {
             return $"{symbol.Name}{relocation.Addend:+0;-0}";
         }
 
-        var target = obj.Elf.Sections[symbol.SectionIndex];
-        var offset = relocation.Addend + obj.Reach(within, relocation);
         if (obj.NamedAt(target, offset) is { } named)
         {
-            return $"{named.Name}{relocation.Addend - (long)named.Value:+0;-0}";
+            return $"{named.Name}{offset - (long)named.Value:+0;-0}";
         }
 
         var data = obj.Bytes(target);

@@ -128,13 +128,14 @@ internal sealed class TargetBinary
             return null;
         }
 
-        if (symbol.Type != ElfSymbolType.Section)
+        if (obj.Place(within, relocation) is not var (target, offset))
         {
             return Find(symbol.Name, obj.SourceFile)?.Symbol.Value;
         }
 
-        var named = obj.NamedAt(obj.Elf.Sections[symbol.SectionIndex], relocation.Addend + obj.Reach(within, relocation));
-        return named is null ? null : Find(named.Name, obj.SourceFile)?.Symbol.Value - named.Value;
+        // The address the relocation's symbol stands for: the named object's, less where that object lies past it.
+        var named = obj.NamedAt(target, offset);
+        return named is null ? null : Find(named.Name, obj.SourceFile)?.Symbol.Value + (ulong)((long)symbol.Value - (long)named.Value);
     }
 
     private GraftException Differs(string name, CompiledObject original, string why) =>
