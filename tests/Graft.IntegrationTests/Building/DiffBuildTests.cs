@@ -22,7 +22,7 @@ public sealed partial class DiffBuildTests : IDisposable
         var binary = BuildLedger("original", "make");
         var patch = Path.Combine(work, "fix.so");
 
-        var built = Shell.Graft("build", "--source", Source, "--diff", Diff("fix"), "--binary", binary, "-o", patch);
+        var built = GraftBuild("fix", binary, patch);
 
         Assert.True(built.ExitCode == 0, built.Stderr);
         Assert.Contains("graft: build: score.o: score: replaced: its code changed", built.Stderr, StringComparison.Ordinal);
@@ -47,7 +47,7 @@ public sealed partial class DiffBuildTests : IDisposable
         var binary = BuildLedger("original", "make");
         var patch = Path.Combine(work, "inlined.so");
 
-        var built = Shell.Graft("build", "--source", Source, "--diff", Diff("inlined"), "--binary", binary, "-o", patch);
+        var built = GraftBuild("inlined", binary, patch);
 
         Assert.True(built.ExitCode == 0, built.Stderr);
         Assert.Equal(["graft: build: score.o: grade: replaced: its code changed"], built.Stderr.Split('\n').Where(l => l.Contains(": replaced: ", StringComparison.Ordinal)));
@@ -68,7 +68,7 @@ public sealed partial class DiffBuildTests : IDisposable
     {
         var binary = BuildLedger("original", "make");
         var patch = Path.Combine(work, "fix.so");
-        Assert.Equal(0, Shell.Graft("build", "--source", Source, "--diff", Diff("fix"), "--binary", binary, "-o", patch).ExitCode);
+        Assert.Equal(0, GraftBuild("fix", binary, patch).ExitCode);
 
         var info = Shell.Graft("info", patch, "--json");
 
@@ -87,7 +87,7 @@ public sealed partial class DiffBuildTests : IDisposable
     {
         var binary = BuildLedger("other", build);
 
-        var result = Shell.Graft("build", "--source", Source, "--diff", Diff("fix"), "--binary", binary, "-o", Path.Combine(work, "fix.so"));
+        var result = GraftBuild("fix", binary, Path.Combine(work, "fix.so"));
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"{binary} is not the binary the source describes: function 'score' (score.c) differs from the original build", result.Stderr, StringComparison.Ordinal);
@@ -101,7 +101,7 @@ public sealed partial class DiffBuildTests : IDisposable
     {
         var binary = BuildLedger("original", "make");
 
-        var result = Shell.Graft("build", "--source", Source, "--diff", Diff(diff), "--binary", binary, "-o", Path.Combine(work, "fix.so"));
+        var result = GraftBuild(diff, binary, Path.Combine(work, "fix.so"));
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
@@ -136,7 +136,8 @@ public sealed partial class DiffBuildTests : IDisposable
         return Path.Combine(tree, "ledger");
     }
 
-    private static string Diff(string name) => Path.Combine(Source, name + ".patch");
+    private static Shell.Result GraftBuild(string diff, string binary, string patch) =>
+        Shell.Graft("build", "--source", Source, "--diff", Path.Combine(Source, diff + ".patch"), "--binary", binary, "-o", patch);
 
     private static string BuildId(string path) =>
         Graft.Elf.ElfFile.Load(path).BuildId ?? throw new InvalidOperationException($"{path} has no build-id");
