@@ -2,8 +2,11 @@ namespace Graft.Elf;
 
 public enum ElfKind
 {
-    /// <summary>Neither ET_EXEC nor ET_DYN (relocatable objects, core files, ...).</summary>
+    /// <summary>None of the kinds below (core files, ...).</summary>
     Other,
+
+    /// <summary>ET_REL: an object file from the compiler, not yet linked.</summary>
+    Relocatable,
 
     /// <summary>ET_EXEC: a position-dependent executable.</summary>
     Executable,

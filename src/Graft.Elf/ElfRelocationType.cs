@@ -13,8 +13,18 @@ public static class ElfRelocationType
     public const uint R_X86_64_JUMP_SLOT = 7;
     public const uint R_X86_64_RELATIVE = 8;
     public const uint R_X86_64_GOTPCREL = 9;
+    public const uint R_X86_64_32 = 10;
+    public const uint R_X86_64_32S = 11;
     public const uint R_X86_64_DTPMOD64 = 16;
     public const uint R_X86_64_DTPOFF64 = 17;
     public const uint R_X86_64_TPOFF64 = 18;
+    public const uint R_X86_64_TLSGD = 19;
+    public const uint R_X86_64_TLSLD = 20;
+    public const uint R_X86_64_DTPOFF32 = 21;
+    public const uint R_X86_64_GOTTPOFF = 22;
+    public const uint R_X86_64_TPOFF32 = 23;
+    public const uint R_X86_64_PC64 = 24;
     public const uint R_X86_64_IRELATIVE = 37;
+    public const uint R_X86_64_GOTPCRELX = 41;
+    public const uint R_X86_64_REX_GOTPCRELX = 42;
 }

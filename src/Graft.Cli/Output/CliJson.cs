@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Graft.Model.Patches;
 using Graft.Model.State;
 using Graft.Patching;
+using Graft.Patching.Building.FromDiff;
 using Graft.Patching.Contract;
 
 namespace Graft.Cli.Output;
@@ -15,6 +16,7 @@ namespace Graft.Cli.Output;
 [JsonSerializable(typeof(HostListOutput))]
 [JsonSerializable(typeof(StatusOutput))]
 [JsonSerializable(typeof(ObjectSurveyReport))]
+[JsonSerializable(typeof(DiffBuildReport))]
 internal sealed partial class CliJson : JsonSerializerContext;
 
 /// <summary>The result of apply, revert or continue: what changed, how the threads were held, and the transition if it is still in flight.</summary>

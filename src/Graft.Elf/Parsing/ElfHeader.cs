@@ -61,6 +61,7 @@ internal sealed record ElfHeader(
 
         ElfKind kind = type switch
         {
+            1 => ElfKind.Relocatable,
             2 => ElfKind.Executable,
             3 => ElfKind.SharedObject,
             _ => ElfKind.Other,

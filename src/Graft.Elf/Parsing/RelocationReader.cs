@@ -45,7 +45,7 @@ internal static class RelocationReader
                         $"relocation {i} in {section.Name} refers to symbol {symbolIndex}, but its symbol table has {symbols.Count}");
             }
 
-            into.Add(new ElfRelocation(offset, (uint)info, symbolIndex, addend, symbol, section.Name));
+            into.Add(new ElfRelocation(offset, (uint)info, symbolIndex, addend, symbol, section.Name, (int)section.Info));
         }
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Graft.Patching.Building;
 
 /// <summary>
@@ -35,35 +33,9 @@ public sealed class PatchBuilder(string runtimeDirectory)
             throw new GraftException(GraftFailure.Internal, $"graft's runtime (graft.h, libgraft.so) is missing under {runtimeDirectory}; rebuild graft");
         }
 
-        var start = new ProcessStartInfo(compiler)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in Arguments(sources, output, extra))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new GraftException(GraftFailure.Internal, $"cannot run the C compiler '{compiler}': {e.Message} (install gcc)", e);
-        }
-
-        using (process)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            var messages = stdout + stderr.Result;
-            return process.ExitCode == 0
-                ? messages
-                : throw new GraftException(GraftFailure.Refused, $"{compiler} failed to build {string.Join(' ', sources)}:\n{messages.TrimEnd()}");
-        }
+        var result = ExternalTool.Run(compiler, Arguments(sources, output, extra), "install gcc");
+        return result.ExitCode == 0
+            ? result.Output
+            : throw new GraftException(GraftFailure.Refused, $"{compiler} failed to build {string.Join(' ', sources)}:\n{result.Output.TrimEnd()}");
     }
 }
