@@ -56,34 +56,6 @@ public sealed class ConsistencyUnderFireTests
         Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
     }
 
-    /// <summary>
-    /// Workers that sleep 20 µs between calls (pair's "sleepy") are nearly always asleep when Graft looks, and often
-    /// wake between its look and its proposal: a proposal made from a look before such a call must be void, or the
-    /// thread would take the goal inside the old pair() and give 12.
-    /// </summary>
-    [Fact]
-    public void ThreadsThatWakeBetweenTheCheckAndTheSwitchNeverMixVersions()
-    {
-        using var pair = RunningFixture.Start("pair", "3", "sleepy");
-        var patcher = new NoticeLog().NewPatcher();
-
-        var switchedAsleep = 0;
-        for (var cycle = 0; cycle < 50; cycle++)
-        {
-            var apply = patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout);
-            var revert = patcher.Revert(pair.Pid, "pair-new", Timeout);
-            Assert.Null(apply.InFlight);
-            Assert.Null(revert.InFlight);
-            switchedAsleep += apply.Transition.SwitchedAsleep + revert.Transition.SwitchedAsleep;
-        }
-
-        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
-        Assert.True(pair.IsAlive);
-        Assert.Equal("0", Field(last, "bad"));
-        Assert.True(long.Parse(Field(last, "v22")) > 0, $"the new pair() never ran: {last}");
-        Assert.True(switchedAsleep > 0, "no thread was switched asleep in 100 transitions");
-    }
-
     private static string Field(string line, string name) =>
         line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
 }
