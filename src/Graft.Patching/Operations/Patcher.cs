@@ -216,7 +216,18 @@ public sealed class Patcher(Action<string> notice)
             T result;
             using (NoCollection.Begin())
             {
-                result = work(target);
+                try
+                {
+                    result = work(target);
+                }
+                catch (Exception e) when (e is Linux.Tracing.TargetGoneException or Linux.Tracing.RemoteMemoryException)
+                {
+                    // A thread found gone, or memory that cannot be read, may be a process that died: of a fatal signal
+                    // graft noted as it passed it on, or killed. What graft has not served yet says which; that says more.
+                    target.ThrowIfDied();
+                    target.Pump(TimeSpan.Zero);
+                    throw;
+                }
             }
 
             target.Pump(settle);

@@ -41,6 +41,9 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>A thread of the process died of a fatal signal while graft was attached.</summary>
     public bool HasDied => tracee.HasDied;
 
+    /// <summary>Throws what ended the process, if graft noted it: a fatal signal and where it struck, or a kill.</summary>
+    public void ThrowIfDied() => tracee.ThrowIfDied();
+
     public ModuleMap Modules { get; private set; }
 
     public StackUnwinder Unwinder { get; private set; }

@@ -1,3 +1,4 @@
+using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
 
@@ -71,8 +72,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     {
         Sweeps++;
 
-        // Threads that switched themselves since the last sweep need no stop.
-        table.Refresh();
+        RefreshTable();
         var stuck = new List<StuckThread>();
         foreach (var tid in target.ThreadIds.Where(t => !IsSwitched(t)).ToList())
         {
@@ -99,6 +99,21 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     }
 
     /// <summary>
+    /// Threads that switched themselves since the last sweep need no stop. A process that died meanwhile cannot be read:
+    /// the sweep's first stop then says how it ended (killed, or crashed and where), which a failed read cannot.
+    /// </summary>
+    private void RefreshTable()
+    {
+        try
+        {
+            table.Refresh();
+        }
+        catch (RemoteMemoryException)
+        {
+        }
+    }
+
+    /// <summary>
     /// A thread asleep in a system call, with an entry and no proposal yet, is looked at without a stop: its calls
     /// count read before and after its stack is read unchanged (the stack read proves it did not run meanwhile, see
     /// <see cref="Linux.Unwinding.SleepingThreadStacks"/>; a thread asleep has made its counted stores visible), then
@@ -111,21 +126,29 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
             return false;
         }
 
-        var calls = table.CallsOf(pointer);
-        if (target.StackIfAsleep(tid) is not { IsReliable: true } stack || table.CallsOf(pointer) != calls)
+        try
         {
-            return false;
-        }
+            var calls = table.CallsOf(pointer);
+            if (target.StackIfAsleep(tid) is not { IsReliable: true } stack || table.CallsOf(pointer) != calls)
+            {
+                return false;
+            }
 
-        if (blocker(stack) is { } reason)
-        {
-            stuck.Add(new StuckThread(tid, reason, [.. stack.Frames.Select(f => f.ToString())]));
+            if (blocker(stack) is { } reason)
+            {
+                stuck.Add(new StuckThread(tid, reason, [.. stack.Frames.Select(f => f.ToString())]));
+                return true;
+            }
+
+            table.Propose(pointer, goal, calls);
+            SwitchedAsleep++;
             return true;
         }
-
-        table.Propose(pointer, goal, calls);
-        SwitchedAsleep++;
-        return true;
+        catch (Exception e) when (e is RemoteMemoryException or TargetGoneException)
+        {
+            // Gone or dying: the stop says which.
+            return false;
+        }
     }
 
     private StuckThread? TrySwitch(int tid)

@@ -29,7 +29,7 @@ public sealed class HostCliTests : IDisposable
         Assert.Equal("apply 'answer-43': 2 process(es): 2 applied", lines[^1].Split(';')[0]);
         first.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
         second.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
-        Assert.Contains("no patches applied", Shell.Graft("list", unrelated.Pid.ToString()).Stdout);
+        Assert.Contains("no patches applied", Shell.Graft("list", unrelated.Pid.ToString()).Stderr);
 
         var again = Shell.Graft("apply", "--all", patch);
         Assert.Equal(0, again.ExitCode);
@@ -70,7 +70,7 @@ public sealed class HostCliTests : IDisposable
         Assert.Equal(("applied", 0), outcomes[last.Pid]);
         Assert.Equal(1, document.RootElement.GetProperty("failed").GetInt32());
         last.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
-        Assert.Contains("no patches applied", Shell.Graft("list", stopped.Pid.ToString()).Stdout);
+        Assert.Contains("no patches applied", Shell.Graft("list", stopped.Pid.ToString()).Stderr);
         Assert.Equal(0, Shell.Graft("revert", "--all", "answer-43").ExitCode);
     }
 
@@ -106,7 +106,7 @@ public sealed class HostCliTests : IDisposable
         Assert.Contains("graft: error: patch 'describe-new' pins no build-id", unpinned.Stderr);
         Assert.Equal(2, mismatched.ExitCode);
         Assert.Contains("graft: error: build-id mismatch for", mismatched.Stderr);
-        Assert.Contains("no patches applied", Shell.Graft("list", counter.Pid.ToString()).Stdout);
+        Assert.Contains("no patches applied", Shell.Graft("list", counter.Pid.ToString()).Stderr);
     }
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
