@@ -26,15 +26,23 @@ internal sealed class TargetDeath(int pid, ThreadRegisters registers)
             return;
         }
 
-        var pc = registers.Read(thread.Tid).rip;
         string where;
         try
         {
-            where = DescribeFault?.Invoke(pc) ?? $"0x{pc:x}";
+            var pc = registers.Read(thread.Tid).rip;
+            try
+            {
+                where = DescribeFault?.Invoke(pc) ?? $"0x{pc:x}";
+            }
+            catch (Exception e) when (e is IOException or RemoteMemoryException or UnauthorizedAccessException)
+            {
+                where = $"0x{pc:x}";
+            }
         }
-        catch (Exception e) when (e is IOException or RemoteMemoryException or UnauthorizedAccessException)
+        catch (TargetGoneException)
         {
-            where = $"0x{pc:x}";
+            // Killed while it stood there, by another thread's fatal signal: the signal is still the news.
+            where = "an address graft could not read: the thread was gone";
         }
 
         Cause = new TargetCrashedException(pid, thread.Tid, name, where);

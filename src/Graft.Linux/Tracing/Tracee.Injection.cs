@@ -128,7 +128,12 @@ public sealed partial class Tracee
         }
         else
         {
-            // Only a signal sent by someone (kill, sigqueue) gets here: pass it on.
+            // Only a signal sent by someone (kill, sigqueue) gets here: pass it on, noted if it ends the process.
+            if (status.IsSignalDeliveryStop)
+            {
+                death.NoteIfFatal(thread, status.StopSignal);
+            }
+
             Restart(thread, request, status.IsSignalDeliveryStop ? status.StopSignal : 0);
         }
     }

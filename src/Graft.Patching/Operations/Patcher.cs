@@ -30,6 +30,9 @@ public sealed class Patcher(Action<string> notice)
     /// <summary>How long graft stays attached after an operation, serving the threads and watching for a fatal signal.</summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long a process found unreadable is given to report its death (the kernel's exit events follow a kill closely).</summary>
+    private static readonly TimeSpan DeathNewsWait = TimeSpan.FromMilliseconds(200);
+
     /// <summary>The largest patch file graft reads: far above any real patch, far below what would exhaust memory.</summary>
     public const long MaxPatchBytes = 256L << 20;
 
@@ -225,7 +228,7 @@ public sealed class Patcher(Action<string> notice)
                     // A thread found gone, or memory that cannot be read, may be a process that died: of a fatal signal
                     // graft noted as it passed it on, or killed. What graft has not served yet says which; that says more.
                     target.ThrowIfDied();
-                    target.Pump(TimeSpan.Zero);
+                    target.Pump(DeathNewsWait);
                     throw;
                 }
             }

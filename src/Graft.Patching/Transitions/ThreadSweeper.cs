@@ -121,13 +121,18 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     /// </summary>
     private bool TrySwitchAsleep(int tid, List<StuckThread> stuck)
     {
-        if (table.SelfSwitchGoal != goal || !threadPointers.TryGetValue(tid, out var pointer) || !table.Knows(pointer) || table.HasProposal(pointer))
+        if (!threadPointers.TryGetValue(tid, out var pointer) || !table.Knows(pointer) || table.HasProposal(pointer))
         {
             return false;
         }
 
         try
         {
+            if (table.SelfSwitchGoal != goal)
+            {
+                return false;
+            }
+
             var calls = table.CallsOf(pointer);
             if (target.StackIfAsleep(tid) is not { IsReliable: true } stack || table.CallsOf(pointer) != calls)
             {

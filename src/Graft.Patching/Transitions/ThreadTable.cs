@@ -30,6 +30,9 @@ internal sealed class ThreadTable
     {
         this.memory = memory;
         this.address = address;
+
+        // Written once, as the table is created, and never again during its transition.
+        Unknown = (Universe)(memory.Read(address, 1)[0] & 1);
     }
 
     public int Count => indexOf.Count;
@@ -169,7 +172,7 @@ internal sealed class ThreadTable
     /// (a transition begins with an empty table), and threads created while no graft was
     /// attached, whose stacks start empty, so that either universe is safe for them.
     /// </summary>
-    public Universe Unknown => (Universe)(memory.Read(address, 1)[0] & 1);
+    public Universe Unknown { get; }
 
     public Universe UniverseOf(ulong threadPointer) =>
         universeOf.TryGetValue(threadPointer, out var universe) ? universe : Unknown;

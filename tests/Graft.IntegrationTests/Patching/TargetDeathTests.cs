@@ -20,7 +20,7 @@ public sealed class TargetDeathTests(ITestOutputHelper output)
         var failure = Assert.Throws<GraftException>(() =>
             patcher.Apply(callers.Pid, Repository.Patch("callers_crash"), TimeSpan.FromSeconds(30), model: model));
 
-        output.WriteLine($"{clock.ElapsedMilliseconds} ms: {failure.Message}");
+        output.WriteLine($"{clock.ElapsedMilliseconds} ms: {failure}");
         Assert.Equal(GraftFailure.TargetCrashed, failure.Failure);
         Assert.Matches($@"^process {callers.Pid} died: thread \d+ got SIGSEGV at 0x[0-9a-f]+ in the code of patch 'callers-crash' \(touch_crash\+0x[0-9a-f]+\)$", failure.Message);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "reported as late as a timeout would be");
@@ -39,7 +39,7 @@ public sealed class TargetDeathTests(ITestOutputHelper output)
         callers.Signal("KILL");
 
         var failure = Assert.Throws<GraftException>(() => apply.GetAwaiter().GetResult());
-        output.WriteLine(failure.Message);
+        output.WriteLine(failure.ToString());
         Assert.Equal(GraftFailure.TargetGone, failure.Failure);
         Assert.Equal($"process {callers.Pid} was killed by SIGKILL", failure.Message);
     }
