@@ -28,7 +28,19 @@ public sealed partial class Tracee
         var any = events.Collect();
         if (events.NoneTraced)
         {
-            // The kernel says no thread is traced any more: every one has been reaped.
+            // The kernel says no thread is traced any more: every one has been reaped. Their last statuses, still
+            // queued for threads graft held, say whether the process was killed.
+            foreach (var thread in threads.Values.Where(t => !t.IsVforkChild))
+            {
+                while (TryTakeEvent(thread, out var status))
+                {
+                    if (status.Gone && status.Killed)
+                    {
+                        death.NoteKilled(status);
+                    }
+                }
+            }
+
             threads.Clear();
             return false;
         }
