@@ -295,7 +295,9 @@ public sealed partial class Tracee : IDisposable
 
     /// <summary>
     /// A thread that does not stop cannot be detached now: the kernel detaches it when Graft
-    /// exits, and drops the interrupt still pending for it then.
+    /// exits, and drops the interrupt still pending for it then. A thread that exits on the way
+    /// (its process killed by another thread's fatal signal) has nothing left to detach, and
+    /// what killed the process is already on its way up: detaching must not replace it.
     /// </summary>
     private bool StopForDetach(int tid)
     {
@@ -304,6 +306,10 @@ public sealed partial class Tracee : IDisposable
             return Stop(tid, StopKinds.Detach);
         }
         catch (ThreadUnresponsiveException)
+        {
+            return false;
+        }
+        catch (TargetGoneException)
         {
             return false;
         }
