@@ -1,9 +1,13 @@
+using Graft.Linux.Interop;
+
 namespace Graft.Linux.Tracing;
 
 /// <summary>
 /// Runs a piece of work on one dedicated OS thread. The kernel ties a ptrace attachment to the
 /// thread that made it, and .NET's async and thread-pool code hop threads, so every tracing
-/// session runs whole on one of these.
+/// session runs whole on one of these. When the work returns, the OS thread exits and the
+/// kernel detaches every thread still attached to it, without stopping any
+/// (<see cref="Tracee.Dispose"/> leaves the running ones to that).
 /// </summary>
 public static class PtraceThread
 {
@@ -11,8 +15,10 @@ public static class PtraceThread
     {
         T? result = default;
         Exception? failure = null;
+        var osThread = 0;
         var thread = new Thread(() =>
         {
+            osThread = Threads.gettid();
             try
             {
                 result = work();
@@ -28,6 +34,7 @@ public static class PtraceThread
         };
         thread.Start();
         thread.Join();
+        AwaitExit(osThread);
         if (failure is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
@@ -41,4 +48,28 @@ public static class PtraceThread
         work();
         return 0;
     });
+
+    /// <summary>The calling thread's kernel id, to give to <see cref="AwaitExit"/> once it has ended.</summary>
+    public static int CurrentOsThread() => Threads.gettid();
+
+    /// <summary>
+    /// Returns once the OS thread <paramref name="osThread"/> of this process has exited, so every
+    /// tracee it left attached is detached: Thread.Join returns when the managed thread is done,
+    /// a moment before its OS thread exits. The kernel detaches the tracees (exit_notify, in
+    /// exit_ptrace) before it unhashes the exiting thread, which is when its /proc/self/task
+    /// entry goes: a next attach, by this process or another, then finds them free.
+    /// </summary>
+    public static void AwaitExit(int osThread)
+    {
+        if (osThread == 0)
+        {
+            return;
+        }
+
+        var spin = new SpinWait();
+        while (Directory.Exists($"/proc/self/task/{osThread}"))
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
 }

@@ -66,7 +66,7 @@ public sealed partial class Tracee
     private bool HasGraftTrapPending(TracedThread thread)
     {
         // Every Stop asks: without an int3 of Graft's in the process, no register read.
-        if (trapSites.Count == 0 && trapHandlers.Count == 0)
+        if (!MayTrap)
         {
             return false;
         }
@@ -77,9 +77,18 @@ public sealed partial class Tracee
             return false;
         }
 
+        return HasSigtrapPending(thread.Tid);
+    }
+
+    /// <summary>Any int3 of Graft's still in the process, or one a thread may have taken before it was overwritten.</summary>
+    private bool MayTrap => trapSites.Count > 0 || trapHandlers.Count > 0;
+
+    /// <summary>A SIGTRAP queued for the thread itself (SigPnd of /proc/&lt;pid&gt;/task/&lt;tid&gt;/status): an int3 it executed.</summary>
+    private bool HasSigtrapPending(int tid)
+    {
         try
         {
-            var line = File.ReadLines($"/proc/{Pid}/task/{thread.Tid}/status").FirstOrDefault(l => l.StartsWith("SigPnd:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{Pid}/task/{tid}/status").FirstOrDefault(l => l.StartsWith("SigPnd:", StringComparison.Ordinal));
             return line is not null
                 && ulong.TryParse(line["SigPnd:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out var pending)
                 && (pending & (1UL << (Signals.SIGTRAP - 1))) != 0;
@@ -93,7 +102,7 @@ public sealed partial class Tracee
     /// <summary>True if the stop was a trap on one of Graft's int3s, now handled: the thread sent on, or kept by a policy's handler.</summary>
     private bool TryHandleTrap(TracedThread thread, WaitStatus status)
     {
-        if ((trapSites.Count == 0 && trapHandlers.Count == 0) || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
+        if (!MayTrap || !status.IsSignalDeliveryStop || status.StopSignal != Signals.SIGTRAP)
         {
             return false;
         }

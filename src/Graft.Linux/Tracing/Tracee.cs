@@ -259,7 +259,13 @@ public sealed partial class Tracee : IDisposable
         }
     }
 
-    /// <summary>Detaches from every thread, one at a time, so the process is never stopped as a whole.</summary>
+    /// <summary>
+    /// Lets the process go without stopping a thread that runs its own code: those stay attached
+    /// until the tracing OS thread exits, and the kernel then detaches each of them as it is,
+    /// running or asleep (exit_ptrace; <see cref="PtraceThread"/> waits for that exit). Only a
+    /// thread Graft holds stopped, or one that must be stopped to be let go safely
+    /// (<see cref="NeedsStopToDetach"/>), is detached here, with PTRACE_DETACH.
+    /// </summary>
     public void Dispose()
     {
         if (disposed)
@@ -270,27 +276,49 @@ public sealed partial class Tracee : IDisposable
         // What ended the process has been reported (or is on its way up); detaching must not throw it again.
         disposing = true;
 
-        // Threads created meanwhile by threads not yet detached are attached automatically:
-        // go round again until none is left.
-        while (threads.Count > 0)
+        // Stops already reported are served first: a thread in a stop the kernel reported but
+        // Graft did not take would be woken by exit_ptrace with its signal, a trap included.
+        ServeRunningForDetach();
+        foreach (var thread in threads.Values.ToList())
         {
-            foreach (var thread in threads.Values.ToList())
+            if ((thread.IsStopped || NeedsStopToDetach(thread)) && StopForDetach(thread.Tid))
             {
-                if (StopForDetach(thread.Tid))
-                {
-                    // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
-                    Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
-                    statistics.Running(thread);
-                }
-
-                threads.Remove(thread.Tid);
+                // Signals the kernel still holds for the thread are delivered normally once it runs untraced.
+                Ptrace.ptrace(Ptrace.PTRACE_DETACH, thread.Tid, 0, 0);
+                statistics.Running(thread);
             }
+
+            threads.Remove(thread.Tid);
         }
 
+        // Clones reported while stopping the few above stay attached for exit_ptrace too.
         threads.Clear();
         Memory.Dispose();
         events.Dispose();
         disposed = true;
+    }
+
+    /// <summary>
+    /// A thread that runs on with syscall-stops (a policy follows it) would stop at its next
+    /// system call for a tracer that is going; one that executed an int3 of Graft's just before
+    /// it was overwritten has the SIGTRAP queued that Graft must serve: exit_ptrace would deliver
+    /// it and kill the process. The trap is queued in the thread's own context the moment it
+    /// executes the int3, and the settle time after the last code write leaves it time to be
+    /// reported: this check pairs with <c>CodeWriter</c>'s membarrier after each write.
+    /// </summary>
+    private bool NeedsStopToDetach(TracedThread thread) =>
+        ContinueRequest(thread) == Ptrace.PTRACE_SYSCALL || (MayTrap && HasSigtrapPending(thread.Tid));
+
+    private void ServeRunningForDetach()
+    {
+        try
+        {
+            ServeRunning();
+        }
+        catch (TargetGoneException)
+        {
+            // The process is gone; whatever is left is detached (or reaped) by the kernel.
+        }
     }
 
     /// <summary>

@@ -208,7 +208,7 @@ public sealed class Patcher(Action<string> notice)
                     result = Settled(target);
                 }
 
-                // Read after detaching, which stops every thread once more.
+                // Read after detaching, which stops the few threads that cannot be let go running (Tracee.Dispose).
                 return measured(result, target.StopCost);
             }));
 

@@ -22,6 +22,7 @@ public sealed class ProcessWatch : IDisposable
     private readonly Thread thread;
     private readonly bool letGoAtOnce;
     private volatile bool stopping;
+    private volatile int osThread;
 
     private ProcessWatch(int pid, Action<string> journal, bool letGoAtOnce)
     {
@@ -82,6 +83,7 @@ public sealed class ProcessWatch : IDisposable
     private void Loop(object? start)
     {
         var attached = (TaskCompletionSource<WatchedProcess>)start!;
+        osThread = Linux.Tracing.PtraceThread.CurrentOsThread();
         WatchedProcess watched;
         try
         {
@@ -211,13 +213,22 @@ public sealed class ProcessWatch : IDisposable
         }
     }
 
-    /// <summary>Stops watching: the loader's int3 is taken away and the process detached, its patches left as they are.</summary>
+    /// <summary>
+    /// Stops watching: the loader's int3 is taken away and the process detached, its patches left
+    /// as they are. Returns once the watch's OS thread has exited, which detaches what it left
+    /// attached (<see cref="Linux.Tracing.PtraceThread.AwaitExit"/>): a new watch can attach then.
+    /// </summary>
     public void Dispose()
     {
         stopping = true;
-        if (thread.IsAlive && thread != Thread.CurrentThread)
+        if (thread != Thread.CurrentThread)
         {
-            thread.Join();
+            if (thread.IsAlive)
+            {
+                thread.Join();
+            }
+
+            Linux.Tracing.PtraceThread.AwaitExit(osThread);
         }
 
         submissions.Dispose();

@@ -22,6 +22,11 @@ public sealed class PerThreadTests
         var patcher = new NoticeLog().NewPatcher();
 
         var apply = patcher.Apply(waiters.Pid, Repository.Patch("describe_new"), Long);
+
+        // Nor are they stopped to be let go: the kernel detached each as it slept, before apply returned.
+        Assert.DoesNotContain(apply.Stops.Kinds, k => k.Kind == "detach");
+        Assert.All(Directory.GetDirectories($"/proc/{waiters.Pid}/task"), task =>
+            Assert.Contains("TracerPid:\t0", File.ReadAllLines(Path.Combine(task, "status"))));
         Ticks.Next(waiters, 2, "new");
         var revert = patcher.Revert(waiters.Pid, "describe-new", Long);
         Ticks.Next(waiters, 2, "old");
