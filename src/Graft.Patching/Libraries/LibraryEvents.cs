@@ -118,7 +118,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         var current = state.FindPatch(patch.Name)!;
         var slots = new SlotAllocator(target, state);
         var bias = target.Memory.ReadUInt64(patch.Handle);
-        var records = functions.Select(f => SlotPreparation.Write(target, f, slots.Allocate(module, f.Analysis.PatchAddress, tid), bias).Function).ToList();
+        var records = functions.Select((f, i) => SlotPreparation.Write(target, f, slots.Allocate(module, f.Analysis.PatchAddress, tid, functions.Count - i), bias).Function).ToList();
         var updated = current with { Functions = [.. current.Functions, .. records], Objects = WithObject(current, index, loaded) };
         state = state.Replace(current, updated) with { SlotPages = [.. state.SlotPages, .. slots.NewPages] };
         var inTransition = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching;

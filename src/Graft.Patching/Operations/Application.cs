@@ -184,7 +184,8 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         Reresolve();
 
         var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
-        var slotOf = patch.Functions.ToDictionary(f => f, f => slots.Allocate(f.Module, f.Analysis.PatchAddress, tid));
+        var slotOf = patch.Functions.Select((f, i) => (f, Slot: slots.Allocate(f.Module, f.Analysis.PatchAddress, tid, patch.Functions.Count - i)))
+            .ToDictionary(p => p.f, p => p.Slot);
         loading = loading with { Objects = objects, Handle = handle };
         WriteState(loading);
 
