@@ -16,6 +16,9 @@ internal static class FunctionCopies
     // Read once per object: its DWARF can be large.
     private static readonly ConditionalWeakTable<ElfFile, InlineKnowledge> Inlined = [];
 
+    // Indexed once per object: a patch of 1,000 functions asks 1,000 times.
+    private static readonly ConditionalWeakTable<ElfFile, CopyIndex> Indexes = [];
+
     public static IEnumerable<string> Warnings(ElfFile elf, ElfSymbol function, string fileName)
     {
         var knowledge = Inlined.GetValue(elf, InlineKnowledge.Read);
@@ -43,10 +46,9 @@ internal static class FunctionCopies
                 + $"{string.Join(", ", clones)}; name them in the patch to replace them too";
         }
 
-        var sharing = elf.Symbols.Concat(elf.DynamicSymbols)
-            .Where(s => s.Type == ElfSymbolType.Func && s.IsDefined && s.Value == function.Value && s.Name != function.Name
-                && s.Name != function.Name + ".localalias")
-            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+        var sharing = Indexes.GetValue(elf, CopyIndex.Read).NamesAt(function.Value)
+            .Where(name => name != function.Name && name != function.Name + ".localalias")
+            .ToList();
         if (sharing.Count > 0)
         {
             yield return $"'{function.Name}' in {fileName} shares its code with {string.Join(", ", sharing.Select(n => $"'{n}'"))} "
@@ -55,13 +57,43 @@ internal static class FunctionCopies
     }
 
     /// <summary>The names of gcc's clones of <paramref name="function"/> in the object's symbol table.</summary>
-    public static IReadOnlyList<string> ClonesOf(ElfFile elf, string function) =>
-        [.. elf.Symbols.Where(s => s.Type == ElfSymbolType.Func && s.Size > 0 && IsCloneOf(s.Name, function))
-            .Select(s => s.Name).Distinct().Order(StringComparer.Ordinal)];
+    public static IReadOnlyList<string> ClonesOf(ElfFile elf, string function) => Indexes.GetValue(elf, CopyIndex.Read).ClonesOf(function);
 
-    private static bool IsCloneOf(string symbol, string function) =>
-        symbol.Length > function.Length && symbol.StartsWith(function, StringComparison.Ordinal)
-        && CloneMarks.Any(mark => symbol.AsSpan(function.Length).StartsWith(mark, StringComparison.Ordinal));
+    /// <summary>
+    /// An object's function symbols by the name each is a clone of (<c>foo.part.0.isra.0</c> under both
+    /// <c>foo</c> and <c>foo.part.0</c>), and by address (symbol table and dynamic symbols), names sorted.
+    /// </summary>
+    private sealed class CopyIndex(Dictionary<string, string[]> clones, Dictionary<ulong, string[]> byAddress)
+    {
+        public IReadOnlyList<string> ClonesOf(string function) => clones.GetValueOrDefault(function, []);
+
+        public IReadOnlyList<string> NamesAt(ulong address) => byAddress.GetValueOrDefault(address, []);
+
+        public static CopyIndex Read(ElfFile elf)
+        {
+            var clones = elf.Symbols.Where(s => s.Type == ElfSymbolType.Func && s.Size > 0)
+                .SelectMany(s => CloneBases(s.Name).Select(origin => (Origin: origin, s.Name)))
+                .GroupBy(c => c.Origin, c => c.Name)
+                .ToDictionary(g => g.Key, g => g.Distinct().Order(StringComparer.Ordinal).ToArray());
+            var byAddress = elf.Symbols.Concat(elf.DynamicSymbols)
+                .Where(s => s.Type == ElfSymbolType.Func && s.IsDefined)
+                .GroupBy(s => s.Value, s => s.Name)
+                .ToDictionary(g => g.Key, g => g.Distinct().Order(StringComparer.Ordinal).ToArray());
+            return new CopyIndex(clones, byAddress);
+        }
+
+        // Every prefix of the name that a clone mark follows.
+        private static IEnumerable<string> CloneBases(string symbol)
+        {
+            foreach (var mark in symbol.Length > 1 ? CloneMarks : [])
+            {
+                for (var at = symbol.IndexOf(mark, 1, StringComparison.Ordinal); at > 0; at = symbol.IndexOf(mark, at + 1, StringComparison.Ordinal))
+                {
+                    yield return symbol[..at];
+                }
+            }
+        }
+    }
 }
 
 /// <summary>An object's inlined copies, or why they cannot be known.</summary>
