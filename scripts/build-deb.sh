@@ -6,7 +6,7 @@
 # from the NativeAOT binaries scripts/publish.sh makes (run first, into out/),
 # or, with --from DIR, from binaries already published into DIR.  Plain
 # dpkg-deb, as root or not (the files are owned by root in the package).
-# Version: GRAFT_VERSION, else 0.1.0~git<commit date.time, UTC>.<commit>-1
+# Version: GRAFT_VERSION, else <graft --version>+git<commit date.time, UTC>.<commit>-1
 # (a Debian revision: the changelog is changelog.Debian, as policy wants).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +24,12 @@ if [ -z "$published" ]; then
 	published=$(realpath out)
 fi
 
-epoch=$(git log -1 --format=%ct)
-version=${GRAFT_VERSION:-0.1.0~git$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d.%H%M%S).$(git rev-parse --short=7 HEAD)-1}
+# The version graft itself reports (1.0.0+<commit it was built from>), with
+# that commit's time so that later builds sort later.
+reported=$("$published/graft" --version)
+commit=${reported#*+}
+epoch=$(git log -1 --format=%ct "$commit")
+version=${GRAFT_VERSION:-${reported%%+*}+git$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d.%H%M%S "$commit").${commit:0:7}-1}
 # dpkg-deb clamps every file's time to it: the same tree gives the same package.
 export SOURCE_DATE_EPOCH=$epoch
 
@@ -108,8 +112,8 @@ install -m 0644 "$ilc/THIRD-PARTY-NOTICES.TXT" "$doc/THIRD-PARTY-NOTICES.dotnet"
 {
 	echo "graft ($version) unstable; urgency=medium"
 	echo
-	echo "  * Built from commit $(git rev-parse HEAD):"
-	echo "    $(git log -1 --format=%s | cut -c1-68)"
+	echo "  * Built from commit $commit:"
+	echo "    $(git log -1 --format=%s "$commit" | cut -c1-68)"
 	echo
 	echo " -- Graft maintainers <maintainers@users.noreply.h-seed-6036e982.example>  $(date -R -u -d "@$epoch")"
 } >"$doc/changelog.Debian"
