@@ -11,13 +11,16 @@ set -uo pipefail
 # gcc, binutils (ld.bfd, objcopy) and libc6-dev also link the NativeAOT graft
 # and graftd (scripts/publish.sh); the ILCompiler packages restored from NuGet
 # bring the rest (their own zlib and brotli), so no zlib1g-dev.
+# dpkg-dev: scripts/build-deb.sh computes the package's Depends with
+# dpkg-shlibdeps (dpkg-deb itself comes with dpkg).
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
-	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools)
-packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx"
+	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools
+	[dpkg-shlibdeps]=dpkg-dev)
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx dpkg-dev"
 ok=1
 
 missing=()
-for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli; do
+for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli dpkg-shlibdeps; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
 # /usr/sbin is not on every user's PATH.
