@@ -83,6 +83,33 @@ public sealed class HostWideTests : IDisposable
     }
 
     [Fact]
+    public void AProcessThatStartsWhileGraftdDoesNotAnswerRunsOnUnpatchedAfterTheHooksBoundAndIsPatchedWhenGraftdComesBack()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "stopped");
+        var graftd = StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+
+        // Stopped, graftd's socket still takes the connection (its backlog) and nothing answers.
+        graftd.Signal("STOP");
+        RunningFixture started;
+        try
+        {
+            started = StartHooked(program);
+        }
+        finally
+        {
+            graftd.Signal("CONT");
+        }
+
+        using (started)
+        {
+            Assert.StartsWith("tick 42", started.Lines()[0]);
+            // graftd takes the connection it left waiting, and patches the process as it runs.
+            started.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        }
+    }
+
+    [Fact]
     public void BadInputIsOneErrorAndTheListStaysAsItWas()
     {
         var before = PreloadGuard.Entries();

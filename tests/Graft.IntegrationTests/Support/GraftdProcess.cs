@@ -68,6 +68,9 @@ internal sealed class GraftdProcess : IDisposable
         return process.ExitCode;
     }
 
+    /// <summary>Sends graftd a signal (by name: STOP, CONT).</summary>
+    public void Signal(string name) => Shell.Run("kill", $"-{name}", process.Id.ToString());
+
     /// <summary>SIGKILL: what a crash leaves.</summary>
     public void Kill()
     {
