@@ -16,6 +16,8 @@ internal static class Program
             RevertCommand.Create(),
             UnloadCommand.Create(),
             ContinueCommand.Create(),
+            EnableCommand.Create(),
+            DisableCommand.Create(),
             StatusCommand.Create(),
             ListCommand.Create(),
             DemoCommand.Create(),

@@ -15,12 +15,14 @@ internal sealed class Server : IDisposable
     private readonly string path;
     private readonly Socket listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly Watches watches;
+    private readonly HostPatchList hostList;
     private readonly Action<string> journal;
 
-    public Server(string path, Watches watches, Action<string> journal)
+    public Server(string path, Watches watches, HostPatchList hostList, Action<string> journal)
     {
         this.path = path;
         this.watches = watches;
+        this.hostList = hostList;
         this.journal = journal;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         if (ServiceClient.TryConnect(path, out _) is { } running)
@@ -99,7 +101,13 @@ internal sealed class Server : IDisposable
             // cancels a token nothing listens to any more.
             var interruption = new CancellationTokenSource();
             reader.ReadLineAsync().ContinueWith(_ => interruption.Cancel(), TaskScheduler.Default);
-            Send(watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text)), interruption.Token));
+            Send(request.Command switch
+            {
+                "enable" => new ServiceReply(Enabled: [hostList.Enable(Required(request.Patch), request.Object)], Done: true),
+                "disable" => new ServiceReply(Enabled: [hostList.Disable(Required(request.Name))], Done: true),
+                "enabled" => new ServiceReply(Enabled: hostList.Entries, Done: true),
+                _ => watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text)), interruption.Token),
+            });
         }
         catch (GraftException e)
         {
@@ -110,6 +118,9 @@ internal sealed class Server : IDisposable
             journal($"bad request: {e.Message}");
         }
     }
+
+    private static string Required(string? value) =>
+        value ?? throw new GraftException(GraftFailure.Internal, "the request names no patch");
 
     public void Dispose()
     {

@@ -8,12 +8,14 @@ namespace Graft.Cli.Commands;
 /// <summary>
 /// graft list --all: every patched process of this host. Only processes whose memory map names
 /// graft's state mapping are read (through /proc/&lt;pid&gt;/mem, as graft list reads one): none is
-/// stopped, and one without graft state costs a read of its map.
+/// stopped, and one without graft state costs a read of its map. With graftd running, the patches
+/// enabled host-wide come first (graft enable).
 /// </summary>
 internal static class HostList
 {
     public static int Print(bool json)
     {
+        var enabled = HostWideList.TryRead();
         var scan = HostTargets.WithState();
         var patched = new List<ProcessState>();
         foreach (var process in scan.Processes)
@@ -34,8 +36,14 @@ internal static class HostList
 
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new HostListOutput(patched, scan.Unreadable), CliJson.Default.HostListOutput));
+            Console.WriteLine(JsonSerializer.Serialize(new HostListOutput(patched, scan.Unreadable, enabled), CliJson.Default.HostListOutput));
             return 0;
+        }
+
+        foreach (var patch in enabled ?? [])
+        {
+            Console.WriteLine($"host-wide: '{Escaped.Line(patch.Name)}' enabled for build-id {string.Join(", ", patch.BuildIds)}" +
+                $"{(patch.Object is null ? "" : $" ({Escaped.Line(patch.Object)})")}, since {patch.EnabledAt:u}");
         }
 
         // One line per patch and process, whole, so that grep and cut find a patch and its pid.

@@ -4,6 +4,7 @@ using Graft.Model.State;
 using Graft.Patching;
 using Graft.Patching.Building.FromDiff;
 using Graft.Patching.Contract;
+using Graft.Patching.Service;
 
 namespace Graft.Cli.Output;
 
@@ -54,8 +55,8 @@ internal sealed record HostOutput(string Operation, string Patch, IReadOnlyList<
 /// <summary>One process of an operation on many: its outcome (applied, reverted, already applied, exited, in flight, failed), its own exit code and the report or the error.</summary>
 internal sealed record ProcessOutput(int Pid, string Command, string Outcome, int ExitCode, string? Error, OperationOutput? Report);
 
-/// <summary>list --all: every process of the host whose record holds patches (applied, or reverted with their image still loaded).</summary>
-internal sealed record HostListOutput(IReadOnlyList<ProcessState> Processes, int NotInspected);
+/// <summary>list --all: every process of the host whose record holds patches (applied, or reverted with their image still loaded); the host-wide list when graftd answers.</summary>
+internal sealed record HostListOutput(IReadOnlyList<ProcessState> Processes, int NotInspected, IReadOnlyList<EnabledPatch>? Enabled);
 
 /// <summary>One patched process and its record.</summary>
 internal sealed record ProcessState(int Pid, string Command, TargetState State);

@@ -96,6 +96,9 @@ public static class HostProcesses
         return new HostScan([.. processes.OrderBy(p => p.StartTicks).ThenBy(p => p.Pid)], unreadable);
     }
 
+    /// <summary>One process, read as <see cref="Scan"/> reads each; null when it is gone, has no memory of its own, or this user may not read its map.</summary>
+    public static HostProcess? Of(int pid) => Read(pid, $"/proc/{pid}") is { Mappings.Count: > 0 } process ? process : null;
+
     /// <summary>The process, or null when this user may not read its memory map (or it is gone: then it is not counted).</summary>
     private static HostProcess? Read(int pid, string directory)
     {

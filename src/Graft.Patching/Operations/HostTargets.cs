@@ -19,9 +19,27 @@ public static class HostTargets
     /// </summary>
     public static HostScan ForPatch(PatchDefinition patch, string? objectPath)
     {
-        var runs = objectPath is null ? ByBuildId(patch) : ByFile(patch, objectPath);
+        var runs = RunningCodeOf(patch, objectPath);
         var scan = HostProcesses.Scan();
         return scan with { Processes = [.. scan.Processes.Where(runs)] };
+    }
+
+    /// <summary>Whether a process runs the code <paramref name="patch"/> changes, as <see cref="ForPatch"/> chooses; bad input is refused here.</summary>
+    public static Func<HostProcess, bool> RunningCodeOf(PatchDefinition patch, string? objectPath) =>
+        objectPath is null ? ByBuildId(patch) : ByFile(patch, objectPath);
+
+    /// <summary>
+    /// The build-ids of the objects <paramref name="patch"/> is for, as <see cref="ForPatch"/>
+    /// chooses them: the file <paramref name="objectPath"/>'s own when given, else those the patch pins.
+    /// </summary>
+    public static IReadOnlyList<string> BuildIdsOf(PatchDefinition patch, string? objectPath)
+    {
+        // Refuses what ForPatch refuses: an unpinned patch without --object, a file the patch is not for.
+        _ = RunningCodeOf(patch, objectPath);
+        var ids = objectPath is null ? patch.Objects.Select(o => o.BuildId) : [ElfFile.Load(objectPath).BuildId];
+        return ids.OfType<string>().Select(id => id.ToLowerInvariant()).Distinct().ToList() is { Count: > 0 } found
+            ? found
+            : throw Refuse($"{objectPath} has no build-id, by which graft would know the processes that start with it");
     }
 
     /// <summary>The processes whose state record holds the patch <paramref name="name"/>, and that map <paramref name="objectPath"/> when given.</summary>

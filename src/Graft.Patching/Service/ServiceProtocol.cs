@@ -4,22 +4,30 @@ namespace Graft.Patching.Service;
 
 /// <summary>
 /// What the graft command asks graftd, one JSON line on its socket: the operation and its
-/// options, as the command line gave them.
+/// options, as the command line gave them. <paramref name="Object"/>: the file graft enable --object named.
 /// </summary>
 public sealed record ServiceRequest(string Command, int Pid, string? Patch = null, string? Name = null, double TimeoutSeconds = 15,
-    ConsistencyModel Model = ConsistencyModel.PerThread, bool Force = false);
+    ConsistencyModel Model = ConsistencyModel.PerThread, bool Force = false, string? Object = null);
 
 /// <summary>
 /// What graftd answers, one JSON line each: notices while the operation runs, then one line
-/// with the outcome (a failure's kind and message, or the report).
+/// with the outcome (a failure's kind and message, or the report; the host-wide list for enable,
+/// disable and enabled).
 /// </summary>
 public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure = null, string? Error = null, OperationReport? Report = null,
-    TransitionProgress? Progress = null, bool Done = false, int? Unloaded = null);
+    TransitionProgress? Progress = null, bool Done = false, int? Unloaded = null, IReadOnlyList<EnabledPatch>? Enabled = null);
+
+/// <summary>
+/// A patch enabled host-wide (graft enable): graftd's copy of its file, the object --object named
+/// if any, the build-ids of the objects it is for (what the exec hook looks for), its SHA-256, and when.
+/// </summary>
+public sealed record EnabledPatch(string Name, string File, string? Object, IReadOnlyList<string> BuildIds, string Sha256, DateTimeOffset EnabledAt);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ServiceRequest))]
 [JsonSerializable(typeof(ServiceReply))]
+[JsonSerializable(typeof(List<EnabledPatch>))]
 public sealed partial class ServiceJson : JsonSerializerContext;
 
 /// <summary>Where graftd listens: $GRAFTD_SOCKET, else /run/graft/graftd.sock.</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Graft.Elf;
 using Graft.IntegrationTests.Support;
 
 namespace Graft.IntegrationTests.Cli;
@@ -15,8 +14,8 @@ public sealed class HostCliTests : IDisposable
     [Fact]
     public void ApplyAllReachesEveryProcessOfThePinnedBuildAndNoOther()
     {
-        var (program, patch) = BuildWithPatch("pinned");
-        var other = BuildProgram("other");
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "pinned");
+        var other = AnswerPrograms.BuildProgram(directory, "other");
         using var first = RunningFixture.StartProgram(program);
         using var second = RunningFixture.StartProgram(program);
         using var unrelated = RunningFixture.StartProgram(other);
@@ -52,7 +51,7 @@ public sealed class HostCliTests : IDisposable
     [Fact]
     public void AProcessThatRefusesDoesNotStopTheOthersAndTheExitCodeSaysSo()
     {
-        var (program, patch) = BuildWithPatch("refusing");
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "refusing");
         using var first = RunningFixture.StartProgram(program);
         using var stopped = RunningFixture.StartProgram(program);
         using var last = RunningFixture.StartProgram(program);
@@ -77,7 +76,7 @@ public sealed class HostCliTests : IDisposable
     [Fact]
     public void WithGraftdRunningEachProcessIsDoneThroughIt()
     {
-        var (program, patch) = BuildWithPatch("graftd");
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "graftd");
         var socket = Path.Combine(directory, "graftd.sock");
         using var graftd = GraftdProcess.Start(socket, Path.Combine(directory, "graftd.journal"));
         using var first = RunningFixture.StartProgram(program);
@@ -110,47 +109,4 @@ public sealed class HostCliTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
-
-    /// <summary>A program whose answer() returns 42, and a patch, pinned to its build-id, that makes it 43.</summary>
-    private (string Program, string Patch) BuildWithPatch(string tag)
-    {
-        var program = BuildProgram(tag);
-        var source = Path.Combine(directory, "answer_43.c");
-        File.WriteAllText(source, $$"""
-            #include <graft.h>
-            static int answer_43(void) { return 43; }
-            static struct graft_func funcs[] = { { .old_name = "answer", .new_func = answer_43 }, { } };
-            static struct graft_object objs[] = { { .name = NULL, .funcs = funcs, .build_id = "{{ElfFile.Load(program).BuildId}}" }, { } };
-            static struct graft_patch patch = { .name = "answer-43", .objs = objs };
-            GRAFT_PATCH(patch);
-            """);
-        var patch = Path.Combine(directory, "answer_43.so");
-        var build = Shell.Graft("build", source, "-o", patch);
-        Assert.True(build.ExitCode == 0, build.Stderr);
-        return (program, patch);
-    }
-
-    /// <summary>A program that prints "tick" and answer() every 20 ms, with a build-id no other program has.</summary>
-    private string BuildProgram(string tag)
-    {
-        var source = Path.Combine(directory, "program.c");
-        File.WriteAllText(source, """
-            #include <stdio.h>
-            #include <unistd.h>
-            static const char build[] = BUILD;
-            __attribute__((noipa)) int answer(void) { return 42; }
-            int main(void)
-            {
-                setvbuf(stdout, NULL, _IOLBF, 0);
-                for (;;) {
-                    printf("tick %d %s\n", answer(), build);
-                    usleep(20000);
-                }
-            }
-            """);
-        var output = Directory.CreateDirectory(Path.Combine(directory, tag)).FullName + "/program";
-        var compile = Shell.Run("cc", "-O2", "-g", "-Wl,--build-id", $"-DBUILD=\"{tag}-{Guid.NewGuid():N}\"", "-o", output, source);
-        Assert.True(compile.ExitCode == 0, compile.Stderr);
-        return output;
-    }
 }

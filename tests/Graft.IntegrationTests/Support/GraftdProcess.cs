@@ -15,11 +15,11 @@ internal sealed class GraftdProcess : IDisposable
 
     public string Journal { get; }
 
-    /// <summary>Starts graftd and waits until it listens on <paramref name="socket"/>.</summary>
-    public static GraftdProcess Start(string socket, string journal)
+    /// <summary>Starts graftd (with <paramref name="options"/> besides its socket and journal) and waits until it listens on <paramref name="socket"/>.</summary>
+    public static GraftdProcess Start(string socket, string journal, params string[] options)
     {
         var start = new ProcessStartInfo(Published.Graftd) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "--socket", socket, "--journal", journal })
+        foreach (var argument in new[] { "--socket", socket, "--journal", journal }.Concat(options))
         {
             start.ArgumentList.Add(argument);
         }
@@ -66,6 +66,16 @@ internal sealed class GraftdProcess : IDisposable
         Shell.Run("kill", "-TERM", process.Id.ToString());
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "graftd did not stop within 30 s of SIGTERM");
         return process.ExitCode;
+    }
+
+    /// <summary>Sends graftd a signal (by name: STOP, CONT).</summary>
+    public void Signal(string name) => Shell.Run("kill", $"-{name}", process.Id.ToString());
+
+    /// <summary>SIGKILL: what a crash leaves.</summary>
+    public void Kill()
+    {
+        process.Kill();
+        process.WaitForExit();
     }
 
     /// <summary>SIGKILL, if still running: what a crash leaves.</summary>

@@ -44,6 +44,10 @@ internal sealed class RunningFixture : IDisposable
     public static RunningFixture StartProgram(string path, params string[] arguments) =>
         StartProgram(path, arguments, new Dictionary<string, string>(), withInput: false);
 
+    /// <summary>Starts any program detached with extra environment variables, and waits for its "ready" or first "tick" line.</summary>
+    public static RunningFixture StartProgram(string path, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartProgram(path, arguments, environment, withInput: false);
+
     /// <summary>Starts a real program (a daemon kept in the foreground) detached and waits for a line that contains <paramref name="readyText"/>.</summary>
     public static RunningFixture StartDaemon(string path, string readyText, params string[] arguments) =>
         StartProgram(path, arguments, new Dictionary<string, string>(), withInput: false, l => l.Contains(readyText, StringComparison.Ordinal));

@@ -1,0 +1,86 @@
+using Graft.Linux.Inspection;
+using Graft.Model.State;
+using Graft.Patching;
+using Graft.Patching.Operations;
+using Graft.Patching.Service;
+
+namespace Graft.Daemon;
+
+/// <summary>
+/// Applies the host-wide patches: to every process that runs their code when graftd starts (as
+/// kpatch.service loads its patches at boot), and to one process that starts, when its exec hook
+/// asks. Each goes the normal way, as graft apply on the process's watch; a process that refuses
+/// or fails is journaled and left as it was, and does not stop the others.
+/// </summary>
+internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<string> journal)
+{
+    // Within the hook's wait (10 s, graft-hook.c), so that graftd's answer comes before the
+    // process gives up and runs on unpatched.
+    private const double HookTimeoutSeconds = 5;
+
+    /// <summary>Every enabled patch to every process that runs its code, until <paramref name="stop"/>.</summary>
+    public void Sweep(CancellationToken stop)
+    {
+        foreach (var entry in list.Entries)
+        {
+            try
+            {
+                var patch = Patcher.ReadPatch(entry.File);
+                foreach (var process in HostTargets.ForPatch(patch, entry.Object).Processes.TakeWhile(_ => !stop.IsCancellationRequested))
+                {
+                    ApplyTo(process, entry, Patcher.DefaultTimeout.TotalSeconds);
+                }
+            }
+            catch (GraftException e)
+            {
+                journal($"'{entry.Name}': not applied host-wide: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The exec hook's request: every enabled patch whose object process <paramref name="pid"/> maps.</summary>
+    public void ApplyTo(int pid)
+    {
+        if (HostProcesses.Of(pid) is not { } process)
+        {
+            return;
+        }
+
+        foreach (var entry in list.Entries)
+        {
+            try
+            {
+                if (HostTargets.RunningCodeOf(Patcher.ReadPatch(entry.File), entry.Object)(process))
+                {
+                    ApplyTo(process, entry, HookTimeoutSeconds);
+                }
+            }
+            catch (GraftException e)
+            {
+                journal($"process {pid}: '{entry.Name}' not applied: {e.Message}");
+            }
+        }
+    }
+
+    private void ApplyTo(HostProcess process, EnabledPatch entry, double timeoutSeconds)
+    {
+        // Inherited from a patched parent, or applied by the sweep and the hook both.
+        if (HostTargets.Holds(process, entry.Name, PatchPhase.Patched))
+        {
+            return;
+        }
+
+        try
+        {
+            var reply = watches.For(process.Pid).Submit(new ServiceRequest("apply", process.Pid, Patch: entry.File, TimeoutSeconds: timeoutSeconds),
+                _ => { }, CancellationToken.None);
+            journal(reply.Failure is null
+                ? $"process {process.Pid}: '{entry.Name}' applied host-wide"
+                : $"process {process.Pid}: '{entry.Name}' not applied: {reply.Error}");
+        }
+        catch (GraftException e)
+        {
+            journal($"process {process.Pid}: '{entry.Name}' not applied: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Daemon;
+
+/// <summary>
+/// graft enable and disable: graftd's host-wide list, its exec hook (listed in the real
+/// /etc/ld.so.preload, which <see cref="PreloadGuard"/> puts back as it was), and what processes
+/// that start get. Each test's program has a build-id of its own, so only its processes match; the
+/// hook reads this test's hook file (GRAFT_HOOK_FILE), so other processes of the machine find no
+/// match either way.
+/// </summary>
+public sealed class HostWideTests : IDisposable
+{
+    private static readonly string HookLibrary = Path.Combine(Repository.Runtime, "lib", "libgraft-hook.so");
+
+    private readonly PreloadGuard preload = new();
+    private readonly string directory = Directory.CreateTempSubdirectory("graft-hostwide-").FullName;
+    private readonly List<GraftdProcess> graftds = [];
+
+    private string Socket => Path.Combine(directory, "graftd.sock");
+
+    private string HookFile => Path.Combine(directory, "exec-hook");
+
+    [Fact]
+    public void AnEnabledPatchReachesRunningProcessesAndProcessesThatStartBeforeMainAndSurvivesARestart()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "enabled");
+        var other = AnswerPrograms.BuildProgram(directory, "other");
+        using var running = RunningFixture.StartProgram(program);
+        var graftd = StartGraftd();
+
+        var enable = Shell.GraftVia(Socket, "enable", patch);
+
+        Assert.True(enable.ExitCode == 0, enable.Stdout + enable.Stderr);
+        Assert.Contains("graft: 'answer-43' enabled host-wide", enable.Stderr);
+        Assert.StartsWith($"process {running.Pid} (program): applied", enable.Stdout);
+        running.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
+        Assert.Contains(HookLibrary, PreloadGuard.Entries());
+        AssertFirstTick(program, 43);
+        using (var unrelated = StartHooked(other))
+        {
+            Assert.StartsWith("tick 42", unrelated.Lines()[0]);
+            Assert.Contains("no patches applied", Shell.Graft("list", unrelated.Pid.ToString()).Stderr);
+        }
+
+        Assert.Contains("host-wide: 'answer-43' enabled for build-id", Shell.GraftVia(Socket, "list", "--all").Stdout);
+
+        Assert.Equal(0, graftd.Stop());
+        Assert.DoesNotContain(HookLibrary, PreloadGuard.Entries());
+        StartGraftd();
+
+        Assert.Contains(HookLibrary, PreloadGuard.Entries());
+        Assert.Contains("host-wide: 'answer-43' enabled for build-id", Shell.GraftVia(Socket, "list", "--all").Stdout);
+        AssertFirstTick(program, 43);
+    }
+
+    [Fact]
+    public void AfterGraftdIsKilledProcessesStartUnpatchedAndAGraftdStartingAppliesTheListToThem()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "killed");
+        var graftd = StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+
+        graftd.Kill();
+
+        // The hook stays listed with nothing to answer it: the process starts, and runs the old code.
+        Assert.Contains(HookLibrary, PreloadGuard.Entries());
+        using var started = StartHooked(program);
+        Assert.StartsWith("tick 42", started.Lines()[0]);
+
+        // A graftd starting (the unit at boot) applies the list to what runs, as kpatch.service loads its patches.
+        StartGraftd();
+        started.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
+
+        var disable = Shell.GraftVia(Socket, "disable", "answer-43");
+
+        Assert.True(disable.ExitCode == 0, disable.Stdout + disable.Stderr);
+        Assert.Contains($"process {started.Pid} (program): reverted", disable.Stdout);
+        started.NextLine(l => l.StartsWith("tick 42", StringComparison.Ordinal));
+        Assert.DoesNotContain(HookLibrary, PreloadGuard.Entries());
+        Assert.DoesNotContain("host-wide:", Shell.GraftVia(Socket, "list", "--all").Stdout);
+        AssertFirstTick(program, 42);
+    }
+
+    [Fact]
+    public void AProcessThatStartsWhileGraftdDoesNotAnswerRunsOnUnpatchedAfterTheHooksBoundAndIsPatchedWhenGraftdComesBack()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "stopped");
+        var graftd = StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+
+        // Stopped, graftd's socket still takes the connection (its backlog) and nothing answers.
+        graftd.Signal("STOP");
+        RunningFixture started;
+        try
+        {
+            started = StartHooked(program);
+        }
+        finally
+        {
+            graftd.Signal("CONT");
+        }
+
+        using (started)
+        {
+            Assert.StartsWith("tick 42", started.Lines()[0]);
+            // graftd takes the connection it left waiting, and patches the process as it runs.
+            started.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        }
+    }
+
+    [Fact]
+    public void BadInputIsOneErrorAndTheListStaysAsItWas()
+    {
+        var before = PreloadGuard.Entries();
+        var withoutGraftd = Shell.GraftVia(Socket, "enable", Repository.Patch("describe_new"));
+        StartGraftd();
+
+        var unpinned = Shell.GraftVia(Socket, "enable", Repository.Patch("describe_new"));
+        var unknown = Shell.GraftVia(Socket, "disable", "no-such-patch");
+
+        Assert.Equal(2, withoutGraftd.ExitCode);
+        Assert.Contains($"graft: error: graftd keeps the host-wide patch list: no graftd answers at {Socket}", withoutGraftd.Stderr);
+        Assert.Equal(2, unpinned.ExitCode);
+        Assert.Contains("graft: error: patch 'describe-new' pins no build-id", unpinned.Stderr);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("graft: error: no patch 'no-such-patch' is enabled host-wide", unknown.Stderr);
+        Assert.Equal(before, PreloadGuard.Entries());
+        Assert.DoesNotContain("host-wide:", Shell.GraftVia(Socket, "list", "--all").Stdout);
+    }
+
+    public void Dispose()
+    {
+        graftds.ForEach(g => g.Dispose());
+        preload.Dispose();
+        Directory.Delete(directory, recursive: true);
+    }
+
+    private GraftdProcess StartGraftd()
+    {
+        var graftd = GraftdProcess.Start(Socket, Path.Combine(directory, "graftd.journal"), "--state", Path.Combine(directory, "state"),
+            "--hook-file", HookFile, "--hook-socket", Path.Combine(directory, "hook.sock"), "--hook-library", HookLibrary);
+        graftds.Add(graftd);
+        return graftd;
+    }
+
+    /// <summary>A process of <paramref name="program"/> started now, its hook reading this test's hook file.</summary>
+    private RunningFixture StartHooked(string program) =>
+        RunningFixture.StartProgram(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = HookFile });
+
+    /// <summary>A process started now prints <paramref name="answer"/> from its very first line: patched (or not) before main.</summary>
+    private void AssertFirstTick(string program, int answer)
+    {
+        using var started = StartHooked(program);
+        Assert.StartsWith($"tick {answer} ", started.Lines()[0]);
+    }
+}
