@@ -25,13 +25,17 @@ public sealed class SourceBuild(string source, string workDirectory, string buil
     /// <exception cref="GraftException">Refused: the diff does not apply, or a build fails.</exception>
     public IReadOnlyList<ObjectPair> Run(string diff)
     {
-        Copy();
+        // Whether the diff applies is known before minutes go into the first build: it is applied to a scratch copy
+        // (patch --dry-run would check a diff that patches a file twice, as concatenated diffs do, against the file unpatched).
+        var scratch = Path.Combine(workDirectory, "scratch");
+        Copy(scratch);
+        Patch(scratch, diff);
+        Directory.Delete(scratch, recursive: true);
 
-        // Whether the diff applies is known before minutes go into the first build.
-        Patch(diff, dryRun: true);
+        Copy(Tree);
         Build("original");
         KeepOriginalObjects();
-        Patch(diff, dryRun: false);
+        Patch(Tree, diff);
         Build("patched");
         return [.. Directory.EnumerateFiles(Tree, "*.o", SearchOption.AllDirectories)
             .Select(patched => Path.GetRelativePath(Tree, patched))
@@ -40,32 +44,31 @@ public sealed class SourceBuild(string source, string workDirectory, string buil
             .Select(relative => new ObjectPair(relative, Path.Combine(OriginalObjects, relative), Path.Combine(Tree, relative)))];
     }
 
-    private void Patch(string diff, bool dryRun)
+    private void Patch(string tree, string diff)
     {
-        string[] arguments = ["-p1", "--batch", "--forward", "-d", Tree, "-i", Path.GetFullPath(diff), .. dryRun ? ["--dry-run"] : Array.Empty<string>()];
-        var applied = ExternalTool.Run("patch", arguments, "install patch");
+        var applied = ExternalTool.Run("patch", ["-p1", "--batch", "--forward", "-d", tree, "-i", Path.GetFullPath(diff)], "install patch");
         if (applied.ExitCode != 0)
         {
             throw new GraftException(GraftFailure.Refused, $"the diff {diff} does not apply to {source} (patch -p1):\n{applied.Output.TrimEnd()}");
         }
     }
 
-    private void Copy()
+    private void Copy(string tree)
     {
-        if (Directory.Exists(Tree))
+        if (Directory.Exists(tree))
         {
-            Directory.Delete(Tree, recursive: true);
+            Directory.Delete(tree, recursive: true);
         }
 
         Directory.CreateDirectory(workDirectory);
-        var copied = ExternalTool.Run("cp", ["-a", Path.GetFullPath(source) + "/.", Tree], "install coreutils");
+        var copied = ExternalTool.Run("cp", ["-a", Path.GetFullPath(source) + "/.", tree], "install coreutils");
         if (copied.ExitCode != 0)
         {
-            throw new GraftException(GraftFailure.Refused, $"cannot copy {source} to {Tree}:\n{copied.Output.TrimEnd()}");
+            throw new GraftException(GraftFailure.Refused, $"cannot copy {source} to {tree}:\n{copied.Output.TrimEnd()}");
         }
 
         // Objects left in the source from an earlier build would keep make from compiling them again, the way the comparison needs.
-        foreach (var stale in Directory.EnumerateFiles(Tree, "*.o", SearchOption.AllDirectories))
+        foreach (var stale in Directory.EnumerateFiles(tree, "*.o", SearchOption.AllDirectories))
         {
             File.Delete(stale);
         }
