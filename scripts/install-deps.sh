@@ -13,15 +13,26 @@ set -uo pipefail
 # bring the rest (their own zlib and brotli), so no zlib1g-dev.
 # dpkg-dev: scripts/build-deb.sh computes the package's Depends with
 # dpkg-shlibdeps (dpkg-deb itself comes with dpkg).
+# The redis test builds redis from Debian's source package (apt-get source,
+# hence deb-src lines and dpkg-dev) as debian/rules does: with Debian's
+# jemalloc, lzf, systemd and OpenSSL (libjemalloc-dev liblzf-dev
+# libsystemd-dev libssl-dev pkg-config); graft build --diff runs patch.
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
 	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools
-	[dpkg-shlibdeps]=dpkg-dev)
-packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx dpkg-dev"
+	[patch]=patch [dpkg-buildflags]=dpkg-dev [dpkg-shlibdeps]=dpkg-dev [pkg-config]=pkg-config)
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx patch dpkg-dev pkg-config libjemalloc-dev liblzf-dev libsystemd-dev libssl-dev"
 ok=1
+sources=/etc/apt/sources.list.d/graft-src.sources
 
 missing=()
-for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli dpkg-shlibdeps; do
+for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli patch dpkg-buildflags dpkg-shlibdeps pkg-config; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+done
+# The build dependencies of Debian's redis, by a header each brings.
+declare -A header_of=([jemalloc/jemalloc.h]=libjemalloc-dev [liblzf/lzf.h]=liblzf-dev
+	[systemd/sd-daemon.h]=libsystemd-dev [openssl/ssl.h]=libssl-dev)
+for header in "${!header_of[@]}"; do
+	[ -e "/usr/include/$header" ] || missing+=("${header_of[$header]}")
 done
 # /usr/sbin is not on every user's PATH.
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -35,6 +46,33 @@ for runtime in "${!sanitizer_of[@]}"; do
 	[ -e "$(gcc -print-file-name="$runtime" 2>/dev/null)" ] ||
 		missing+=("${sanitizer_of[$runtime]}")
 done
+
+# apt-get source needs the source packages of bookworm and its security
+# updates (the later redis releases are there).
+if ! grep -qs '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources &&
+	! grep -qs '^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
+	if [ "$EUID" -eq 0 ]; then
+		echo "install-deps: adding Debian's source packages ($sources)"
+		cat >"$sources" <<'SOURCES'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+		apt-get update || ok=0
+	else
+		echo "install-deps: no deb-src lines for apt-get source; as root" \
+			"run this script to add $sources" >&2
+		ok=0
+	fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$EUID" -eq 0 ]; then

@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Graft.Elf;
+using Graft.X86.References;
 
 namespace Graft.Patching.Building.FromDiff;
 
@@ -73,50 +73,51 @@ internal sealed class TargetBinary
     }
 
     /// <summary>
-    /// Refuses unless <paramref name="name"/> of the original build is the code the binary has: the
-    /// same size and the same bytes, where relocated fields that name a function or variable of
-    /// the binary must reach it, and the other relocated fields are left out.
+    /// Refuses unless <paramref name="name"/> of the original build is the code the binary has: the same
+    /// instructions one by one (<see cref="SameCode"/>), where a branch or RIP-relative operand that names a
+    /// function or variable of the binary must reach it, and the other relocated fields are left out.
     /// </summary>
     public void Prove(CompiledObject original, string name)
     {
         var built = original.Functions[name];
         var section = original.SectionOf(built);
-        var bytes = original.Bytes(section);
         if (Find(name, original.SourceFile) is not var (symbol, _) || symbol.Type != ElfSymbolType.Func)
         {
             throw Differs(name, original, $"{Path} has no function '{name}' of {original.SourceFile}");
         }
 
         var running = new byte[symbol.Size];
-        if (symbol.Size != (ulong)bytes.Length || !Elf.TryReadAtAddress(symbol.Value, running))
+        if (!Elf.TryReadAtAddress(symbol.Value, running))
         {
-            throw Differs(name, original, $"it is {symbol.Size} bytes in {Path} and {bytes.Length} in the build");
+            throw Differs(name, original, $"its {symbol.Size} bytes at 0x{symbol.Value:x} are not in the file {Path}");
         }
 
-        foreach (var relocation in original.RelocationsOf(section))
+        var fields = original.RelocationsOf(section).Select(relocation => new RelocatedField(
+            (int)relocation.Offset,
+            RelocationKinds.FieldSize(relocation.Type),
+            Reaches(original, section, relocation),
+            RelocationKinds.IsGotLoad(relocation.Type),
+            SectionComparison.Meaning(original, section, relocation))).ToList();
+        if (SameCode.FirstDifference(original.Bytes(section), fields, running, symbol.Value, NameOf) is { } difference)
         {
-            var field = (int)relocation.Offset;
-            var size = RelocationKinds.FieldSize(relocation.Type);
-            if (Expected(original, section, relocation) is { } target && relocation.Type is ElfRelocationType.R_X86_64_PC32 or ElfRelocationType.R_X86_64_PLT32)
-            {
-                var value = (long)target + relocation.Addend - (long)(symbol.Value + relocation.Offset);
-                if (BinaryPrimitives.ReadInt32LittleEndian(running.AsSpan(field)) != value)
-                {
-                    throw Differs(name, original, $"the instruction at +0x{field - 1:x} does not refer to {SectionComparison.Meaning(original, section, relocation)}");
-                }
-            }
-
-            // The linker may turn a GOT load into a lea: the opcode and ModRM before the field change with it.
-            var from = RelocationKinds.IsGotLoad(relocation.Type) ? Math.Max(0, field - 2) : field;
-            bytes.AsSpan(from, field + size - from).Clear();
-            running.AsSpan(from, field + size - from).Clear();
+            throw Differs(name, original, difference);
         }
+    }
 
-        var first = bytes.AsSpan().CommonPrefixLength(running);
-        if (first < bytes.Length)
-        {
-            throw Differs(name, original, $"the bytes differ at +0x{first:x}");
-        }
+    /// <summary>The address in the binary a PC-relative operand reaches once linked (what it names, plus its addend, plus the
+    /// distance from the field to the end of its instruction); null for other relocations and names the binary lacks.</summary>
+    private ulong? Reaches(CompiledObject obj, ElfSection within, ElfRelocation relocation) =>
+        relocation.Type is ElfRelocationType.R_X86_64_PC32 or ElfRelocationType.R_X86_64_PLT32
+        && Expected(obj, within, relocation) is { } target
+            ? (ulong)((long)target + relocation.Addend + obj.Reach(within, relocation))
+            : null;
+
+    /// <summary>The binary's function or variable that covers <paramref name="address"/>, and the offset into it.</summary>
+    private string? NameOf(ulong address)
+    {
+        var symbol = Elf.Symbols.FirstOrDefault(s => s.Type is ElfSymbolType.Func or ElfSymbolType.Object && s.IsDefined
+            && address >= s.Value && (address < s.Value + s.Size || address == s.Value));
+        return symbol is null ? null : $"{symbol.Name}{(long)(address - symbol.Value):+0;-0}";
     }
 
     /// <summary>The address in the binary of what a relocation names plus the section offset it adds; null when the name is not
