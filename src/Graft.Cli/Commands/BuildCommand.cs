@@ -23,10 +23,11 @@ internal static class BuildCommand
         var binary = new Option<string>("--binary") { Description = "with --diff: the executable or library the patch is for" };
         var buildCommand = new Option<string>("--build") { Description = "with --diff: the command that builds --source, run in a copy of it", DefaultValueFactory = _ => "make" };
         var name = new Option<string>("--name") { Description = "with --diff: the patch's name (default: the output file's name)" };
+        var callbacks = new Option<string>("--callbacks") { Description = "with --diff: a C file linked into the patch that may define pre_patch, post_patch, pre_unpatch, post_unpatch and use shadow variables" };
         var json = CommonOptions.Json();
         var command = new Command("build", "build a patch from C with the flags and runtime it needs (extra compiler flags after --), or from a source diff")
         {
-            sources, output, compiler, source, diff, binary, buildCommand, name, json,
+            sources, output, compiler, source, diff, binary, buildCommand, name, callbacks, json,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(result => CommonOptions.Run(() =>
@@ -39,9 +40,15 @@ internal static class BuildCommand
                     result.GetValue(binary) ?? throw Usage("--diff needs --binary"),
                     result.GetValue(output)!,
                     result.GetValue(buildCommand)!,
-                    result.GetValue(name));
+                    result.GetValue(name),
+                    result.GetValue(callbacks));
                 Print(report, result.GetValue(json));
                 return 0;
+            }
+
+            if (result.GetValue(callbacks) is not null)
+            {
+                throw Usage("--callbacks goes with --diff; without it, name the file among the patch's sources");
             }
 
             var files = result.GetValue(sources) is { Length: > 0 } given ? given : throw Usage("give the patch's C sources, or --diff");

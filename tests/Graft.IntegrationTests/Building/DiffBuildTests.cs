@@ -42,6 +42,60 @@ public sealed partial class DiffBuildTests : IDisposable
     }
 
     [Fact]
+    public void TheAuthorsCallbacksFileRunsItsCallbacksInTheTargetAndOneThatRefusesKeepsTheOldCode()
+    {
+        var binary = BuildLedger("original", "make");
+        var log = Path.Combine(work, "callbacks.log");
+        var callbacks = Path.Combine(work, "fix-callbacks.c");
+        File.WriteAllText(callbacks, $$"""
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <graft.h>
+
+            static void note(const char *what)
+            {
+                FILE *f = fopen("{{log}}", "a");
+                fprintf(f, "%s\n", what);
+                fclose(f);
+            }
+
+            int pre_patch(struct graft_object *obj)
+            {
+                note("pre_patch");
+                return getenv("LEDGER_REFUSE") ? -1 : 0;
+            }
+
+            void post_unpatch(struct graft_object *obj)
+            {
+                note("post_unpatch");
+            }
+            """);
+        var patch = Path.Combine(work, "fix.so");
+
+        var built = Shell.Graft("build", "--source", Source, "--diff", Path.Combine(Source, "fix.patch"), "--binary", binary, "-o", patch, "--callbacks", callbacks);
+
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        using (var ledger = RunningFixture.StartProgram(binary))
+        {
+            Assert.Equal(0, Shell.Graft("apply", ledger.Pid.ToString(), patch).ExitCode);
+            AssertScores(ledger, Fixed);
+            Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "fix").ExitCode);
+            AssertScores(ledger, Old);
+        }
+
+        // Only the callbacks the file defines run; the others are NULL.
+        Assert.Equal(["pre_patch", "post_unpatch"], File.ReadAllLines(log));
+
+        File.Delete(log);
+        using var refusing = RunningFixture.StartProgram(binary, new Dictionary<string, string> { ["LEDGER_REFUSE"] = "1" });
+        var refused = Shell.Graft("apply", refusing.Pid.ToString(), patch);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("was not applied: the pre-patch callback of object", refused.Stderr, StringComparison.Ordinal);
+        AssertScores(refusing, Old);
+        Assert.Equal(["pre_patch"], File.ReadAllLines(log));
+    }
+
+    [Fact]
     public void AFixToAnInlinedHelperReplacesItsCallerWhichKeepsUsingTheProgramsStaticVariables()
     {
         var binary = BuildLedger("original", "make");

@@ -9,8 +9,17 @@ namespace Graft.Patching.Building.FromDiff;
 public sealed class DiffPatchBuilder(PatchBuilder linker)
 {
     /// <exception cref="GraftException">Refused, with the reason: the diff, the builds, the binary or the change is not one a live patch can carry.</exception>
-    public DiffBuildReport Build(string source, string diff, string binaryPath, string output, string buildCommand, string? name)
+    /// <param name="callbacks">
+    /// The author's C file beside the diff, linked into the patch: it may define pre_patch, post_patch,
+    /// pre_unpatch and post_unpatch (graft.h's callbacks, for the binary's object) and use shadow variables.
+    /// </param>
+    public DiffBuildReport Build(string source, string diff, string binaryPath, string output, string buildCommand, string? name, string? callbacks = null)
     {
+        if (callbacks is not null && !File.Exists(callbacks))
+        {
+            throw new GraftException(GraftFailure.Refused, $"the callbacks file {callbacks} does not exist");
+        }
+
         var binary = new TargetBinary(binaryPath);
         var work = Path.Combine(Path.GetTempPath(), $"graft-build-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
@@ -43,8 +52,8 @@ public sealed class DiffPatchBuilder(PatchBuilder linker)
             var objectFile = Path.Combine(work, "patch.o");
             var descriptor = Path.Combine(work, "descriptor.c");
             File.WriteAllBytes(objectFile, code);
-            File.WriteAllText(descriptor, DescriptorSource.Write(patchName, binary.ObjectName, binary.Elf.BuildId, patch.Redirects, patch.Locals));
-            linker.Build([descriptor, objectFile], output, []);
+            File.WriteAllText(descriptor, DescriptorSource.Write(patchName, binary.ObjectName, binary.Elf.BuildId, patch.Redirects, patch.Locals, callbacks is not null));
+            linker.Build(callbacks is null ? [descriptor, objectFile] : [descriptor, objectFile, Path.GetFullPath(callbacks)], output, []);
             return new DiffBuildReport(Path.GetFullPath(output), patchName, Path.GetFullPath(binaryPath), binary.Elf.BuildId,
                 [.. diffs.SelectMany(d => d.Functions)], [.. diffs.SelectMany(d => d.NewData)], [.. patch.Locals.Select(l => l.Name).Order(StringComparer.Ordinal)]);
         }
