@@ -117,6 +117,29 @@ public sealed partial class DiffBuildTests : IDisposable
         Assert.Contains(" grade=high/", ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// total keeps a value in registers clamp leaves alone (-fipa-ra, on at -O2): a fix that makes clamp call
+    /// fprintf changes total's code too, though the diff leaves total's source as it was. The old total would
+    /// lose its value in the new clamp, so both are replaced, and the proof holds for both.
+    /// </summary>
+    [Fact]
+    public void ACallerWhoseRegisterUseChangedWithItsCalleesIsReplacedToo()
+    {
+        var binary = BuildLedger("original", "make");
+        var patch = Path.Combine(work, "ipa_ra.so");
+
+        var built = GraftBuild("ipa_ra", binary, patch);
+
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        Assert.Equal(
+            ["graft: build: total.o: clamp: replaced: its code changed", "graft: build: total.o: total: replaced: its code changed"],
+            built.Stderr.Split('\n').Where(l => l.Contains(": replaced: ", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        using var ledger = RunningFixture.StartProgram(binary);
+        Assert.Equal(0, Shell.Graft("apply", ledger.Pid.ToString(), patch).ExitCode);
+        AssertScores(ledger, Old);
+        Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "ipa_ra").ExitCode);
+    }
+
     [Fact]
     public void InfoShowsTheReplacedFunctionAndTheBuildIdOfTheBinaryItMatches()
     {
