@@ -15,11 +15,19 @@ internal sealed class GraftdProcess : IDisposable
 
     public string Journal { get; }
 
-    /// <summary>Starts graftd (with <paramref name="options"/> besides its socket and journal) and waits until it listens on <paramref name="socket"/>.</summary>
+    /// <summary>
+    /// Starts graftd (with <paramref name="options"/> besides its socket and journal) and waits until it listens on
+    /// <paramref name="socket"/>. Its host-wide list, hook file and hook socket are beside the journal unless the
+    /// options say otherwise: a test's graftd leaves the host's /var/lib/graft and /run/graft alone.
+    /// </summary>
     public static GraftdProcess Start(string socket, string journal, params string[] options)
     {
         var start = new ProcessStartInfo(Published.Graftd) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "--socket", socket, "--journal", journal }.Concat(options))
+        var beside = Path.GetDirectoryName(Path.GetFullPath(journal))!;
+        var privateDefaults = new[] { ("--state", "state"), ("--hook-file", "exec-hook"), ("--hook-socket", "hook.sock") }
+            .Where(d => !options.Contains(d.Item1))
+            .SelectMany(d => new[] { d.Item1, Path.Combine(beside, d.Item2) });
+        foreach (var argument in new[] { "--socket", socket, "--journal", journal }.Concat(privateDefaults).Concat(options))
         {
             start.ArgumentList.Add(argument);
         }
