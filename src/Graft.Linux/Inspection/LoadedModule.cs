@@ -50,6 +50,13 @@ public sealed class LoadedModule
 
     public bool Contains(ulong address) => Mappings.Any(m => m.Contains(address));
 
+    /// <summary>
+    /// Builds the index <see cref="FunctionAt"/> reads now, rather than on first use while a
+    /// thread is stopped: for a stripped object it comes from the separate debug file, 4 MiB
+    /// for glibc's libc.
+    /// </summary>
+    public void PrepareFunctions() => _ = functions.Value;
+
     /// <summary>The function symbol covering an address of the process, if the object has one.</summary>
     public ElfSymbol? FunctionAt(ulong address) => functions.Value.Find(address - LoadBias);
 

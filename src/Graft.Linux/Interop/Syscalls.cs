@@ -12,6 +12,7 @@ public static class Syscalls
     public const long SYS_munmap = 11;
     public const long SYS_rt_sigaction = 13;
     public const long SYS_rt_sigreturn = 15;
+    public const long SYS_pause = 34;
     public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;

@@ -17,6 +17,14 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         (1UL << (Signals.SIGILL - 1)) | (1UL << (Signals.SIGTRAP - 1)) | (1UL << (Signals.SIGBUS - 1))
         | (1UL << (Signals.SIGFPE - 1)) | (1UL << (Signals.SIGSEGV - 1));
 
+    /// <summary>
+    /// What a thread Graft creates for itself (the agent) blocks: every signal but the faults,
+    /// glibc's SIGCANCEL (32) and SIGSETXID (33), which setuid() and its kin send to every thread
+    /// and wait for, and SIGKILL and SIGSTOP, which nothing blocks.
+    /// </summary>
+    public const ulong AgentSignalMask = ~SynchronousSignals
+        & ~((1UL << (Signals.SIGKILL - 1)) | (1UL << (Signals.SIGSTOP - 1)) | (1UL << 31) | (1UL << 32));
+
     private const int RedZone = 128;
     private const int StackTSize = 24;
 

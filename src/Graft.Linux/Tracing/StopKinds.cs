@@ -36,6 +36,12 @@ public static class StopKinds
     /// <summary>The owner of a mutex Graft's call waits for, stopped to be restarted with syscall-stops.</summary>
     public const string MutexHandoff = "mutex handoff";
 
+    /// <summary>
+    /// Graft's own agent thread, stopped to run Graft's calls: not a thread of the program, so
+    /// never the longest stop nor one of the threads stopped at once.
+    /// </summary>
+    public const string Agent = "graft's agent thread";
+
     /// <summary>Each thread stopped once more to be detached.</summary>
     public const string Detach = "detach";
 }

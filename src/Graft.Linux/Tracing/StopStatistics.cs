@@ -78,7 +78,7 @@ internal sealed class StopStatistics(Dictionary<int, TracedThread>.ValueCollecti
         thread.StopKind = null;
         var (count, longest) = kinds.GetValueOrDefault(kind);
         kinds[kind] = (count + 1, stopped > longest ? stopped : longest);
-        if (stopped > LongestStop)
+        if (stopped > LongestStop && !thread.IsGraftsOwn)
         {
             LongestStop = stopped;
             LongestStopKind = kind;
@@ -93,7 +93,7 @@ internal sealed class StopStatistics(Dictionary<int, TracedThread>.ValueCollecti
             return;
         }
 
-        thread.StopKind = kind;
+        thread.StopKind = thread.IsGraftsOwn ? StopKinds.Agent : kind;
         thread.StoppedSince = since;
         MostStoppedAtOnce = Math.Max(MostStoppedAtOnce, Stopped());
     }
@@ -115,7 +115,7 @@ internal sealed class StopStatistics(Dictionary<int, TracedThread>.ValueCollecti
         var stopped = 0;
         foreach (var thread in threads)
         {
-            stopped += thread.StopKind is null ? 0 : 1;
+            stopped += thread.StopKind is null || thread.IsGraftsOwn ? 0 : 1;
         }
 
         return stopped;

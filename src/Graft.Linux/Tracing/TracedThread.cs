@@ -11,6 +11,12 @@ internal sealed class TracedThread(int tid)
     /// </summary>
     public bool IsVforkChild { get; init; }
 
+    /// <summary>
+    /// Graft's own thread in the target (the agent, which runs Graft's calls): its stops are
+    /// Graft's work, not a pause of the program, and count apart (<see cref="StopKinds.Agent"/>).
+    /// </summary>
+    public bool IsGraftsOwn { get; set; }
+
     /// <summary>True while the thread sits in a ptrace-stop that Graft asked for and has not ended.</summary>
     public bool IsStopped { get; set; }
 

@@ -28,7 +28,8 @@ public sealed partial class Tracee
     private void AdoptClone(TracedThread creator)
     {
         var tid = (int)EventMessage(creator.Tid);
-        var child = new TracedThread(tid) { StopEventPending = true, HasRun = false };
+        // A thread created by code Graft runs (the agent's pthread_create) is Graft's, from its first stop.
+        var child = new TracedThread(tid) { StopEventPending = true, HasRun = false, IsGraftsOwn = creator.IsRunningInjected };
         if (!threads.TryAdd(tid, child) || ThreadCreated is not { } observer)
         {
             return;

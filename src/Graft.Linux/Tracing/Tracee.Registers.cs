@@ -34,6 +34,9 @@ public sealed partial class Tracee
         registers.WriteExtendedState(tid, state);
     }
 
+    /// <summary>The signal mask of a thread Graft creates for itself (<see cref="InjectedCode.AgentSignalMask"/>).</summary>
+    public const ulong AgentSignalMask = InjectedCode.AgentSignalMask;
+
     public ulong GetSignalMask(int tid)
     {
         RequireStopped(tid);

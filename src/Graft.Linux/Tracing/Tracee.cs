@@ -48,6 +48,15 @@ public sealed partial class Tracee : IDisposable
 
     public bool IsStopped(int tid) => Get(tid).IsStopped;
 
+    /// <summary>Marks the thread as Graft's own (<see cref="TracedThread.IsGraftsOwn"/>): its stops count apart from the program's.</summary>
+    public void MarkGraftsOwn(int tid)
+    {
+        if (threads.TryGetValue(tid, out var thread))
+        {
+            thread.IsGraftsOwn = true;
+        }
+    }
+
     /// <summary>Attaches to every thread of the process, including threads created while attaching.</summary>
     public static Tracee Seize(int pid)
     {

@@ -57,12 +57,12 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
 
         notice(Notices.Enabling(Name));
         notice(Notices.Initializing(Name, patching: true));
+        OperationReport report;
         try
         {
             var record = Load();
             deadline.ThrowIfPassed(target.Pid, "while the patch was loaded");
-            var report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
-            return report with { Warnings = warnings };
+            report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
         }
         catch when (!target.HasDied && !TransitionStarted())
         {
@@ -75,6 +75,14 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             RollBack();
             throw;
         }
+
+        // Only now, with nothing left to roll back: a refused apply leaves no agent behind.
+        if (report.InFlight is null)
+        {
+            AgentThread.StartIfMissing(target, store, deadline);
+        }
+
+        return report with { Warnings = warnings };
     }
 
     /// <summary>One transition at a time, as in the kernel: another patch waits until the one in flight is finished or reversed.</summary>
@@ -276,20 +284,21 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             store.Write(Without(store.ReadCurrent()));
         }
 
-        using var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout), StopPurposes.Dlclose);
-
-        // A reused image stays loaded, disabled again (Without).
-        if (handle != 0 && reused is null)
+        using (var caller = CallerThread.Acquire(target, Deadline.After(Completion.CleanupTimeout), StopPurposes.Dlclose))
         {
-            new RemoteLoader(target, store).Close(caller.Tid, handle);
-        }
+            // A reused image stays loaded, disabled again (Without).
+            if (handle != 0 && reused is null)
+            {
+                new RemoteLoader(target, store).Close(caller.Tid, handle);
+            }
 
-        if (loadedFrom is not null && reused is null)
-        {
-            PatchCopy.Close(target, caller.Tid, loadedFrom);
-        }
+            if (loadedFrom is not null && reused is null)
+            {
+                PatchCopy.Close(target, caller.Tid, loadedFrom);
+            }
 
-        slots.UnmapNewPages(caller.Tid);
-        store.UnmapIfCreatedAndEmpty(target, caller.Tid);
+            slots.UnmapNewPages(caller.Tid);
+            store.UnmapIfCreatedAndEmpty(target, caller.Tid);
+        }
     }
 }

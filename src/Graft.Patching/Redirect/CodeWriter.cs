@@ -141,10 +141,11 @@ internal sealed class CodeWriter(TargetProcess target)
 
     private void SyncCores() => Membarrier(Syscalls.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE);
 
-    /// <summary>Runs membarrier on whichever thread stops first, and resumes it.</summary>
+    /// <summary>Runs membarrier on Graft's agent, or else on whichever thread of the program stops first, and resumes it.</summary>
     private void Membarrier(ulong command)
     {
-        foreach (var tid in target.ThreadIds.ToList())
+        var threads = target.Agent is { } agent ? [agent, .. target.ThreadIds.Where(t => t != agent)] : target.ThreadIds.ToList();
+        foreach (var tid in threads)
         {
             using var stopped = target.TryStop(tid, StopPurposes.CodeWrite);
             if (stopped is not null)

@@ -1,10 +1,10 @@
 using Graft.Linux.Unwinding;
-using Graft.Patching.Target;
 
 namespace Graft.Patching.Target;
 
 /// <summary>
-/// Picks the thread that runs Graft's injected calls (dlopen, dlclose). The call takes malloc's
+/// Picks the thread that runs Graft's injected calls (dlopen, dlclose): Graft's agent where the
+/// process has one (<see cref="AgentThread"/>), else a thread of the program. The call takes malloc's
 /// and the loader's locks, so the thread must not be holding any: its stack must show it either
 /// running the program's own code, or blocked in one of a few C library calls that hold no lock
 /// while they wait, with the C library appearing elsewhere only as the thread's startup frames.
@@ -27,14 +27,40 @@ internal static class CallerThread
     /// Stops and returns a thread fit to run calls; every other thread keeps running. Its stop,
     /// and those of the threads tried before it, count under <paramref name="purpose"/>.
     /// </summary>
-    public static StoppedThread Acquire(TargetProcess target, Deadline deadline, string purpose)
+    public static StoppedThread Acquire(TargetProcess target, Deadline deadline, string purpose) =>
+        TryAgent(target, purpose) ?? AcquireProgramThread(target, deadline, purpose);
+
+    /// <summary>The agent, stopped where it waits; null if the process has none, or it is not there.</summary>
+    private static StoppedThread? TryAgent(TargetProcess target, string purpose)
     {
+        if (target.Agent is not { } tid || target.TryStop(tid, purpose) is not { } stopped)
+        {
+            return null;
+        }
+
+        if (AgentThread.IsParked(target, tid))
+        {
+            return stopped;
+        }
+
+        stopped.Dispose();
+        return null;
+    }
+
+    private static StoppedThread AcquireProgramThread(TargetProcess target, Deadline deadline, string purpose)
+    {
+        // Unfit names the C library's functions on a stack: read their symbols while every thread runs.
+        foreach (var module in target.Modules.Modules.Where(SystemLibraries.Contains))
+        {
+            module.PrepareFunctions();
+        }
+
         var reasons = new List<string>();
         while (true)
         {
             reasons.Clear();
             // A vfork child shares the memory, not the process: graft's calls are never its.
-            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
+            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t) && t != target.Agent).ToList())
             {
                 if (target.TryStop(tid, purpose) is not { } stopped)
                 {

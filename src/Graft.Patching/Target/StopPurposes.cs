@@ -19,6 +19,9 @@ internal static class StopPurposes
     /// </summary>
     public const string Load = "load";
 
+    /// <summary>The thread of the program that runs pthread_create for Graft's agent thread, once per process.</summary>
+    public const string AgentStart = "agent start";
+
     /// <summary>The thread that runs dlclose of a patch rolled back or unloaded.</summary>
     public const string Dlclose = "injected dlclose";
 

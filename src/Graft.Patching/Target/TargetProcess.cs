@@ -17,6 +17,7 @@ internal sealed class TargetProcess : IDisposable
 {
     private readonly Tracee tracee;
     private readonly SleepingThreadStacks sleepingStacks;
+    private int? agent;
 
     private TargetProcess(Tracee tracee)
     {
@@ -27,6 +28,7 @@ internal sealed class TargetProcess : IDisposable
         Unwinder = new StackUnwinder(Modules, tracee.Memory);
         tracee.DescribeFault = DescribeFault;
         MutexHandoff.Install(tracee);
+        AdoptAgent(AgentThread.Find(this));
     }
 
     public int Pid => tracee.Pid;
@@ -37,6 +39,9 @@ internal sealed class TargetProcess : IDisposable
 
     /// <summary>The live threads, vfork children included (<see cref="IsVforkChild"/>).</summary>
     public IReadOnlyCollection<int> ThreadIds => tracee.ThreadIds;
+
+    /// <summary>Graft's agent thread in the process (<see cref="AgentThread"/>), while it has one.</summary>
+    public int? Agent => agent is { } tid && tracee.ThreadIds.Contains(tid) ? tid : null;
 
     /// <summary>A thread of the process died of a fatal signal while graft was attached.</summary>
     public bool HasDied => tracee.HasDied;
@@ -137,6 +142,19 @@ internal sealed class TargetProcess : IDisposable
     public UserRegs Registers(int tid) => tracee.GetRegisters(tid);
 
     public void SetRegisters(int tid, in UserRegs registers) => tracee.SetRegisters(tid, registers);
+
+    /// <summary>Takes the thread as the agent (or none): its stops count as Graft's own, not the program's.</summary>
+    public void AdoptAgent(int? tid)
+    {
+        agent = tid;
+        if (tid is { } own)
+        {
+            tracee.MarkGraftsOwn(own);
+        }
+    }
+
+    /// <summary>Sets the signal mask of a stopped thread.</summary>
+    public void SetSignalMask(int tid, ulong mask) => tracee.SetSignalMask(tid, mask);
 
     /// <summary>Stops one thread while every other keeps running; null if it exited meanwhile. The stop counts under <paramref name="purpose"/> (<see cref="StopPurposes"/>).</summary>
     public StoppedThread? TryStop(int tid, string purpose) => tracee.Stop(tid, purpose) ? new StoppedThread(tid, tracee) : null;

@@ -26,7 +26,7 @@ public sealed class PatchFuzzTests(ITestOutputHelper output) : IDisposable
     public void MutatedPatchesAreRefusedInOneLineOrApplyAndRevertCleanly()
     {
         var mutator = new PatchMutator(File.ReadAllBytes(Repository.Patch("describe_new")), Seed);
-        var counter = RunningFixture.Start("counter");
+        var counter = StartWithAgent();
         var before = TargetText.Read(counter.Pid);
         var outcomes = new Dictionary<string, int>();
         var failures = new List<string>();
@@ -55,7 +55,7 @@ public sealed class PatchFuzzTests(ITestOutputHelper output) : IDisposable
 
                     // A fresh target, so that a crash or an image left behind does not hide the next finding.
                     counter.Dispose();
-                    counter = RunningFixture.Start("counter");
+                    counter = StartWithAgent();
                     before = TargetText.Read(counter.Pid);
                 }
             }
@@ -73,6 +73,21 @@ public sealed class PatchFuzzTests(ITestOutputHelper output) : IDisposable
     }
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    /// <summary>
+    /// counter, after the good patch was applied, reverted and unloaded: graft's agent thread,
+    /// which the first completed apply starts and which stays with its stack and arena, is
+    /// there before the first mutant, so what a mutant leaves is all that differs.
+    /// </summary>
+    private static RunningFixture StartWithAgent()
+    {
+        var counter = RunningFixture.Start("counter");
+        var patcher = new NoticeLog().NewPatcher();
+        patcher.Apply(counter.Pid, Repository.Patch("describe_new"), Timeout);
+        patcher.Revert(counter.Pid, "describe-new", Timeout);
+        patcher.Unload(counter.Pid, "describe-new");
+        return counter;
+    }
 
     /// <summary>
     /// A patch that was applied and reverted leaves graft's state mapping in place (it records the

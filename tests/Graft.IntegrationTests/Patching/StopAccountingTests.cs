@@ -44,6 +44,34 @@ public sealed class StopAccountingTests
     }
 
     /// <summary>
+    /// Once a first apply has completed, counter has Graft's agent thread beside its own: the
+    /// injected dlopen and the pre_patch callback of the next apply run on the agent, so the
+    /// callback's sleep counts as a stop of the agent, and counter's thread is never stopped
+    /// for the calls (no load, no callback stop).
+    /// </summary>
+    [Fact]
+    public void OnceTheAgentRunsTheCallbackNoThreadOfTheProgramIsStoppedForIt()
+    {
+        using var counter = RunningFixture.StartWithInput("counter",
+            new Dictionary<string, string> { ["SLOW_PRE_PATCH_MS"] = CallbackSleepMilliseconds.ToString() });
+        var patcher = new NoticeLog().NewPatcher();
+        patcher.Apply(counter.Pid, Repository.Patch("describe_new"), TimeSpan.FromSeconds(30));
+        patcher.Revert(counter.Pid, "describe-new", TimeSpan.FromSeconds(30));
+
+        var apply = Shell.Graft("apply", counter.Pid.ToString(), Repository.Patch("slow_pre_patch"), "--json");
+
+        Assert.Equal(0, apply.ExitCode);
+        using var report = JsonDocument.Parse(apply.Stdout);
+        var root = report.RootElement;
+        Assert.True(root.GetProperty("longestStopMilliseconds").GetDouble() < CallbackSleepMilliseconds, apply.Stdout);
+        var kinds = root.GetProperty("stops").EnumerateArray().ToDictionary(k => k.GetProperty("kind").GetString()!);
+        Assert.True(kinds[StopKinds.Agent].GetProperty("longestMilliseconds").GetDouble() >= CallbackSleepMilliseconds, apply.Stdout);
+        Assert.False(kinds.ContainsKey("load"), apply.Stdout);
+        Assert.False(kinds.ContainsKey("callback"), apply.Stdout);
+        Ticks.Next(counter, 2, "slow");
+    }
+
+    /// <summary>
     /// hot's workers call hot() all the time, so they run into the int3s graft writes at its
     /// entry while it checks each thread outside the bytes: those waits are stops too.
     /// </summary>
@@ -84,6 +112,9 @@ public sealed class StopAccountingTests
         Assert.True(took < TimeSpan.FromSeconds(5 * timeoutSeconds), $"the apply took {took.TotalSeconds:0.0} s");
         Assert.Empty(Graft.Patching.Operations.Patcher.List(counter.Pid).Patches);
         before.AssertCodeUnchanged(counter.Pid);
+
+        // A rolled-back apply starts no agent thread: counter has its one thread.
+        Assert.Single(Directory.GetDirectories($"/proc/{counter.Pid}/task"));
         Ticks.Next(counter, 2, "old");
     }
 }

@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace Graft.Linux.Inspection;
+
+/// <summary>
+/// One thread's files under /proc/&lt;pid&gt;/task/&lt;tid&gt;, read while it runs. Each read is
+/// a snapshot; null when the thread is gone.
+/// </summary>
+public static class TaskFiles
+{
+    /// <summary>Its name (comm), as prctl(PR_SET_NAME) or pthread_setname_np set it.</summary>
+    public static string? Name(int pid, int tid) => Read(pid, tid, "comm")?.TrimEnd('\n');
+
+    /// <summary>The system call it is blocked in (the first field of its syscall file); null while it runs, or when it is gone.</summary>
+    public static long? BlockedInSyscall(int pid, int tid) =>
+        Read(pid, tid, "syscall") is { } line && long.TryParse(line.Split(' ')[0], CultureInfo.InvariantCulture, out var number)
+            ? number
+            : null;
+
+    /// <summary>The signals it blocks (SigBlk of its status file; SIGKILL and SIGSTOP never show).</summary>
+    public static ulong? BlockedSignals(int pid, int tid)
+    {
+        var line = Read(pid, tid, "status")?.Split('\n').FirstOrDefault(l => l.StartsWith("SigBlk:", StringComparison.Ordinal));
+        return line is not null && ulong.TryParse(line["SigBlk:".Length..].Trim(), NumberStyles.HexNumber, null, out var blocked)
+            ? blocked
+            : null;
+    }
+
+    private static string? Read(int pid, int tid, string file)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/task/{tid}/{file}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
