@@ -16,6 +16,7 @@ public static class Syscalls
     public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
+    public const long SYS_prctl = 157;
     public const long SYS_futex = 202;
 
     /// <summary>What the kernel runs to restart a call interrupted with -ERESTART_RESTARTBLOCK, from the thread's restart block.</summary>
@@ -41,6 +42,9 @@ public static class Syscalls
     public const ulong F_SEAL_SHRINK = 2;
     public const ulong F_SEAL_GROW = 4;
     public const ulong F_SEAL_WRITE = 8;
+
+    // <linux/prctl.h>: the calling thread's name (comm), at most 15 bytes and a NUL.
+    public const ulong PR_SET_NAME = 15;
 
     // <linux/membarrier.h>: "sync cores" for code written while threads run (Graft.Patching's CodeWriter).
     public const ulong MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE = 1 << 5;

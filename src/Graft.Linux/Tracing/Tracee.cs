@@ -48,6 +48,9 @@ public sealed partial class Tracee : IDisposable
 
     public bool IsStopped(int tid) => Get(tid).IsStopped;
 
+    /// <summary>Whether the thread is Graft's own (<see cref="TracedThread.IsGraftsOwn"/>): marked, or created by code Graft ran.</summary>
+    public bool IsGraftsOwn(int tid) => threads.TryGetValue(tid, out var thread) && thread.IsGraftsOwn;
+
     /// <summary>Marks the thread as Graft's own (<see cref="TracedThread.IsGraftsOwn"/>): its stops count apart from the program's.</summary>
     public void MarkGraftsOwn(int tid)
     {

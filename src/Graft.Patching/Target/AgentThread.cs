@@ -56,8 +56,8 @@ internal static class AgentThread
 
     /// <summary>
     /// Starts the agent at the end of an apply that completed, if the process has none and may
-    /// have one. One thread of the program is stopped for the calls that create it; the other
-    /// calls run on the agent. Where it cannot start, or the timeout has passed, nothing
+    /// have one. One thread of the program is stopped for the one call that creates it
+    /// (pthread_create); the others run on the agent. Where it cannot start, or the timeout has passed, nothing
     /// changes: the apply stands, and the next one tries again.
     /// </summary>
     public static void StartIfMissing(TargetProcess target, StateStore store, Deadline deadline)
@@ -69,66 +69,71 @@ internal static class AgentThread
 
         try
         {
+            int? created;
             using (var caller = CallerThread.Acquire(target, deadline, StopPurposes.AgentStart))
             {
-                if (!TryCreate(target, store, caller.Tid))
-                {
-                    return;
-                }
+                created = TryCreate(target, store, caller.Tid);
             }
 
-            if (!AwaitParked(target))
+            if (created is { } tid && AwaitParked(target, tid))
             {
-                return;
+                Settle(target, store, tid);
             }
-
-            using var agent = CallerThread.Acquire(target, deadline, StopPurposes.AgentStart);
-            Call(target, store, agent.Tid, "free", Call(target, store, agent.Tid, "malloc", 1));
         }
         catch (GraftException e) when (e.Failure == GraftFailure.Timeout)
         {
-            // No thread of the program was fit for the calls in time: no agent yet.
+            // No thread of the program was fit for the call in time: no agent yet.
         }
-    }
-
-    /// <summary>pthread_create, pthread_setname_np and pthread_detach, on a stopped thread of the program; false if the first failed.</summary>
-    private static bool TryCreate(TargetProcess target, StateStore store, int callerTid)
-    {
-        var handle = store.Scratch;
-        var name = store.Scratch + 16;
-        target.Memory.Write(name, Encoding.ASCII.GetBytes(Name + "\0"));
-        if (Call(target, store, callerTid, "pthread_create", handle, 0, CLibrary.Function(target, "pause"), 0) != 0)
-        {
-            return false;
-        }
-
-        var thread = target.Memory.ReadUInt64(handle);
-        Call(target, store, callerTid, "pthread_setname_np", thread, name);
-        Call(target, store, callerTid, "pthread_detach", thread);
-        return true;
     }
 
     /// <summary>
-    /// Waits until the new agent sits in pause(), lets glibc's signals in
-    /// (<see cref="Tracee.AgentSignalMask"/>) and adopts it (<see cref="TargetProcess.AdoptAgent"/>);
-    /// false if it did not get there in time.
+    /// pthread_create on a stopped thread of the program, the one call that needs it; the new
+    /// thread's tid (the thread that call created), or null if it failed.
     /// </summary>
-    private static bool AwaitParked(TargetProcess target)
+    private static int? TryCreate(TargetProcess target, StateStore store, int callerTid)
+    {
+        var before = target.ThreadIds.ToHashSet();
+        if (Call(target, store, callerTid, "pthread_create", store.Scratch, 0, CLibrary.Function(target, "pause"), 0) != 0)
+        {
+            return null;
+        }
+
+        return target.ThreadIds.Where(t => !before.Contains(t) && target.IsGraftsOwn(t)).Select(t => (int?)t).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// On the parked agent, stopped: its mask (<see cref="Tracee.AgentSignalMask"/>), its name,
+    /// which later graft processes find it by, pthread_detach of itself (its pthread_t is still
+    /// in the scratch area where pthread_create put it), and one malloc and free, so that glibc
+    /// gives it its arena now.
+    /// </summary>
+    private static void Settle(TargetProcess target, StateStore store, int tid)
+    {
+        using var stopped = target.TryStop(tid, StopPurposes.AgentStart);
+        if (stopped is null || !IsParked(target, tid))
+        {
+            target.AdoptAgent(null);
+            return;
+        }
+
+        target.SetSignalMask(tid, Tracee.AgentSignalMask);
+        var thread = target.Memory.ReadUInt64(store.Scratch);
+        var name = store.Scratch + 16;
+        target.Memory.Write(name, Encoding.ASCII.GetBytes(Name + "\0"));
+        target.Syscalls.SetName(tid, name);
+        Call(target, store, tid, "pthread_detach", thread);
+        Call(target, store, tid, "free", Call(target, store, tid, "malloc", 1));
+    }
+
+    /// <summary>Waits until the new thread sits in pause() and adopts it (<see cref="TargetProcess.AdoptAgent"/>); false if it did not get there in time.</summary>
+    private static bool AwaitParked(TargetProcess target, int tid)
     {
         var deadline = Deadline.After(StartTimeout);
-        while (!deadline.HasPassed)
+        while (!deadline.HasPassed && target.ThreadIds.Contains(tid))
         {
-            if (Find(target) is { } tid && TaskFiles.BlockedInSyscall(target.Pid, tid) == Syscalls.SYS_pause)
+            if (TaskFiles.BlockedInSyscall(target.Pid, tid) == Syscalls.SYS_pause)
             {
                 target.AdoptAgent(tid);
-                using var stopped = target.TryStop(tid, StopPurposes.AgentStart);
-                if (stopped is null || !IsParked(target, tid))
-                {
-                    target.AdoptAgent(null);
-                    return false;
-                }
-
-                target.SetSignalMask(tid, Tracee.AgentSignalMask);
                 return true;
             }
 

@@ -44,6 +44,10 @@ internal sealed class RemoteSyscalls(Tracee tracee)
     public void Munmap(int tid, ulong address, ulong length) =>
         Checked(tracee.InjectSyscall(tid, Syscalls.SYS_munmap, address, length), "munmap");
 
+    /// <summary>Names the thread itself (prctl PR_SET_NAME) with the string at <paramref name="name"/>.</summary>
+    public void SetName(int tid, ulong name) =>
+        Checked(tracee.InjectSyscall(tid, Syscalls.SYS_prctl, Syscalls.PR_SET_NAME, name), "prctl(PR_SET_NAME)");
+
     public void Membarrier(int tid, ulong command) =>
         Checked(tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0), $"membarrier({command})");
 

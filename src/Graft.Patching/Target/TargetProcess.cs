@@ -165,6 +165,9 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>A child made by vfork, which shares the memory but is not the process: graft's calls never run on it.</summary>
     public bool IsVforkChild(int tid) => tracee.IsVforkChild(tid);
 
+    /// <summary>A thread created by code Graft ran in the process (the agent's pthread_create), or taken as the agent.</summary>
+    public bool IsGraftsOwn(int tid) => tracee.IsGraftsOwn(tid);
+
     public bool IsJobControlStopped() => tracee.IsJobControlStopped();
 
     /// <summary>Serves the running threads for <paramref name="duration"/>: signals passed on, graft's traps and events handled.</summary>
