@@ -72,7 +72,7 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
 
         try
         {
-            var reply = watches.For(process.Pid).Submit(new ServiceRequest("apply", process.Pid, Patch: entry.File, TimeoutSeconds: timeoutSeconds),
+            var reply = watches.Submit(process.Pid, new ServiceRequest("apply", process.Pid, Patch: entry.File, TimeoutSeconds: timeoutSeconds),
                 _ => { }, CancellationToken.None);
             journal(reply.Failure is null
                 ? $"process {process.Pid}: '{entry.Name}' applied host-wide"

@@ -106,7 +106,7 @@ internal sealed class Server : IDisposable
                 "enable" => new ServiceReply(Enabled: [hostList.Enable(Required(request.Patch), request.Object)], Done: true),
                 "disable" => new ServiceReply(Enabled: [hostList.Disable(Required(request.Name))], Done: true),
                 "enabled" => new ServiceReply(Enabled: hostList.Entries, Done: true),
-                _ => watches.For(request.Pid).Submit(request, text => Send(new ServiceReply(Notice: text)), interruption.Token),
+                _ => watches.Submit(request.Pid, request, text => Send(new ServiceReply(Notice: text)), interruption.Token),
             });
         }
         catch (GraftException e)

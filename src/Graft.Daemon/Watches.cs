@@ -51,6 +51,21 @@ internal sealed class Watches(Action<string> journal) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs an operation on the process's watch (<see cref="ProcessWatch.TrySubmit"/>); a watch
+    /// that let the process go just before is replaced by a new one, which attaches again.
+    /// </summary>
+    public ServiceReply Submit(int pid, ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    {
+        while (true)
+        {
+            if (For(pid).TrySubmit(request, notice, interruption) is { } reply)
+            {
+                return reply;
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (gate)

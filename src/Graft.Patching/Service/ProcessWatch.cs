@@ -18,6 +18,7 @@ public sealed class ProcessWatch : IDisposable
     private static readonly TimeSpan RetryTimeout = TimeSpan.FromMilliseconds(200);
 
     private readonly BlockingCollection<Submission> submissions = [];
+    private readonly Lock gate = new();
     private readonly Action<string> journal;
     private readonly Thread thread;
     private readonly bool letGoAtOnce;
@@ -63,18 +64,24 @@ public sealed class ProcessWatch : IDisposable
     /// <summary>
     /// Runs an operation on the watch's thread; blocks until it is done. Notices go to
     /// <paramref name="notice"/> and the journal; <paramref name="interruption"/> is the
-    /// command's Ctrl-C.
+    /// command's Ctrl-C. Null if the watch had let the process go before it could take the
+    /// operation (<see cref="IsRunning"/> is false from then on): the caller submits it to a new
+    /// watch.
     /// </summary>
-    public ServiceReply Submit(ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    public ServiceReply? TrySubmit(ServiceRequest request, Action<string> notice, CancellationToken interruption)
     {
         var submission = new Submission(request, notice, interruption);
-        try
+
+        // Pairs with LetGo and the end of Loop: an operation is either queued before the watch
+        // decides to end, and then taken, or refused here.
+        lock (gate)
         {
+            if (stopping)
+            {
+                return null;
+            }
+
             submissions.Add(submission);
-        }
-        catch (InvalidOperationException)
-        {
-            throw new GraftException(GraftFailure.Internal, $"graftd no longer watches process {Pid}; try again");
         }
 
         return submission.Reply.Task.GetAwaiter().GetResult();
@@ -110,7 +117,11 @@ public sealed class ProcessWatch : IDisposable
         }
         finally
         {
-            stopping = true;
+            lock (gate)
+            {
+                stopping = true;
+            }
+
             submissions.CompleteAdding();
             foreach (var left in submissions)
             {
@@ -142,8 +153,14 @@ public sealed class ProcessWatch : IDisposable
 
             if (reconsider && !watched.NeedsHolding())
             {
-                journal($"process {Pid}: no patch waits for a library to load or unload and no transition is in flight; letting it go until the next command");
-                return;
+                if (LetGo())
+                {
+                    journal($"process {Pid}: no patch waits for a library to load or unload and no transition is in flight; letting it go until the next command");
+                    return;
+                }
+
+                // An operation came in meanwhile: it is taken first.
+                continue;
             }
 
             reconsider = false;
@@ -177,6 +194,25 @@ public sealed class ProcessWatch : IDisposable
         {
             journal($"process {Pid}: error: {e.Message}");
             submission.Reply.SetResult(new ServiceReply(Failure: e.Failure, Error: e.Message));
+        }
+    }
+
+    /// <summary>
+    /// Ends the watch unless an operation is queued: decided under the gate, so that no
+    /// operation is queued after the decision, only to fail with the watch (pairs with
+    /// <see cref="TrySubmit"/>).
+    /// </summary>
+    private bool LetGo()
+    {
+        lock (gate)
+        {
+            if (submissions.Count > 0)
+            {
+                return false;
+            }
+
+            stopping = true;
+            return true;
         }
     }
 

@@ -75,7 +75,7 @@ public sealed class HostWideTests : IDisposable
         var disable = Shell.GraftVia(Socket, "disable", "answer-43");
 
         Assert.True(disable.ExitCode == 0, disable.Stdout + disable.Stderr);
-        Assert.Contains($"process {started.Pid} (program): reverted", disable.Stdout);
+        Assert.True(disable.Stdout.Contains($"process {started.Pid} (program): reverted", StringComparison.Ordinal), disable.Stdout);
         started.NextLine(l => l.StartsWith("tick 42", StringComparison.Ordinal));
         Assert.DoesNotContain(HookLibrary, PreloadGuard.Entries());
         Assert.DoesNotContain("host-wide:", Shell.GraftVia(Socket, "list", "--all").Stdout);

@@ -23,14 +23,24 @@ internal sealed class WatchedFixture(int pid, CallbackLog log) : IDisposable
     /// <summary>As graftd does: a process with no patch left, or none that needs a watch, is released, and watched again at the next request.</summary>
     private ServiceReply Run(ServiceRequest request)
     {
+        ServiceReply? reply;
+        while ((reply = Current().TrySubmit(request, _ => { }, CancellationToken.None)) is null)
+        {
+            // The watch let the process go just before: the next one attaches again, as graftd's Watches does.
+        }
+
+        return reply.Failure is { } failure ? throw new GraftException(failure, reply.Error!) : reply;
+    }
+
+    private ProcessWatch Current()
+    {
         if (!watch.IsRunning)
         {
             watch.Dispose();
             watch = Start(pid, log);
         }
 
-        var reply = watch.Submit(request, _ => { }, CancellationToken.None);
-        return reply.Failure is { } failure ? throw new GraftException(failure, reply.Error!) : reply;
+        return watch;
     }
 
     private static ProcessWatch Start(int pid, CallbackLog log)
