@@ -11,6 +11,9 @@ namespace Graft.Linux.Tracing;
 /// </summary>
 public static class PtraceThread
 {
+    // Far beyond an exit's microseconds, even with a thousand tracees to let go.
+    private static readonly TimeSpan ExitBound = TimeSpan.FromSeconds(10);
+
     public static T Run<T>(Func<T> work)
     {
         T? result = default;
@@ -57,7 +60,9 @@ public static class PtraceThread
     /// tracee it left attached is detached: Thread.Join returns when the managed thread is done,
     /// a moment before its OS thread exits. The kernel detaches the tracees (exit_notify, in
     /// exit_ptrace) before it unhashes the exiting thread, which is when its /proc/self/task
-    /// entry goes: a next attach, by this process or another, then finds them free.
+    /// entry goes: a next attach, by this process or another, then finds them free. At most
+    /// <see cref="ExitBound"/>: a thread stuck in its exit must not hang graft or graftd; a next
+    /// attach would then be refused as already traced, which says what happened.
     /// </summary>
     public static void AwaitExit(int osThread)
     {
@@ -66,8 +71,9 @@ public static class PtraceThread
             return;
         }
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var spin = new SpinWait();
-        while (Directory.Exists($"/proc/self/task/{osThread}"))
+        while (Directory.Exists($"/proc/self/task/{osThread}") && clock.Elapsed < ExitBound)
         {
             spin.SpinOnce(sleep1Threshold: -1);
         }
