@@ -18,6 +18,9 @@ internal sealed class WaitAlarm : IDisposable
     /// </summary>
     public const int Signal = 63;
 
+    // How often an armed alarm repeats after its first signal (Arm).
+    private static readonly TimeSpan Repeat = TimeSpan.FromMilliseconds(10);
+
     private static readonly Lock InstallLock = new();
     private static bool installed;
 
@@ -40,28 +43,34 @@ internal sealed class WaitAlarm : IDisposable
         }
     }
 
-    /// <summary>Sends the signal once, <paramref name="after"/> from now (at least a microsecond); replaces an earlier arming.</summary>
-    public void Arm(TimeSpan after) => Set(after < TimeSpan.FromMicroseconds(1) ? TimeSpan.FromMicroseconds(1) : after);
+    /// <summary>
+    /// Sends the signal <paramref name="after"/> from now (at least a microsecond), then again
+    /// every <see cref="Repeat"/> until disarmed; replaces an earlier arming. The repeats close a
+    /// lost wakeup: a signal that comes before the thread has entered waitpid (preempted between
+    /// arming and the call) is handled there and ends nothing, and waitpid would then block
+    /// until the target sends an event, which may be never. Seen as a 10-minute hang of the
+    /// test host, with Graft's new agent thread parked and waiting to be adopted.
+    /// </summary>
+    public void Arm(TimeSpan after) => Set(after < TimeSpan.FromMicroseconds(1) ? TimeSpan.FromMicroseconds(1) : after, Repeat);
 
     /// <summary>
     /// No signal from now on. One already sent is delivered at the thread's next return from the
     /// kernel and does nothing there; a blocking call it ends early is one that retries EINTR
     /// (all of Graft's and .NET's do).
     /// </summary>
-    public void Disarm() => Set(TimeSpan.Zero);
+    public void Disarm() => Set(TimeSpan.Zero, TimeSpan.Zero);
 
-    private void Set(TimeSpan after)
+    private void Set(TimeSpan after, TimeSpan repeat)
     {
-        var ticks = after.Ticks;
-        var value = new Timers.itimerspec
-        {
-            it_value = new Timers.timespec { tv_sec = ticks / TimeSpan.TicksPerSecond, tv_nsec = ticks % TimeSpan.TicksPerSecond * 100 },
-        };
+        var value = new Timers.itimerspec { it_value = TimeSpecOf(after), it_interval = TimeSpecOf(repeat) };
         if (Timers.timer_settime(timer, 0, value, 0) != 0)
         {
             throw ErrnoException.FromLastError("timer_settime");
         }
     }
+
+    private static Timers.timespec TimeSpecOf(TimeSpan span) =>
+        new() { tv_sec = span.Ticks / TimeSpan.TicksPerSecond, tv_nsec = span.Ticks % TimeSpan.TicksPerSecond * 100 };
 
     /// <summary>
     /// The signal needs a handler: with the default action it would kill Graft, and an ignored
