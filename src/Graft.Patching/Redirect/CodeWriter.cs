@@ -13,6 +13,12 @@ internal sealed class CodeWriter(TargetProcess target)
 {
     private const byte Int3 = 0xCC;
 
+    /// <summary>How long a thread may hold an unreadable stack with a word in a window before the write is given up (a thread leaves slot code in microseconds).</summary>
+    private static readonly TimeSpan UnsureBound = TimeSpan.FromSeconds(2);
+
+    /// <summary>The most of a stack scanned for words in a window: far above a real thread's used stack.</summary>
+    private const int MaxStackScan = 8 << 20;
+
     /// <summary>How many threads were found inside bytes being rewritten and moved to the copy in their slot.</summary>
     public int ThreadsMoved { get; private set; }
 
@@ -93,42 +99,90 @@ internal sealed class CodeWriter(TargetProcess target)
     /// <summary>
     /// Checks threads one at a time; one inside a rewritten window goes on from the same
     /// instruction's copy in the slot. So does one that a signal interrupted there: its
-    /// handler returns to the pc its signal frame keeps, which is moved too.
+    /// handler returns to the pc its signal frame keeps, which is moved too. A thread whose
+    /// stack cannot be unwound to its end (a handler that trapped into a dispatcher: slot code
+    /// has no unwind information) may keep such a pc below the frames read; if any word of its
+    /// stack lies in a window, it is let run and looked at again, within <see cref="UnsureBound"/>.
     /// </summary>
     private void MoveThreadsOutOf(IReadOnlyList<CodeEdit> edits)
     {
-        foreach (var tid in target.ThreadIds.ToList())
+        var deadline = Deadline.After(UnsureBound);
+        var unsure = target.ThreadIds.Where(tid => !TryMoveOutOf(edits, tid)).ToList();
+        while (unsure.Count > 0)
         {
-            // A thread asleep in a system call outside every window is looked at without a stop:
-            // byte 0 of each is an int3 already, so it cannot enter one later.
-            if (target.StackIfAsleep(tid) is { } asleep && !asleep.Frames.Any(f => f.IsExact && Inside(edits, f.Pc) is not null))
+            if (deadline.HasPassed)
             {
-                continue;
+                throw new GraftException(GraftFailure.Timeout,
+                    $"thread {unsure[0]} kept a word pointing into a function entry being rewritten on a stack graft cannot unwind to its end, for {UnsureBound.TotalSeconds} s");
             }
 
-            using var stopped = target.TryStop(tid, StopPurposes.CodeWrite);
-            if (stopped is null)
-            {
-                continue;
-            }
+            // Byte 0 of every window is an int3 already: a thread can leave a window, never enter one.
+            target.Pump(TimeSpan.FromMilliseconds(1));
+            unsure = unsure.Where(tid => !TryMoveOutOf(edits, tid)).ToList();
+        }
+    }
 
-            var regs = target.Registers(tid);
-            if (Inside(edits, regs.rip) is { } edit)
+    /// <summary>False while the thread may still hold a pc inside a window that graft could not find.</summary>
+    private bool TryMoveOutOf(IReadOnlyList<CodeEdit> edits, int tid)
+    {
+        // A thread asleep in a system call outside every window is looked at without a stop:
+        // byte 0 of each is an int3 already, so it cannot enter one later.
+        if (target.StackIfAsleep(tid) is { } asleep && !asleep.Frames.Any(f => f.IsExact && Inside(edits, f.Pc) is not null))
+        {
+            return true;
+        }
+
+        using var stopped = target.TryStop(tid, StopPurposes.CodeWrite);
+        if (stopped is null)
+        {
+            return true;
+        }
+
+        var regs = target.Registers(tid);
+        var stack = target.Stack(tid, regs);
+        if (Inside(edits, regs.rip) is { } edit)
+        {
+            regs.rip = CopyOf(edit, regs.rip, tid);
+            target.SetRegisters(tid, regs);
+            ThreadsMoved++;
+        }
+
+        foreach (var frame in stack.Frames.Skip(1).Where(f => f.IsExact && f.PcSavedAt is not null))
+        {
+            if (Inside(edits, frame.Pc) is { } interrupted)
             {
-                regs.rip = CopyOf(edit, regs.rip, tid);
-                target.SetRegisters(tid, regs);
+                target.Memory.WriteUInt64(frame.PcSavedAt!.Value, CopyOf(interrupted, frame.Pc, tid));
                 ThreadsMoved++;
             }
+        }
 
-            foreach (var frame in target.Stack(tid).Frames.Skip(1).Where(f => f.IsExact && f.PcSavedAt is not null))
+        return stack.IsReliable || !StackPointsInside(edits, regs.rsp);
+    }
+
+    /// <summary>
+    /// Whether any word from <paramref name="sp"/> to the end of its mapping lies in a window: every
+    /// frame below, signal frames included, lives there (a handler on an alternate stack keeps the
+    /// frame of what it interrupted on that stack). Conservative: data that looks like such a pc counts.
+    /// </summary>
+    private bool StackPointsInside(IReadOnlyList<CodeEdit> edits, ulong sp)
+    {
+        if (Linux.Inspection.ProcessMaps.Read(target.Pid).FirstOrDefault(m => m.Contains(sp)) is not { } mapping)
+        {
+            return true;
+        }
+
+        var start = sp & ~7UL;
+        var words = new byte[(int)Math.Min(mapping.End - start, MaxStackScan)];
+        target.Memory.Read(start, words);
+        for (var offset = 0; offset + 8 <= words.Length; offset += 8)
+        {
+            if (Inside(edits, BitConverter.ToUInt64(words, offset)) is not null)
             {
-                if (Inside(edits, frame.Pc) is { } interrupted)
-                {
-                    target.Memory.WriteUInt64(frame.PcSavedAt!.Value, CopyOf(interrupted, frame.Pc, tid));
-                    ThreadsMoved++;
-                }
+                return true;
             }
         }
+
+        return words.Length == MaxStackScan;
     }
 
     /// <summary>The edit whose bytes after the first hold <paramref name="pc"/>, if any.</summary>

@@ -56,6 +56,35 @@ public sealed class ConsistencyUnderFireTests
         Assert.True(long.Parse(Field(last, "handler")) > 0, $"no handler ran pair(): {last}");
     }
 
+    /// <summary>
+    /// Workers fork from inside pair(), between f() and g() (pair's "fork"), while threads switch themselves and Graft
+    /// sweeps: each child is a copy of its worker alone, stopped at the fork event before it runs, with pair()'s frame on
+    /// its stack and its table entry copied as the worker last wrote it. Whatever universe Graft settles the child in
+    /// (<c>Transition.SettleChild</c>), the call that forked must end in the code it began in, and the child's 20 later
+    /// calls must give 11 or 22: a child that exits otherwise, or dies, counts as bad in its parent.
+    /// </summary>
+    [Fact]
+    public void ChildrenForkedFromInsideThePatchedFunctionNeverMixVersions()
+    {
+        using var pair = RunningFixture.Start("pair", "3", "fork");
+        var log = new NoticeLog();
+        var patcher = log.NewPatcher();
+        var before = long.Parse(Field(pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal)), "forks"));
+
+        for (var cycle = 0; cycle < 30; cycle++)
+        {
+            Assert.Null(patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout).InFlight);
+            Assert.Null(patcher.Revert(pair.Pid, "pair-new", Timeout).InFlight);
+        }
+
+        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
+        Assert.True(pair.IsAlive);
+        Assert.Equal("0", Field(last, "bad"));
+        Assert.True(long.Parse(Field(last, "v22")) > 0, $"the new pair() never ran: {last}");
+        Assert.True(long.Parse(Field(last, "forks")) > before, $"no worker forked: {last}");
+        Assert.Contains(log.Lines, l => l.Contains("forked during the transition, settled", StringComparison.Ordinal));
+    }
+
     private static string Field(string line, string name) =>
         line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
 }
