@@ -16,9 +16,6 @@ internal sealed class CodeWriter(TargetProcess target)
     /// <summary>How long a thread may hold an unreadable stack with a word in a window before the write is given up (a thread leaves slot code in microseconds).</summary>
     private static readonly TimeSpan UnsureBound = TimeSpan.FromSeconds(2);
 
-    /// <summary>The most of a stack scanned for words in a window: far above a real thread's used stack.</summary>
-    private const int MaxStackScan = 8 << 20;
-
     /// <summary>How many threads were found inside bytes being rewritten and moved to the copy in their slot.</summary>
     public int ThreadsMoved { get; private set; }
 
@@ -156,33 +153,7 @@ internal sealed class CodeWriter(TargetProcess target)
             }
         }
 
-        return stack.IsReliable || !StackPointsInside(edits, regs.rsp);
-    }
-
-    /// <summary>
-    /// Whether any word from <paramref name="sp"/> to the end of its mapping lies in a window: every
-    /// frame below, signal frames included, lives there (a handler on an alternate stack keeps the
-    /// frame of what it interrupted on that stack). Conservative: data that looks like such a pc counts.
-    /// </summary>
-    private bool StackPointsInside(IReadOnlyList<CodeEdit> edits, ulong sp)
-    {
-        if (Linux.Inspection.ProcessMaps.Read(target.Pid).FirstOrDefault(m => m.Contains(sp)) is not { } mapping)
-        {
-            return true;
-        }
-
-        var start = sp & ~7UL;
-        var words = new byte[(int)Math.Min(mapping.End - start, MaxStackScan)];
-        target.Memory.Read(start, words);
-        for (var offset = 0; offset + 8 <= words.Length; offset += 8)
-        {
-            if (Inside(edits, BitConverter.ToUInt64(words, offset)) is not null)
-            {
-                return true;
-            }
-        }
-
-        return words.Length == MaxStackScan;
+        return stack.IsReliable || !target.StackHoldsAny(regs.rsp, word => Inside(edits, word) is not null);
     }
 
     /// <summary>The edit whose bytes after the first hold <paramref name="pc"/>, if any.</summary>

@@ -139,6 +139,9 @@ internal sealed class TargetProcess : IDisposable
     /// </summary>
     public ThreadStack? StackIfAsleep(int tid) => sleepingStacks.TryRead(tid, Unwinder);
 
+    /// <summary>Whether a word of the stack at <paramref name="stackPointer"/> matches: for a stack the unwinder could not follow to its end (<see cref="StackWords"/>).</summary>
+    public bool StackHoldsAny(ulong stackPointer, Func<ulong, bool> match) => StackWords.Any(Pid, Memory, stackPointer, match);
+
     public UserRegs Registers(int tid) => tracee.GetRegisters(tid);
 
     public void SetRegisters(int tid, in UserRegs registers) => tracee.SetRegisters(tid, registers);

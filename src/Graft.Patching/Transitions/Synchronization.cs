@@ -19,12 +19,13 @@ internal static class Synchronization
     public static void WaitUntilNoThreadIsIn(TargetProcess target, IEnumerable<(ulong Start, ulong Length)> ranges)
     {
         var regions = ranges.ToList();
-        bool Inside(ThreadStack stack) => stack.Frames.Any(f => regions.Any(r => f.Pc >= r.Start && f.Pc < r.Start + r.Length));
+        bool InRegions(ulong pc) => regions.Any(r => pc >= r.Start && pc < r.Start + r.Length);
+        bool Inside(ThreadStack stack) => stack.Frames.Any(f => InRegions(f.Pc));
         var deadline = Deadline.After(Completion.CleanupTimeout);
         var pending = target.ThreadIds.ToList();
         while (pending.Count > 0)
         {
-            pending = [.. pending.Where(tid => StillInside(target, tid, Inside))];
+            pending = [.. pending.Where(tid => StillInside(target, tid, Inside, InRegions))];
             if (pending.Count > 0 && !deadline.Allows(TimeSpan.FromMilliseconds(10)))
             {
                 throw new GraftException(GraftFailure.Timeout,
@@ -40,7 +41,7 @@ internal static class Synchronization
     /// system call is looked at without a stop: once outside code that is unreachable, it
     /// cannot go back in.
     /// </summary>
-    private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside)
+    private static bool StillInside(TargetProcess target, int tid, Func<ThreadStack, bool> inside, Func<ulong, bool> inRegions)
     {
         if (target.StackIfAsleep(tid) is { } asleep)
         {
@@ -48,6 +49,14 @@ internal static class Synchronization
         }
 
         using var stopped = target.TryStop(tid, StopPurposes.Synchronization);
-        return stopped is not null && !target.IsUnstarted(tid) && inside(target.Stack(tid));
+        if (stopped is null || target.IsUnstarted(tid))
+        {
+            return false;
+        }
+
+        // A stack unwound only part of the way may hold such a frame further up: look at its every word.
+        var regs = target.Registers(tid);
+        var stack = target.Stack(tid, regs);
+        return inside(stack) || (!stack.IsReliable && target.StackHoldsAny(regs.rsp, inRegions));
     }
 }
