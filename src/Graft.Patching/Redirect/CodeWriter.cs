@@ -1,4 +1,5 @@
 using Graft.Linux.Interop;
+using Graft.Linux.Tracing;
 using Graft.Patching.Target;
 
 namespace Graft.Patching.Redirect;
@@ -29,6 +30,8 @@ internal sealed class CodeWriter(TargetProcess target)
             return;
         }
 
+        // From the first int3 on, a thread that calls one of these functions waits for graft.
+        using var urgent = Urgency.Raise(target.Agent is { } agent ? [Urgency.Caller, agent] : [Urgency.Caller]);
         var memory = target.Memory;
         var firstBytes = edits.Select(e => memory.Read(e.Address, 1)[0]).ToArray();
         var tailWritten = new bool[edits.Count];

@@ -1,3 +1,4 @@
+using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
 using Graft.Model.State;
 using Graft.Patching.Target;
@@ -18,6 +19,7 @@ internal static class Synchronization
 
     public static void WaitUntilNoThreadIsIn(TargetProcess target, IEnumerable<(ulong Start, ulong Length)> ranges)
     {
+        using var urgent = Urgency.Raise(Urgency.Caller);
         var regions = ranges.ToList();
         bool InRegions(ulong pc) => regions.Any(r => pc >= r.Start && pc < r.Start + r.Length);
         bool Inside(ThreadStack stack) => stack.Frames.Any(f => InRegions(f.Pc));

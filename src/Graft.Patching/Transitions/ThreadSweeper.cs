@@ -71,6 +71,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     private List<StuckThread> Sweep(Deadline deadline)
     {
         Sweeps++;
+        using var urgent = Urgency.Raise(Urgency.Caller);
 
         RefreshTable();
         var stuck = new List<StuckThread>();
