@@ -86,10 +86,14 @@ public sealed class AgentThreadTests
     private static List<int> Agents(int pid) =>
         [.. Tasks(pid).Where(tid => Read(pid, tid, "comm").TrimEnd('\n') == "graft-agent")];
 
-    /// <summary>Asleep in pause(), blocking every signal but the faults and glibc's SIGCANCEL and SIGSETXID.</summary>
+    /// <summary>
+    /// Asleep in pause(), blocking every signal but the faults and glibc's SIGCANCEL and SIGSETXID, under SCHED_OTHER
+    /// again (graft raises it to SCHED_FIFO only while it runs membarrier for a code write: <see cref="Urgency"/>).
+    /// </summary>
     private static void AssertParked(int pid, int tid)
     {
         Assert.StartsWith("34 ", Read(pid, tid, "syscall"), StringComparison.Ordinal);
+        Assert.Equal(0, UrgencyTests.PolicyOf(pid, tid));
         var blocked = ulong.Parse(Read(pid, tid, "status").Split('\n').Single(l => l.StartsWith("SigBlk:", StringComparison.Ordinal))[7..].Trim(), NumberStyles.HexNumber);
         Assert.Equal(Tracee.AgentSignalMask, blocked);
     }
