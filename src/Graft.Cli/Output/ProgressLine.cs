@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using Graft.Patching;
+
+namespace Graft.Cli.Output;
+
+/// <summary>
+/// The live line on stderr while a transition runs (apply, revert, continue on a terminal): threads switched of
+/// the live ones, how many are stuck and what holds one back, the time elapsed and left until --timeout
+/// (<see cref="TransitionSnapshot.Describe"/>). The transition only hands over its latest snapshot
+/// (<see cref="Report"/>, on the operation's thread, which must not wait on a terminal); a timer draws it, first
+/// after <see cref="Delay"/>, so that a short operation prints nothing more. Notices are written above it, and the
+/// line is wiped before the command prints its result.
+/// </summary>
+internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
+{
+    /// <summary>How long the command runs before the line appears.</summary>
+    public static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(500);
+
+    private static readonly TimeSpan RedrawPeriod = TimeSpan.FromMilliseconds(200);
+
+    // Back to the line's start, and erase to its end (VT100 EL): every terminal graft draws on knows both.
+    private const string Wipe = "\r\x1b[K";
+
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private readonly TimeSpan timeout;
+    private readonly Lock gate = new();
+    private readonly Timer timer;
+    private TransitionSnapshot? latest;
+    private bool drawn;
+    private bool ended;
+
+    private ProgressLine(TimeSpan timeout)
+    {
+        this.timeout = timeout;
+        timer = new Timer(_ => Draw(), null, Delay, RedrawPeriod);
+    }
+
+    /// <summary>
+    /// A line for an operation bounded by <paramref name="timeout"/>, or null where it would only be in the way: with
+    /// --json, when stderr is not a terminal (a script reads it, and its bytes stay as they were), and when NO_COLOR
+    /// (or TERM=dumb) asks for no escape codes.
+    /// </summary>
+    public static ProgressLine? TryStart(bool json, TimeSpan timeout)
+    {
+        var noColor = Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 };
+        var dumb = Environment.GetEnvironmentVariable("TERM") is "dumb";
+        return json || Console.IsErrorRedirected || noColor || dumb ? null : new ProgressLine(timeout);
+    }
+
+    /// <summary>Keeps the snapshot for the next draw; writes nothing.</summary>
+    public void Report(TransitionSnapshot value) => Volatile.Write(ref latest, value);
+
+    /// <summary><paramref name="write"/> (of a line on stderr) wrapped so that the line is wiped first, and drawn again at the next tick.</summary>
+    public Action<string> Above(Action<string> write) => text =>
+    {
+        lock (gate)
+        {
+            WipeIfDrawn();
+            write(text);
+        }
+    };
+
+    /// <summary>
+    /// The text of <paramref name="snapshot"/> on one terminal line of <paramref name="width"/> columns (cut short with
+    /// "..."): a line that wrapped could not be drawn over again.
+    /// </summary>
+    public static string Text(TransitionSnapshot snapshot, TimeSpan elapsed, TimeSpan timeout, int width)
+    {
+        var text = "graft: " + Escaped.Line(snapshot.Describe(elapsed, timeout - elapsed));
+        // The last column stays empty: some terminals wrap as soon as it is written.
+        var room = Math.Max(width - 1, 10);
+        return text.Length <= room ? text : string.Concat(text.AsSpan(0, room - 3), "...");
+    }
+
+    private void Draw()
+    {
+        lock (gate)
+        {
+            if (ended || Volatile.Read(ref latest) is not { } snapshot)
+            {
+                return;
+            }
+
+            Console.Error.Write(Wipe + Text(snapshot, clock.Elapsed, timeout, Width()));
+            Console.Error.Flush();
+            drawn = true;
+        }
+    }
+
+    private void WipeIfDrawn()
+    {
+        if (drawn)
+        {
+            Console.Error.Write(Wipe);
+            drawn = false;
+        }
+    }
+
+    /// <summary>COLUMNS if set, else the terminal's width, else 80.</summary>
+    private static int Width()
+    {
+        if (int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), NumberStyles.None, CultureInfo.InvariantCulture, out var columns) && columns > 0)
+        {
+            return columns;
+        }
+
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : 80;
+        }
+        catch (IOException)
+        {
+            return 80;
+        }
+    }
+
+    /// <summary>Stops drawing and wipes the line, so that what the command prints next starts on a clean line.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            ended = true;
+            WipeIfDrawn();
+        }
+
+        timer.Dispose();
+    }
+}

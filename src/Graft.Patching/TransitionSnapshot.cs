@@ -1,0 +1,26 @@
+using System.Globalization;
+
+namespace Graft.Patching;
+
+/// <summary>
+/// How a running transition stands after its latest sweep (per-thread) or attempt (stop-world), for a live
+/// display: the threads switched of the live ones, how many are stuck, and what holds one of them back
+/// (<see cref="HeldBy"/>: "thread 4242 is running slow_path (...)"). Stop-world switches every thread at once,
+/// so until it does none has switched and every thread whose stack is not clean counts as stuck.
+/// </summary>
+public sealed record TransitionSnapshot(string Patch, bool Patching, ConsistencyModel Model, int Threads, int Switched, int Stuck, string? HeldBy)
+{
+    /// <summary>
+    /// One line: "patching 'fix': 2 of 3 threads switched, 1 stuck (thread 4242 is running slow_path (...)); 1.5 s elapsed, 13.5 s left".
+    /// <paramref name="left"/> below zero is shown as none.
+    /// </summary>
+    public string Describe(TimeSpan elapsed, TimeSpan left)
+    {
+        var model = Model == ConsistencyModel.StopWorld ? " (stop-world)" : "";
+        var stuck = Stuck == 0 ? "" : HeldBy is null ? $", {Stuck} stuck" : $", {Stuck} stuck ({HeldBy})";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{(Patching ? "patching" : "unpatching")} '{Patch}'{model}: {Switched} of {Threads} threads switched{stuck}; {Seconds(elapsed)} elapsed, {Seconds(left < TimeSpan.Zero ? TimeSpan.Zero : left)} left");
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+}
