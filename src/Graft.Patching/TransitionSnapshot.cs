@@ -4,11 +4,12 @@ namespace Graft.Patching;
 
 /// <summary>
 /// How a running transition stands after its latest sweep (per-thread) or attempt (stop-world), for a live
-/// display: the threads switched of the live ones, how many are stuck, and what holds one of them back
-/// (<see cref="HeldBy"/>: "thread 4242 is running slow_path (...)"). Stop-world switches every thread at once,
+/// display: the threads switched of the live ones, how many are stuck, what holds one of them back
+/// (<see cref="HeldBy"/>: "thread 4242 is running slow_path (...)"), and the time <see cref="Left"/> until the
+/// operation's deadline as the side that runs it counts (graftd's starts when the request reaches it). Stop-world switches every thread at once,
 /// so until it does none has switched and every thread whose stack is not clean counts as stuck.
 /// </summary>
-public sealed record TransitionSnapshot(string Patch, bool Patching, ConsistencyModel Model, int Threads, int Switched, int Stuck, string? HeldBy)
+public sealed record TransitionSnapshot(string Patch, bool Patching, ConsistencyModel Model, int Threads, int Switched, int Stuck, string? HeldBy, TimeSpan Left)
 {
     /// <summary>
     /// One line: "patching 'fix': 2 of 3 threads switched, 1 stuck (thread 4242 is running slow_path (...)); 1.5 s elapsed, 13.5 s left".

@@ -79,7 +79,7 @@ internal static class CommonOptions
     /// </summary>
     public static ServiceReply OperateShowingProgress(ServiceRequest request, bool json, CancellationToken interruption)
     {
-        using var line = ProgressLine.TryStart(json, TimeSpan.FromSeconds(request.TimeoutSeconds));
+        using var line = ProgressLine.TryStart(json);
         return line is null ? Operate(request, interruption) : Operation.Run(request, line.Above(Notice), line, interruption);
     }
 

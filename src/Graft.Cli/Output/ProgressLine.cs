@@ -6,8 +6,8 @@ namespace Graft.Cli.Output;
 
 /// <summary>
 /// The live line on stderr while a transition runs (apply, revert, continue on a terminal): threads switched of
-/// the live ones, how many are stuck and what holds one back, the time elapsed and left until --timeout
-/// (<see cref="TransitionSnapshot.Describe"/>). The transition only hands over its latest snapshot
+/// the live ones, how many are stuck and what holds one back, the time elapsed since the command started and left
+/// until the transition's deadline (<see cref="TransitionSnapshot.Describe"/>). The transition only hands over its latest snapshot
 /// (<see cref="Report"/>, on the operation's thread, which must not wait on a terminal); a timer draws it, first
 /// after <see cref="Delay"/>, so that a short operation prints nothing more. Notices are written above it, and the
 /// line is wiped before the command prints its result.
@@ -23,33 +23,27 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
     private const string Wipe = "\r\x1b[K";
 
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private readonly TimeSpan timeout;
     private readonly Lock gate = new();
     private readonly Timer timer;
-    private TransitionSnapshot? latest;
+    private Received? latest;
     private bool drawn;
     private bool ended;
 
-    private ProgressLine(TimeSpan timeout)
-    {
-        this.timeout = timeout;
-        timer = new Timer(_ => Draw(), null, Delay, RedrawPeriod);
-    }
+    private ProgressLine() => timer = new Timer(_ => Draw(), null, Delay, RedrawPeriod);
 
     /// <summary>
-    /// A line for an operation bounded by <paramref name="timeout"/>, or null where it would only be in the way: with
-    /// --json, when stderr is not a terminal (a script reads it, and its bytes stay as they were), and when NO_COLOR
-    /// (or TERM=dumb) asks for no escape codes.
+    /// A line for an operation, or null where it would only be in the way: with --json, when stderr is not a terminal
+    /// (a script reads it, and its bytes stay as they were), and when NO_COLOR (or TERM=dumb) asks for no escape codes.
     /// </summary>
-    public static ProgressLine? TryStart(bool json, TimeSpan timeout)
+    public static ProgressLine? TryStart(bool json)
     {
         var noColor = Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 };
         var dumb = Environment.GetEnvironmentVariable("TERM") is "dumb";
-        return json || Console.IsErrorRedirected || noColor || dumb ? null : new ProgressLine(timeout);
+        return json || Console.IsErrorRedirected || noColor || dumb ? null : new ProgressLine();
     }
 
-    /// <summary>Keeps the snapshot for the next draw; writes nothing.</summary>
-    public void Report(TransitionSnapshot value) => Volatile.Write(ref latest, value);
+    /// <summary>Keeps the snapshot, and when it came, for the next draw; writes nothing.</summary>
+    public void Report(TransitionSnapshot value) => Volatile.Write(ref latest, new Received(value, clock.Elapsed));
 
     /// <summary><paramref name="write"/> (of a line on stderr) wrapped so that the line is wiped first, and drawn again at the next tick.</summary>
     public Action<string> Above(Action<string> write) => text =>
@@ -63,11 +57,11 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
 
     /// <summary>
     /// The text of <paramref name="snapshot"/> on one terminal line of <paramref name="width"/> columns (cut short with
-    /// "..."): a line that wrapped could not be drawn over again.
+    /// "..."): a line that wrapped could not be drawn over again. <paramref name="age"/>: how long ago it came.
     /// </summary>
-    public static string Text(TransitionSnapshot snapshot, TimeSpan elapsed, TimeSpan timeout, int width)
+    public static string Text(TransitionSnapshot snapshot, TimeSpan elapsed, TimeSpan age, int width)
     {
-        var text = "graft: " + Escaped.Line(snapshot.Describe(elapsed, timeout - elapsed));
+        var text = "graft: " + Escaped.Line(snapshot.Describe(elapsed, snapshot.Left - age));
         // The last column stays empty: some terminals wrap as soon as it is written.
         var room = Math.Max(width - 1, 10);
         return text.Length <= room ? text : string.Concat(text.AsSpan(0, room - 3), "...");
@@ -77,12 +71,13 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
     {
         lock (gate)
         {
-            if (ended || Volatile.Read(ref latest) is not { } snapshot)
+            if (ended || Volatile.Read(ref latest) is not { } received)
             {
                 return;
             }
 
-            Console.Error.Write(Wipe + Text(snapshot, clock.Elapsed, timeout, Width()));
+            var now = clock.Elapsed;
+            Console.Error.Write(Wipe + Text(received.Snapshot, now, now - received.At, Width()));
             Console.Error.Flush();
             drawn = true;
         }
@@ -114,6 +109,8 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
             return 80;
         }
     }
+
+    private sealed record Received(TransitionSnapshot Snapshot, TimeSpan At);
 
     /// <summary>Stops drawing and wipes the line, so that what the command prints next starts on a clean line.</summary>
     public void Dispose()

@@ -16,9 +16,9 @@ internal static class StopWorld
     /// <param name="blocker">What in a stack holds the switch back (a function name), or null if the stack is clean.</param>
     /// <param name="commit">The switch; runs with every thread stopped.</param>
     /// <param name="refused">Hears of each attempt that found a stack not clean, once every thread runs again: how many threads
-    /// there were, and what held each back (<see cref="Reporting"/>).</param>
+    /// there were, what held each back, and the time left (<see cref="Reporting"/>).</param>
     public static TransitionStatistics Run(TargetProcess target, Deadline deadline, Func<ThreadStack, string?> blocker, Action commit,
-        Action<int, IReadOnlyList<string>>? refused = null)
+        Action<int, IReadOnlyList<string>, TimeSpan>? refused = null)
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
@@ -54,7 +54,7 @@ internal static class StopWorld
                 return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, 0);
             }
 
-            refused?.Invoke(target.ThreadIds.Count, blocked);
+            refused?.Invoke(target.ThreadIds.Count, blocked, deadline.Left);
 
             deadline.ThrowIfInterrupted();
             if (!deadline.Allows(delay))
@@ -69,10 +69,10 @@ internal static class StopWorld
     }
 
     /// <summary>What <see cref="Run"/>'s attempts tell <paramref name="progress"/>: no thread has switched, and which hold the switch back.</summary>
-    public static Action<int, IReadOnlyList<string>>? Reporting(IProgress<TransitionSnapshot>? progress, string patch, bool patching) =>
+    public static Action<int, IReadOnlyList<string>, TimeSpan>? Reporting(IProgress<TransitionSnapshot>? progress, string patch, bool patching) =>
         progress is null
             ? null
-            : (threads, blocked) => progress.Report(new TransitionSnapshot(patch, patching, ConsistencyModel.StopWorld, threads, 0, blocked.Count, blocked[0]));
+            : (threads, blocked, left) => progress.Report(new TransitionSnapshot(patch, patching, ConsistencyModel.StopWorld, threads, 0, blocked.Count, blocked[0], left));
 
     /// <summary>
     /// Runs the stack check once on one thread while the others run, so that the first use of

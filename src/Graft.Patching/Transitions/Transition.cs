@@ -119,7 +119,7 @@ internal sealed class Transition : IDisposable
     public IReadOnlyList<StuckThread> TryComplete(Deadline deadline, IProgress<TransitionSnapshot>? progress)
     {
         Precondition.Require(step == Step.Started, $"try-complete: the transition is {step}, not started");
-        stuck = threads.Run(deadline, swept => progress?.Report(Snapshot(swept)));
+        stuck = threads.Run(deadline, swept => progress?.Report(Snapshot(swept, deadline)));
         return stuck;
     }
 
@@ -177,11 +177,11 @@ internal sealed class Transition : IDisposable
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
     }
 
-    private TransitionSnapshot Snapshot(IReadOnlyList<StuckThread> swept)
+    private TransitionSnapshot Snapshot(IReadOnlyList<StuckThread> swept, Deadline deadline)
     {
         var (count, switched) = threads.Progress();
         return new TransitionSnapshot(Patch.Name, Patching, ConsistencyModel.PerThread, count, switched, swept.Count,
-            swept.Count == 0 ? null : $"thread {swept[0].Tid} {swept[0].Reason}");
+            swept.Count == 0 ? null : $"thread {swept[0].Tid} {swept[0].Reason}", deadline.Left);
     }
 
     public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched, threads.SwitchedAsleep);
