@@ -56,15 +56,17 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
     };
 
     /// <summary>
-    /// The text of <paramref name="snapshot"/> on one terminal line of <paramref name="width"/> columns (cut short with
-    /// "..."): a line that wrapped could not be drawn over again. <paramref name="age"/>: how long ago it came.
+    /// The text of <paramref name="snapshot"/> on one terminal line of <paramref name="width"/> columns: a line that
+    /// wrapped could not be drawn over again. <paramref name="age"/>: how long ago it came.
     /// </summary>
-    public static string Text(TransitionSnapshot snapshot, TimeSpan elapsed, TimeSpan age, int width)
+    private static string Text(TransitionSnapshot snapshot, TimeSpan elapsed, TimeSpan age, int width)
     {
-        var text = "graft: " + Escaped.Line(snapshot.Describe(elapsed, snapshot.Left - age));
+        const string Prefix = "graft: ";
         // The last column stays empty: some terminals wrap as soon as it is written.
-        var room = Math.Max(width - 1, 10);
-        return text.Length <= room ? text : string.Concat(text.AsSpan(0, room - 3), "...");
+        var room = Math.Max(width - 1 - Prefix.Length, 20);
+        var text = Escaped.Line(snapshot.Describe(elapsed, snapshot.Left - age, room));
+        // Escapes lengthen a line only where a name held control characters.
+        return Prefix + (text.Length <= room ? text : text[..room]);
     }
 
     private void Draw()

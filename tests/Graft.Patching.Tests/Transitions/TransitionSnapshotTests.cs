@@ -32,4 +32,27 @@ public sealed class TransitionSnapshotTests
 
         Assert.Equal("patching 'fix': 5 of 5 threads switched; 1.5 s elapsed, 2.0 s left", snapshot.Describe(Elapsed, TimeSpan.FromSeconds(2)));
     }
+
+    [Fact]
+    public void ALineTooWideCutsWhatHoldsTheThreadFirstAndKeepsTheCountsAndTimes()
+    {
+        var snapshot = new TransitionSnapshot("slow-path", Patching: true, ConsistencyModel.PerThread, Threads: 3, Switched: 2, Stuck: 1,
+            HeldBy: "thread 4242 is running slow_path (0x5618fe3d74e3 slow_path+0x12 (blocker))", Left: TimeSpan.FromSeconds(13.5));
+
+        var line = snapshot.Describe(Elapsed, TimeSpan.FromSeconds(13.5), width: 100);
+
+        Assert.Equal("patching 'slow-path': 2 of 3 threads switched, 1 stuck (thread 4242 ...); 1.5 s elapsed, 13.5 s left", line);
+        Assert.Equal(100, line.Length);
+    }
+
+    [Fact]
+    public void ALineWithNoRoomForWhatHoldsTheThreadLeavesItOutAndOneNarrowerStillIsCut()
+    {
+        var snapshot = new TransitionSnapshot("slow-path", Patching: true, ConsistencyModel.PerThread, Threads: 3, Switched: 2, Stuck: 1,
+            HeldBy: "thread 4242 is running slow_path", Left: TimeSpan.FromSeconds(13.5));
+
+        Assert.Equal("patching 'slow-path': 2 of 3 threads switched, 1 stuck; 1.5 s elapsed, 13.5 s left",
+            snapshot.Describe(Elapsed, TimeSpan.FromSeconds(13.5), width: 90));
+        Assert.Equal("patching 'slow-path': 2 of 3 thre...", snapshot.Describe(Elapsed, TimeSpan.FromSeconds(13.5), width: 36));
+    }
 }
