@@ -18,7 +18,7 @@ internal static class StopWorld
     /// <param name="refused">Hears of each attempt that found a stack not clean, once every thread runs again: how many threads
     /// there were, what held each back, and the time left (<see cref="Reporting"/>).</param>
     public static TransitionStatistics Run(TargetProcess target, Deadline deadline, Func<ThreadStack, string?> blocker, Action commit,
-        Action<int, IReadOnlyList<string>, TimeSpan>? refused = null)
+        Action<int, IReadOnlyList<string>, TimeSpan>? refused)
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
