@@ -73,7 +73,7 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
         try
         {
             var reply = watches.Submit(process.Pid, new ServiceRequest("apply", process.Pid, Patch: entry.File, TimeoutSeconds: timeoutSeconds),
-                _ => { }, CancellationToken.None);
+                _ => { }, progress: null, CancellationToken.None);
             journal(reply.Failure is null
                 ? $"process {process.Pid}: '{entry.Name}' applied host-wide"
                 : $"process {process.Pid}: '{entry.Name}' not applied: {reply.Error}");

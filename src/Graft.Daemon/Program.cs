@@ -49,6 +49,8 @@ internal static class Program
             .ToList();
         try
         {
+            // First of all: a second graftd stops here, having touched nothing of the first one's.
+            using var claims = PathClaims.Take(socketPath, hookSocket, hookFile, statePath);
             using var watches = new Watches(journal.Write);
             watches.Rediscover();
             var hook = new ExecHook(hookFile, hookSocket, hookLibrary);

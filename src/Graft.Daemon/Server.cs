@@ -8,7 +8,7 @@ namespace Graft.Daemon;
 
 /// <summary>
 /// The socket the graft command talks to: one request per connection, answered with its
-/// notices as they happen and then the outcome (<see cref="ServiceReply"/>).
+/// notices and the transition's snapshots as they happen and then the outcome (<see cref="ServiceReply"/>).
 /// </summary>
 internal sealed class Server : IDisposable
 {
@@ -106,7 +106,8 @@ internal sealed class Server : IDisposable
                 "enable" => new ServiceReply(Enabled: [hostList.Enable(Required(request.Patch), request.Object)], Done: true),
                 "disable" => new ServiceReply(Enabled: [hostList.Disable(Required(request.Name))], Done: true),
                 "enabled" => new ServiceReply(Enabled: hostList.Entries, Done: true),
-                _ => watches.Submit(request.Pid, request, text => Send(new ServiceReply(Notice: text)), interruption.Token),
+                _ => watches.Submit(request.Pid, request, text => Send(new ServiceReply(Notice: text)),
+                    new SnapshotRelay(snapshot => Send(new ServiceReply(Snapshot: snapshot))), interruption.Token),
             });
         }
         catch (GraftException e)
@@ -117,6 +118,16 @@ internal sealed class Server : IDisposable
         {
             journal($"bad request: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Sends each snapshot as the transition reports it, on the operation's thread, between sweeps (no thread is held
+    /// stopped then) and in order with the notices. Not <see cref="Progress{T}"/>, which would post each to the thread
+    /// pool, where a late one could overtake the next.
+    /// </summary>
+    private sealed class SnapshotRelay(Action<TransitionSnapshot> send) : IProgress<TransitionSnapshot>
+    {
+        public void Report(TransitionSnapshot value) => send(value);
     }
 
     private static string Required(string? value) =>

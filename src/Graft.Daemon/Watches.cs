@@ -55,11 +55,11 @@ internal sealed class Watches(Action<string> journal) : IDisposable
     /// Runs an operation on the process's watch (<see cref="ProcessWatch.TrySubmit"/>); a watch
     /// that let the process go just before is replaced by a new one, which attaches again.
     /// </summary>
-    public ServiceReply Submit(int pid, ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    public ServiceReply Submit(int pid, ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
         while (true)
         {
-            if (For(pid).TrySubmit(request, notice, interruption) is { } reply)
+            if (For(pid).TrySubmit(request, notice, progress, interruption) is { } reply)
             {
                 return reply;
             }

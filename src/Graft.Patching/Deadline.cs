@@ -10,6 +10,9 @@ internal readonly record struct Deadline(DateTime At, CancellationToken Interrup
 
     public bool Allows(TimeSpan wait) => DateTime.UtcNow + wait <= At;
 
+    /// <summary>The time until the deadline, zero once past.</summary>
+    public TimeSpan Left => Bound(TimeSpan.MaxValue);
+
     /// <summary><paramref name="limit"/>, or less if the deadline comes sooner.</summary>
     public TimeSpan Bound(TimeSpan limit)
     {

@@ -34,7 +34,7 @@ internal static class ApplyCommand
                     process => HostTargets.Holds(process, patch.Name, PatchPhase.Patched), result.GetValue(json), interruption);
             }
 
-            return OperationPrinter.Print(CommonOptions.Operate(request, interruption).Report!, "apply", result.GetValue(json));
+            return OperationPrinter.Print(CommonOptions.OperateShowingProgress(request, result.GetValue(json), interruption).Report!, "apply", result.GetValue(json));
         }));
         return command;
     }

@@ -71,7 +71,17 @@ internal static class CommonOptions
     /// in the kernel's words go to stderr, so stdout stays the command's result.
     /// </summary>
     public static ServiceReply Operate(ServiceRequest request, CancellationToken interruption) =>
-        Operation.Run(request, Notice, interruption);
+        Operation.Run(request, Notice, progress: null, interruption);
+
+    /// <summary>
+    /// Runs an operation that may run a transition (apply, revert, continue), as <see cref="Operate"/> does; on a
+    /// terminal, unless <paramref name="json"/>, with a live line on stderr once it has run a while (<see cref="ProgressLine"/>).
+    /// </summary>
+    public static ServiceReply OperateShowingProgress(ServiceRequest request, bool json, CancellationToken interruption)
+    {
+        using var line = ProgressLine.TryStart(json);
+        return line is null ? Operate(request, interruption) : Operation.Run(request, line.Above(Notice), line, interruption);
+    }
 
     /// <summary>
     /// Runs an operation on every process <paramref name="select"/> finds (apply --all, revert

@@ -17,7 +17,8 @@ internal static class ContinueCommand
         command.SetAction(result => CommonOptions.Run(interruption =>
         {
             var (target, seconds) = (result.GetValue(pid), result.GetValue(timeout));
-            var report = CommonOptions.Operate(new ServiceRequest("continue", target, TimeoutSeconds: seconds, Force: result.GetValue(force)), interruption).Report!;
+            var request = new ServiceRequest("continue", target, TimeoutSeconds: seconds, Force: result.GetValue(force));
+            var report = CommonOptions.OperateShowingProgress(request, result.GetValue(json), interruption).Report!;
             return OperationPrinter.Print(report, "continue", result.GetValue(json));
         }));
         return command;

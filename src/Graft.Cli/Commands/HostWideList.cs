@@ -11,7 +11,7 @@ internal static class HostWideList
     {
         using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable)
             ?? throw new GraftException(GraftFailure.Refused, $"graftd keeps the host-wide patch list: {ServiceSocket.NoneAnswers(unreachable)}");
-        return service.Run(request, _ => { }, CancellationToken.None).Enabled ?? [];
+        return service.Run(request, _ => { }, progress: null, CancellationToken.None).Enabled ?? [];
     }
 
     /// <summary>The list, or null when no graftd answers (graft list --all then shows processes only).</summary>
@@ -23,6 +23,6 @@ internal static class HostWideList
             return null;
         }
 
-        return service.Run(new ServiceRequest("enabled", 0), _ => { }, CancellationToken.None).Enabled ?? [];
+        return service.Run(new ServiceRequest("enabled", 0), _ => { }, progress: null, CancellationToken.None).Enabled ?? [];
     }
 }

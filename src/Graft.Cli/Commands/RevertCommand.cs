@@ -28,7 +28,7 @@ internal static class RevertCommand
                 Model: CommonOptions.Model(result.GetValue(consistency)), Force: result.GetValue(force));
             return target is null
                 ? CommonOptions.OperateOnHost(request, name, () => HostTargets.WithPatch(name, objectPath), _ => false, result.GetValue(json), interruption)
-                : OperationPrinter.Print(CommonOptions.Operate(request, interruption).Report!, "revert", result.GetValue(json));
+                : OperationPrinter.Print(CommonOptions.OperateShowingProgress(request, result.GetValue(json), interruption).Report!, "revert", result.GetValue(json));
         }));
         return command;
     }

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Graft.Linux.Interop;
 
-/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), fstat/stat, and realpath.</summary>
+/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), fstat/stat, realpath, and flock/ftruncate for lock files.</summary>
 internal static partial class Files
 {
     public const int O_RDONLY = 0;
@@ -10,7 +10,12 @@ internal static partial class Files
     public const int O_RDWR = 2;
     public const int O_NOCTTY = 0x100;
     public const int O_NONBLOCK = 0x800;
+    public const int O_CREAT = 0x40;
     public const int O_CLOEXEC = 0x80000;
+
+    // flock operations (sys/file.h).
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
 
     // st_mode bits (sys/stat.h).
     public const uint S_IFMT = 0xf000;
@@ -31,6 +36,16 @@ internal static partial class Files
 
     [LibraryImport(LibC.Name, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
+
+    /// <summary>open(2) with O_CREAT: <paramref name="mode"/> is the new file's permissions.</summary>
+    [LibraryImport(LibC.Name, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags, uint mode);
+
+    [LibraryImport(LibC.Name, EntryPoint = "flock", SetLastError = true)]
+    public static partial int flock(int fd, int operation);
+
+    [LibraryImport(LibC.Name, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
 
     [LibraryImport(LibC.Name, EntryPoint = "pread64", SetLastError = true)]
     public static unsafe partial nint pread(int fd, byte* buffer, nint count, long offset);

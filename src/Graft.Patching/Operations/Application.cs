@@ -16,7 +16,8 @@ namespace Graft.Patching.Operations;
 /// (<see cref="Load"/>), then per-thread the kernel's order (init, pre_patch, start, try to
 /// complete, complete) or stop-world (pre_patch, one stop that switches every thread, complete).
 /// </summary>
-internal sealed class Application(OpenTarget opened, PatchDefinition definition, Deadline deadline, Action<string> notice, bool watched)
+internal sealed class Application(OpenTarget opened, PatchDefinition definition, Deadline deadline, Action<string> notice, bool watched,
+    IProgress<TransitionSnapshot>? progress)
 {
     private readonly TargetProcess target = opened.Target;
     private readonly StateStore store = opened.Store;
@@ -110,7 +111,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         }
 
         transition.Start(ready, [.. ready.Functions.Select(f => Redirects.ToDispatcher(f, movedInstructions[f.Slot]))]);
-        return Patcher.Drive(transition, target.Pid, force, deadline);
+        return Patcher.Drive(transition, target.Pid, force, deadline, progress);
     }
 
     private OperationReport StopWorld(AppliedPatch record)
@@ -130,7 +131,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             {
                 target.Memory.Write(address, bytes);
             }
-        });
+        }, Transitions.StopWorld.Reporting(progress, Name, patching: true));
         notice(Notices.Completing(Name, patching: true));
         Completion.Patched(target, store, With(record), record, notice);
         notice(Notices.Complete(Name, patching: true));

@@ -79,7 +79,7 @@ public static class HostOperation
     {
         try
         {
-            var reply = Operation.Run(request, text => notice($"process {process.Pid}: {text}"), interruption);
+            var reply = Operation.Run(request, text => notice($"process {process.Pid}: {text}"), progress: null, interruption);
             return new ProcessOutcome(process.Pid, process.Command, Report: reply.Report);
         }
         catch (GraftException e)

@@ -8,21 +8,22 @@ namespace Graft.Patching.Operations;
 /// graft command and from graftd alike: a request as the command line gave it, run in graftd
 /// when graftd runs (it holds the processes it watches, and a process has one tracer), else
 /// in this process; on either side <see cref="Execute"/> runs it. An interruption (Ctrl-C)
-/// rolls the operation back on either side.
+/// rolls the operation back on either side. Notices and, as a transition runs, its progress
+/// reach the caller from either side.
 /// </summary>
 public static class Operation
 {
-    public static ServiceReply Run(ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    public static ServiceReply Run(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
         using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable);
         if (service is not null)
         {
-            return service.Run(request, notice, interruption);
+            return service.Run(request, notice, progress, interruption);
         }
 
         try
         {
-            return Execute(new Patcher(notice), request, interruption);
+            return Execute(new Patcher(notice, progress), request, interruption);
         }
         catch (GraftException e) when (e.InnerException is AlreadyTracedException { TracerCommand: "graftd" })
         {

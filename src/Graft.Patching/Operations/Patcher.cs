@@ -12,15 +12,16 @@ namespace Graft.Patching.Operations;
 /// <summary>
 /// The operations on a live process: apply a patch, revert it, continue a transition, report
 /// one in flight, unload a disabled image, list. Each runs whole on one ptrace thread and
-/// leaves the process as it found it when it fails before its transition starts.
+/// leaves the process as it found it when it fails before its transition starts. Notices go to
+/// <paramref name="notice"/>; <paramref name="progress"/> hears how a transition stands as it runs.
 /// </summary>
-public sealed class Patcher(Action<string> notice)
+public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>? progress = null)
 {
     private readonly WatchedProcess? watched;
 
     /// <summary>Operations on a process graftd holds: no attaching of their own, and libraries followed as they load.</summary>
-    internal Patcher(Action<string> notice, WatchedProcess watched)
-        : this(notice)
+    internal Patcher(Action<string> notice, IProgress<TransitionSnapshot>? progress, WatchedProcess watched)
+        : this(notice, progress)
     {
         this.watched = watched;
     }
@@ -75,7 +76,7 @@ public sealed class Patcher(Action<string> notice)
         var deadline = Deadline.After(timeout, interruption);
         return Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
             ? Resume(opened, inFlight, Universe.New, force, deadline)
-            : new Application(opened, definition, deadline, notice, watched is not null).Run(model, force));
+            : new Application(opened, definition, deadline, notice, watched is not null, progress).Run(model, force));
     }
 
     /// <summary>
@@ -92,7 +93,7 @@ public sealed class Patcher(Action<string> notice)
                 ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
             return patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching
                 ? Resume(opened, patch, Universe.Old, force, deadline)
-                : new Reversion(opened, patch, deadline, notice).Run(model, force);
+                : new Reversion(opened, patch, deadline, notice, progress).Run(model, force);
         });
     }
 
@@ -128,11 +129,11 @@ public sealed class Patcher(Action<string> notice)
     /// <summary>
     /// Drives a started transition to its end: sweeps until the deadline, forces the threads
     /// still stuck if asked, and completes. Past the deadline the transition stays in flight
-    /// inside the target, and the report says so.
+    /// inside the target, and the report says so. <paramref name="progress"/> hears of each sweep.
     /// </summary>
-    internal static OperationReport Drive(Transition transition, int pid, bool force, Deadline deadline)
+    internal static OperationReport Drive(Transition transition, int pid, bool force, Deadline deadline, IProgress<TransitionSnapshot>? progress)
     {
-        var stuck = transition.TryComplete(deadline);
+        var stuck = transition.TryComplete(deadline, progress);
         if (stuck.Count > 0 && force)
         {
             transition.Force();
@@ -156,7 +157,7 @@ public sealed class Patcher(Action<string> notice)
             transition.Reverse();
         }
 
-        return Drive(transition, opened.Target.Pid, force, deadline);
+        return Drive(transition, opened.Target.Pid, force, deadline, progress);
     }
 
     /// <summary>

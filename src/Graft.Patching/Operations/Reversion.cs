@@ -13,7 +13,8 @@ namespace Graft.Patching.Operations;
 /// and the slot pages nothing uses any more are unmapped. A patch with another stacked on one
 /// of its functions is refused: reverts follow each function's stack.
 /// </summary>
-internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline deadline, Action<string> notice)
+internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline deadline, Action<string> notice,
+    IProgress<TransitionSnapshot>? progress)
 {
     public OperationReport Run(ConsistencyModel model, bool force)
     {
@@ -34,7 +35,7 @@ internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline 
         using var transition = Transition.Init(opened.Target, opened.Store, opened.State, patch, Universe.Old, notice);
         var unpatching = new CallbackRunner(opened.Target, opened.Store, deadline).PreUnpatch(patch);
         transition.Start(unpatching, [.. unpatching.Functions.Select(f => Redirects.ToDispatcher(f))]);
-        return Patcher.Drive(transition, opened.Target.Pid, force, deadline);
+        return Patcher.Drive(transition, opened.Target.Pid, force, deadline, progress);
     }
 
     private OperationReport StopWorld()
@@ -60,7 +61,7 @@ internal sealed class Reversion(OpenTarget opened, AppliedPatch patch, Deadline 
                 }
 
                 store.Write(recordBytes);
-            });
+            }, Transitions.StopWorld.Reporting(progress, patch.Name, patching: false));
         }
         catch (GraftException)
         {

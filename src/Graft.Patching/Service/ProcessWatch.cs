@@ -63,14 +63,14 @@ public sealed class ProcessWatch : IDisposable
 
     /// <summary>
     /// Runs an operation on the watch's thread; blocks until it is done. Notices go to
-    /// <paramref name="notice"/> and the journal; <paramref name="interruption"/> is the
+    /// <paramref name="notice"/> and the journal, the transition's progress to <paramref name="progress"/>; <paramref name="interruption"/> is the
     /// command's Ctrl-C. Null if the watch had let the process go before it could take the
     /// operation (<see cref="IsRunning"/> is false from then on): the caller submits it to a new
     /// watch.
     /// </summary>
-    public ServiceReply? TrySubmit(ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    public ServiceReply? TrySubmit(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
-        var submission = new Submission(request, notice, interruption);
+        var submission = new Submission(request, notice, progress, interruption);
 
         // Pairs with LetGo and the end of Loop: an operation is either queued before the watch
         // decides to end, and then taken, or refused here.
@@ -188,7 +188,7 @@ public sealed class ProcessWatch : IDisposable
 
         try
         {
-            submission.Reply.SetResult(Operation.Execute(watched.NewPatcher(Notice), submission.Request, submission.Interruption));
+            submission.Reply.SetResult(Operation.Execute(watched.NewPatcher(Notice, submission.Progress), submission.Request, submission.Interruption));
         }
         catch (GraftException e)
         {
@@ -226,7 +226,7 @@ public sealed class ProcessWatch : IDisposable
 
         try
         {
-            watched.NewPatcher(text => journal($"process {Pid}: {text}")).Continue(Pid, RetryTimeout);
+            watched.NewPatcher(text => journal($"process {Pid}: {text}"), progress: null).Continue(Pid, RetryTimeout);
         }
         catch (GraftException e)
         {
@@ -270,7 +270,7 @@ public sealed class ProcessWatch : IDisposable
         submissions.Dispose();
     }
 
-    private sealed record Submission(ServiceRequest Request, Action<string> Notice, CancellationToken Interruption)
+    private sealed record Submission(ServiceRequest Request, Action<string> Notice, IProgress<TransitionSnapshot>? Progress, CancellationToken Interruption)
     {
         public TaskCompletionSource<ServiceReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -48,12 +48,12 @@ public sealed class ServiceClient : IDisposable
     }
 
     /// <summary>
-    /// Runs the request in graftd; notices come as they happen, a failure comes back as the
+    /// Runs the request in graftd; notices and the transition's progress come as they happen, a failure comes back as the
     /// <see cref="GraftException"/> it was. An interruption closes this side of the connection,
     /// which graftd takes as the operator's Ctrl-C: the operation rolls back there, as it would
     /// here, and its outcome still comes back.
     /// </summary>
-    public ServiceReply Run(ServiceRequest request, Action<string> notice, CancellationToken interruption)
+    public ServiceReply Run(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
         writer.WriteLine(JsonSerializer.Serialize(request, ServiceJson.Default.ServiceRequest));
         using var hangUp = interruption.Register(() => socket.Shutdown(SocketShutdown.Send));
@@ -64,6 +64,11 @@ public sealed class ServiceClient : IDisposable
             if (reply.Notice is { } text)
             {
                 notice(text);
+            }
+
+            if (reply.Snapshot is { } snapshot)
+            {
+                progress?.Report(snapshot);
             }
 
             if (reply.Failure is { } failure)

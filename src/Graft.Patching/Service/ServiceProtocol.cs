@@ -10,12 +10,13 @@ public sealed record ServiceRequest(string Command, int Pid, string? Patch = nul
     ConsistencyModel Model = ConsistencyModel.PerThread, bool Force = false, string? Object = null);
 
 /// <summary>
-/// What graftd answers, one JSON line each: notices while the operation runs, then one line
-/// with the outcome (a failure's kind and message, or the report; the host-wide list for enable,
-/// disable and enabled).
+/// What graftd answers, one JSON line each: notices and snapshots of the transition while the operation
+/// runs, then one line with the outcome (a failure's kind and message, or the report; the host-wide list
+/// for enable, disable and enabled). A graft that does not know a field ignores it.
 /// </summary>
 public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure = null, string? Error = null, OperationReport? Report = null,
-    TransitionProgress? Progress = null, bool Done = false, int? Unloaded = null, IReadOnlyList<EnabledPatch>? Enabled = null);
+    TransitionProgress? Progress = null, bool Done = false, int? Unloaded = null, IReadOnlyList<EnabledPatch>? Enabled = null,
+    TransitionSnapshot? Snapshot = null);
 
 /// <summary>
 /// A patch enabled host-wide (graft enable): graftd's copy of its file, the object --object named

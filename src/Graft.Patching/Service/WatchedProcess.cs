@@ -38,7 +38,7 @@ public sealed class WatchedProcess : IDisposable
         OperatorErrors.Run(pid, () => new WatchedProcess(TargetProcess.Attach(pid), notice));
 
     /// <summary>A patcher whose operations run on this attachment.</summary>
-    public Patcher NewPatcher(Action<string> notice) => new(notice, this);
+    public Patcher NewPatcher(Action<string> notice, IProgress<TransitionSnapshot>? progress) => new(notice, progress, this);
 
     /// <summary>The state record, read without stopping anything.</summary>
     public TargetState State() => OperatorErrors.Run(Pid, () => new StateStore(target.Modules, target.Memory).Read());

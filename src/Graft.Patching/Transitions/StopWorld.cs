@@ -15,7 +15,10 @@ internal static class StopWorld
 
     /// <param name="blocker">What in a stack holds the switch back (a function name), or null if the stack is clean.</param>
     /// <param name="commit">The switch; runs with every thread stopped.</param>
-    public static TransitionStatistics Run(TargetProcess target, Deadline deadline, Func<ThreadStack, string?> blocker, Action commit)
+    /// <param name="refused">Hears of each attempt that found a stack not clean, once every thread runs again: how many threads
+    /// there were, what held each back, and the time left (<see cref="Reporting"/>).</param>
+    public static TransitionStatistics Run(TargetProcess target, Deadline deadline, Func<ThreadStack, string?> blocker, Action commit,
+        Action<int, IReadOnlyList<string>, TimeSpan>? refused)
     {
         target.PrepareUnwinding();
         Rehearse(target, blocker);
@@ -51,6 +54,8 @@ internal static class StopWorld
                 return new TransitionStatistics(ConsistencyModel.StopWorld, attempt, 0);
             }
 
+            refused?.Invoke(target.ThreadIds.Count, blocked, deadline.Left);
+
             deadline.ThrowIfInterrupted();
             if (!deadline.Allows(delay))
             {
@@ -62,6 +67,12 @@ internal static class StopWorld
             delay = Max(FirstRetryDelay, Min(LongestRetryDelay, delay * 2));
         }
     }
+
+    /// <summary>What <see cref="Run"/>'s attempts tell <paramref name="progress"/>: no thread has switched, and which hold the switch back.</summary>
+    public static Action<int, IReadOnlyList<string>, TimeSpan>? Reporting(IProgress<TransitionSnapshot>? progress, string patch, bool patching) =>
+        progress is null
+            ? null
+            : (threads, blocked, left) => progress.Report(new TransitionSnapshot(patch, patching, ConsistencyModel.StopWorld, threads, 0, blocked.Count, blocked[0], left));
 
     /// <summary>
     /// Runs the stack check once on one thread while the others run, so that the first use of

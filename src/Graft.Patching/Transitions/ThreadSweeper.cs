@@ -43,14 +43,18 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     public bool IsSwitched(int tid) =>
         threadPointers.TryGetValue(tid, out var pointer) && (table.UniverseOf(pointer) == goal || table.ProposalHolds(pointer, goal));
 
-    /// <summary>Sweeps until every thread has switched or the deadline passes; the threads still stuck, none when done.</summary>
-    public IReadOnlyList<StuckThread> Run(Deadline deadline)
+    /// <summary>
+    /// Sweeps until every thread has switched or the deadline passes; the threads still stuck, none when done.
+    /// <paramref name="swept"/> hears the threads stuck after each sweep, when no thread is held stopped.
+    /// </summary>
+    public IReadOnlyList<StuckThread> Run(Deadline deadline, Action<IReadOnlyList<StuckThread>> swept)
     {
         var delay = FirstRetryDelay;
         var stuckBefore = int.MaxValue;
         while (true)
         {
             var stuck = Sweep(deadline);
+            swept(stuck);
             if (stuck.Count == 0 || deadline.Interruption.IsCancellationRequested || !deadline.Allows(delay))
             {
                 return stuck;

@@ -114,11 +114,12 @@ internal sealed class Transition : IDisposable
     /// <summary>
     /// klp_try_complete_transition, repeated until the deadline: sweeps the threads, switching
     /// each whose stack is clean. Returns the threads still stuck, none once every thread has switched.
+    /// <paramref name="progress"/> hears how the transition stands after each sweep, when no thread is held stopped.
     /// </summary>
-    public IReadOnlyList<StuckThread> TryComplete(Deadline deadline)
+    public IReadOnlyList<StuckThread> TryComplete(Deadline deadline, IProgress<TransitionSnapshot>? progress)
     {
         Precondition.Require(step == Step.Started, $"try-complete: the transition is {step}, not started");
-        stuck = threads.Run(deadline);
+        stuck = threads.Run(deadline, swept => progress?.Report(Snapshot(swept, deadline)));
         return stuck;
     }
 
@@ -174,6 +175,13 @@ internal sealed class Transition : IDisposable
     {
         var (count, switched) = threads.Progress();
         return new TransitionProgress(Patch.Name, Patching, count, switched, stuck ?? []);
+    }
+
+    private TransitionSnapshot Snapshot(IReadOnlyList<StuckThread> swept, Deadline deadline)
+    {
+        var (count, switched) = threads.Progress();
+        return new TransitionSnapshot(Patch.Name, Patching, ConsistencyModel.PerThread, count, switched, swept.Count,
+            swept.Count == 0 ? null : $"thread {swept[0].Tid} {swept[0].Reason}", deadline.Left);
     }
 
     public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched, threads.SwitchedAsleep);

@@ -76,8 +76,8 @@ internal sealed class TransitionThreads : IDisposable
         table.ClearProposals();
     }
 
-    /// <summary>Sweeps until done or the deadline; the threads still stuck.</summary>
-    public IReadOnlyList<StuckThread> Run(Deadline deadline) => sweeper.Run(deadline);
+    /// <summary>Sweeps until done or the deadline; the threads still stuck. <paramref name="swept"/> hears of each sweep (<see cref="ThreadSweeper.Run"/>).</summary>
+    public IReadOnlyList<StuckThread> Run(Deadline deadline, Action<IReadOnlyList<StuckThread>> swept) => sweeper.Run(deadline, swept);
 
     /// <summary>How many live threads there are and how many are in the goal universe (after a sweep).</summary>
     public (int Threads, int Switched) Progress()

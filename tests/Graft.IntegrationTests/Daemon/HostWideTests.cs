@@ -21,6 +21,8 @@ public sealed class HostWideTests : IDisposable
 
     private string HookFile => Path.Combine(directory, "exec-hook");
 
+    private string HookSocket => Path.Combine(directory, "hook.sock");
+
     [Fact]
     public void AnEnabledPatchReachesRunningProcessesAndProcessesThatStartBeforeMainAndSurvivesARestart()
     {
@@ -129,6 +131,39 @@ public sealed class HostWideTests : IDisposable
         Assert.DoesNotContain("host-wide:", Shell.GraftVia(Socket, "list", "--all").Stdout);
     }
 
+    /// <summary>
+    /// A second graftd, started while one runs (by hand, or a second unit) with its own main socket and the first one's
+    /// exec hook socket, or on the very same paths: it refuses at once, naming the path and the first one's pid, and
+    /// leaves the first one's hook socket, hook file, ld.so.preload entry and host-wide list as they were; the first
+    /// one still patches processes that start, and still answers graft.
+    /// </summary>
+    [Fact]
+    public void ASecondGraftdRefusesNamingTheFirstOnesSocketAndPidAndLeavesItsSocketsAndFilesAlone()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "second");
+        var first = StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+        var hookFile = File.ReadAllText(HookFile);
+        var list = File.ReadAllText(Path.Combine(directory, "state", "enabled.json"));
+        var preloaded = PreloadGuard.Entries();
+        var secondSocket = Path.Combine(directory, "second.sock");
+
+        var onTheHookSocket = GraftdProcess.RunToExit(secondSocket, Path.Combine(directory, "second.journal"), Options());
+        var onTheSamePaths = GraftdProcess.RunToExit(Socket, Path.Combine(directory, "second.journal"), Options());
+
+        Assert.Equal(1, onTheHookSocket.ExitCode);
+        Assert.Contains($"error: another graftd (pid {first.Pid}) serves the exec hook on {HookSocket} (it holds {HookSocket}.lock)", onTheHookSocket.Stdout);
+        Assert.False(File.Exists(secondSocket));
+        Assert.Equal(1, onTheSamePaths.ExitCode);
+        Assert.Contains($"error: another graftd (pid {first.Pid}) serves {Socket} (it holds {Socket}.lock)", onTheSamePaths.Stdout);
+        Assert.True(File.Exists(HookSocket));
+        Assert.Equal(hookFile, File.ReadAllText(HookFile));
+        Assert.Equal(list, File.ReadAllText(Path.Combine(directory, "state", "enabled.json")));
+        Assert.Equal(preloaded, PreloadGuard.Entries());
+        AssertFirstTick(program, 43);
+        Assert.Contains("host-wide: 'answer-43' enabled for build-id", Shell.GraftVia(Socket, "list", "--all").Stdout);
+    }
+
     public void Dispose()
     {
         graftds.ForEach(g => g.Dispose());
@@ -138,11 +173,14 @@ public sealed class HostWideTests : IDisposable
 
     private GraftdProcess StartGraftd()
     {
-        var graftd = GraftdProcess.Start(Socket, Path.Combine(directory, "graftd.journal"), "--state", Path.Combine(directory, "state"),
-            "--hook-file", HookFile, "--hook-socket", Path.Combine(directory, "hook.sock"), "--hook-library", HookLibrary);
+        var graftd = GraftdProcess.Start(Socket, Path.Combine(directory, "graftd.journal"), Options());
         graftds.Add(graftd);
         return graftd;
     }
+
+    /// <summary>This test's graftd's paths, besides its socket and journal.</summary>
+    private string[] Options() =>
+        ["--state", Path.Combine(directory, "state"), "--hook-file", HookFile, "--hook-socket", HookSocket, "--hook-library", HookLibrary];
 
     /// <summary>A process of <paramref name="program"/> started now, its hook reading this test's hook file.</summary>
     private RunningFixture StartHooked(string program) =>

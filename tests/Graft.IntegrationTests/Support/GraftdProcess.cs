@@ -22,6 +22,41 @@ internal sealed class GraftdProcess : IDisposable
     /// </summary>
     public static GraftdProcess Start(string socket, string journal, params string[] options)
     {
+        var start = StartInfo(socket, journal, options);
+        var earlier = File.Exists(journal) ? File.ReadAllLines(journal).Length : 0;
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var graftd = new GraftdProcess(process, journal);
+        graftd.WaitForJournal(l => l.Contains($"listening on {socket}", StringComparison.Ordinal), TimeSpan.FromSeconds(30), earlier);
+        return graftd;
+    }
+
+    /// <summary>
+    /// Runs a graftd (arguments as <see cref="Start"/> takes them) that is expected to stop by itself, as one refused
+    /// at start does: its exit code and what it printed. One still running after 30 s is killed, and fails the test.
+    /// </summary>
+    public static Shell.Result RunToExit(string socket, string journal, params string[] options)
+    {
+        using var process = Process.Start(StartInfo(socket, journal, options))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            process.Kill();
+            process.WaitForExit();
+            Assert.Fail($"graftd was expected to stop at once, and still ran after 30 s:\n{stdout.Result}");
+        }
+
+        return new Shell.Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public int Pid => process.Id;
+
+    private static ProcessStartInfo StartInfo(string socket, string journal, string[] options)
+    {
         var start = new ProcessStartInfo(Published.Graftd) { RedirectStandardOutput = true, RedirectStandardError = true };
         var beside = Path.GetDirectoryName(Path.GetFullPath(journal))!;
         var privateDefaults = new[] { ("--state", "state"), ("--hook-file", "exec-hook"), ("--hook-socket", "hook.sock") }
@@ -32,15 +67,7 @@ internal sealed class GraftdProcess : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        var earlier = File.Exists(journal) ? File.ReadAllLines(journal).Length : 0;
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var graftd = new GraftdProcess(process, journal);
-        graftd.WaitForJournal(l => l.Contains($"listening on {socket}", StringComparison.Ordinal), TimeSpan.FromSeconds(30), earlier);
-        return graftd;
+        return start;
     }
 
     /// <summary>Waits for a journal line, after the first <paramref name="skip"/>, that matches.</summary>

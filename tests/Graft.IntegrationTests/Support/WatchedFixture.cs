@@ -24,7 +24,7 @@ internal sealed class WatchedFixture(int pid, CallbackLog log) : IDisposable
     private ServiceReply Run(ServiceRequest request)
     {
         ServiceReply? reply;
-        while ((reply = Current().TrySubmit(request, _ => { }, CancellationToken.None)) is null)
+        while ((reply = Current().TrySubmit(request, _ => { }, progress: null, CancellationToken.None)) is null)
         {
             // The watch let the process go just before: the next one attaches again, as graftd's Watches does.
         }
