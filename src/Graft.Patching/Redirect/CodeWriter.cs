@@ -107,7 +107,7 @@ internal sealed class CodeWriter(TargetProcess target)
     private void MoveThreadsOutOf(IReadOnlyList<CodeEdit> edits)
     {
         var deadline = Deadline.After(UnsureBound);
-        var unsure = target.ThreadIds.Where(tid => !TryMoveOutOf(edits, tid)).ToList();
+        var unsure = target.ThreadIds.ToList().Where(tid => !TryMoveOutOf(edits, tid)).ToList();
         while (unsure.Count > 0)
         {
             if (deadline.HasPassed)

@@ -85,6 +85,32 @@ public sealed class ConsistencyUnderFireTests
         Assert.Contains(log.Lines, l => l.Contains("forked during the transition, settled", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Threads are born all the time (pair's "churn": every 200 µs, each calling pair() 50 times) by a spawner that sleeps
+    /// in nanosleep() between two creations, so that Graft often looks at it without a stop, and a thread it creates comes
+    /// while Graft sweeps, proposes to sleeping threads and writes entries: each new thread starts in its creator's
+    /// universe and never mixes versions.
+    /// </summary>
+    [Fact]
+    public void ThreadsBornDuringTheTransitionsNeverMixVersions()
+    {
+        using var pair = RunningFixture.Start("pair", "2", "churn");
+        var patcher = new NoticeLog().NewPatcher();
+        var before = long.Parse(Field(pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal)), "born"));
+
+        for (var cycle = 0; cycle < 30; cycle++)
+        {
+            Assert.Null(patcher.Apply(pair.Pid, Repository.Patch("pair_new"), Timeout).InFlight);
+            Assert.Null(patcher.Revert(pair.Pid, "pair-new", Timeout).InFlight);
+        }
+
+        var last = pair.NextLine(l => l.StartsWith("stat ", StringComparison.Ordinal));
+        Assert.True(pair.IsAlive);
+        Assert.Equal("0", Field(last, "bad"));
+        Assert.True(long.Parse(Field(last, "v22")) > 0, $"the new pair() never ran: {last}");
+        Assert.True(long.Parse(Field(last, "born")) > before, $"no thread was born: {last}");
+    }
+
     private static string Field(string line, string name) =>
         line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
 }
