@@ -110,7 +110,10 @@ public sealed class StackUnwinder(ModuleMap modules, IMemory memory)
                 return new ThreadStack(tid, frames, $"stack pointer lost at {module.Describe(frame.CallSite)}");
             }
 
-            if (!fde.IsSignalFrame && callerStack <= stack)
+            // A frame whose return address sits in a register (glibc's vfork pops it into rdi around its syscall) has
+            // not moved the stack pointer; only an exact pc, not a return address, can stand in such a frame.
+            var returnAddressInRegister = frame.IsExact && row.GetRule(fde.ReturnAddressRegister) is RegisterRule.Register;
+            if (!fde.IsSignalFrame && (callerStack < stack || (callerStack == stack && !returnAddressInRegister)))
             {
                 return new ThreadStack(tid, frames, $"stack pointer does not grow at {module.Describe(frame.CallSite)}");
             }

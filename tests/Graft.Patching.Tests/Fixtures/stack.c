@@ -27,3 +27,20 @@ __asm__(".globl outer\n"
         "\thlt\n"
         "\t.cfi_endproc\n"
         ".size outer, .-outer\n");
+
+/* As glibc's vfork: the return address is popped into rdi around the system call, so the stack
+   pointer at the syscall is the caller's own (pop rdi; mov eax, 24; syscall; push rdi; ret). */
+__asm__(".globl popped\n"
+        ".type popped, @function\n"
+        "popped:\n"
+        "\t.cfi_startproc\n"
+        "\tpopq %rdi\n"
+        "\t.cfi_adjust_cfa_offset -8\n"
+        "\t.cfi_register rip, rdi\n"
+        "\tmovl $24, %eax\n"
+        "\tsyscall\n"
+        "\tpushq %rdi\n"
+        "\t.cfi_adjust_cfa_offset 8\n"
+        "\tret\n"
+        "\t.cfi_endproc\n"
+        ".size popped, .-popped\n");

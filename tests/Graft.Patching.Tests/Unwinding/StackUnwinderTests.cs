@@ -24,8 +24,11 @@ public sealed class StackUnwinderTests : IClassFixture<StackLibrary>
     private readonly ulong middle;
     private readonly ulong outer;
 
+    private readonly StackLibrary library;
+
     public StackUnwinderTests(StackLibrary library)
     {
+        this.library = library;
         var elf = ElfFile.Load(library.FilePath);
         List<MemoryMapping> mappings = [];
         foreach (var segment in elf.Segments.Where(s => s.Type == ElfSegmentType.Load))
@@ -91,6 +94,25 @@ public sealed class StackUnwinderTests : IClassFixture<StackLibrary>
 
         Assert.StartsWith("cannot restore registers of middle+0x8: cannot read 8 bytes at 0x7ffd40000f08", unwound.UnreliableReason);
         Assert.Equal(2, unwound.Frames.Count);
+    }
+
+    /// <summary>
+    /// Stopped at popped's syscall (a vfork about to run, or restarted), its return address in rdi: popped has not moved
+    /// the stack pointer, and its caller's is the same. The stack is reliable (it was "stack pointer does not grow").
+    /// </summary>
+    [Fact]
+    public void AFrameWhoseReturnAddressIsInARegisterMayLeaveTheStackPointerWhereItWas()
+    {
+        var popped = Symbol(ElfFile.Load(library.FilePath), "popped");
+        Assert.Equal([0x5f, 0xb8, 0x18, 0x00, 0x00, 0x00, 0x0f, 0x05], Code(popped, 8)); // pop rdi; mov eax,24; syscall
+        MapStack(returnToOuter: outer + 7);
+
+        var stack = new StackUnwinder(new ModuleMap([module], module.Mappings), image)
+            .Unwind(4243, new UserRegs { rip = popped + 6, rsp = StackPointer + 8, rdi = middle + 9, orig_rax = ulong.MaxValue });
+
+        Assert.True(stack.IsReliable, stack.ToString());
+        Assert.Equal([popped + 6, middle + 9, outer + 7], stack.Frames.Select(f => f.Pc));
+        Assert.Equal(StackPointer + 8, stack.Frames[0].Cfa);
     }
 
     /// <summary>
