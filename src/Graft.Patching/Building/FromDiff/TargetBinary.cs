@@ -25,8 +25,14 @@ internal sealed class TargetBinary
 
     public ElfFile Elf { get; }
 
-    /// <summary>graft.h's object name: null for an executable, the soname of a library.</summary>
-    public string? ObjectName => Elf.Kind == ElfKind.SharedObject ? Elf.Soname ?? System.IO.Path.GetFileName(Path) : null;
+    /// <summary>
+    /// graft.h's object name: null for an executable, the soname of a library. A position-independent executable is
+    /// a shared object with an interpreter: named by its file name, it would not be found in a process that runs it
+    /// under another name (Debian's redis-server is a symlink to redis-check-rdb, the name its maps give).
+    /// </summary>
+    public string? ObjectName => Elf.Kind == ElfKind.SharedObject && !Elf.Segments.Any(s => s.Type == ElfSegmentType.Interp)
+        ? Elf.Soname ?? System.IO.Path.GetFileName(Path)
+        : null;
 
     /// <summary>The binary's symbol for <paramref name="name"/> of <paramref name="sourceFile"/>: a local symbol of
     /// that source file (its STT_FILE entry precedes it), else the global one; with the sympos that names it.</summary>
