@@ -75,6 +75,7 @@ internal static class BuildCommand
             {
                 FunctionChange.Changed => "replaced",
                 FunctionChange.New => "added",
+                FunctionChange.LinesMoved => "kept",
                 _ => "carried",
             };
             Console.Error.WriteLine($"graft: build: {function.Object}: {function.Name}: {verdict}: {function.Reason}");

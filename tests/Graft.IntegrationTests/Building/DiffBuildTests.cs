@@ -29,6 +29,7 @@ public sealed partial class DiffBuildTests : IDisposable
         Assert.Contains("graft: build: score.o: bounded: added: added by the diff", built.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(": weight:", built.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(": grade:", built.Stderr, StringComparison.Ordinal);
+        Assert.Contains("graft: build: score.o: average: kept: only line numbers the diff moves differ (46 -> 52): the running code is kept", built.Stderr, StringComparison.Ordinal);
 
         using var ledger = RunningFixture.StartProgram(binary);
         AssertScores(ledger, Old);
@@ -39,6 +40,29 @@ public sealed partial class DiffBuildTests : IDisposable
         Assert.True(reverted.ExitCode == 0, reverted.Stderr);
         AssertScores(ledger, Old);
         Assert.True(ledger.IsAlive);
+    }
+
+    /// <summary>
+    /// An executable is patched as the process's main program, whatever name the build was given it by: Debian's
+    /// /usr/bin/redis-server is a symlink, and the process's maps name the file it points to (redis-check-rdb).
+    /// </summary>
+    [Fact]
+    public void AnExecutableGivenThroughASymlinkIsPatchedInTheProcessThatRunsIt()
+    {
+        var binary = BuildLedger("original", "make");
+        var link = Path.Combine(work, "ledger-by-another-name");
+        File.CreateSymbolicLink(link, binary);
+        var patch = Path.Combine(work, "fix.so");
+
+        var built = GraftBuild("fix", link, patch);
+
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        using var ledger = RunningFixture.StartProgram(binary);
+        var applied = Shell.Graft("apply", ledger.Pid.ToString(), patch);
+        Assert.True(applied.ExitCode == 0, applied.Stderr);
+        AssertScores(ledger, Fixed);
+        Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "fix").ExitCode);
+        AssertScores(ledger, Old);
     }
 
     [Fact]

@@ -25,11 +25,12 @@ public sealed class DiffPatchBuilder(PatchBuilder linker)
         try
         {
             var pairs = new SourceBuild(source, work, buildCommand).Run(diff);
-            var diffs = pairs
+            var lines = LineShifts.Parse(File.ReadAllText(diff));
+            var compared = pairs
                 .Select(pair => (pair, original: new CompiledObject(pair.Original)))
-                .Select(p => ObjectDiff.Compare(p.pair.RelativePath, p.original, new CompiledObject(p.pair.Patched)))
-                .Where(d => d.Functions.Count > 0 || d.NewData.Count > 0)
+                .Select(p => ObjectDiff.Compare(p.pair.RelativePath, p.original, new CompiledObject(p.pair.Patched), lines))
                 .ToList();
+            var diffs = compared.Where(d => d.Functions.Count > 0 || d.NewData.Count > 0).ToList();
             if (!diffs.SelectMany(d => d.Functions).Any(f => f.Change == FunctionChange.Changed))
             {
                 throw new GraftException(GraftFailure.Refused, $"the diff {diff} changes the code of no function of {source}: there is nothing to patch");
@@ -55,7 +56,7 @@ public sealed class DiffPatchBuilder(PatchBuilder linker)
             File.WriteAllText(descriptor, DescriptorSource.Write(patchName, binary.ObjectName, binary.Elf.BuildId, patch.Redirects, patch.Locals, callbacks is not null));
             linker.Build(callbacks is null ? [descriptor, objectFile] : [descriptor, objectFile, Path.GetFullPath(callbacks)], output, []);
             return new DiffBuildReport(Path.GetFullPath(output), patchName, Path.GetFullPath(binaryPath), binary.Elf.BuildId,
-                [.. diffs.SelectMany(d => d.Functions)], [.. diffs.SelectMany(d => d.NewData)], [.. patch.Locals.Select(l => l.Name).Order(StringComparer.Ordinal)]);
+                [.. diffs.SelectMany(d => d.Functions), .. compared.SelectMany(d => d.Kept)], [.. diffs.SelectMany(d => d.NewData)], [.. patch.Locals.Select(l => l.Name).Order(StringComparer.Ordinal)]);
         }
         finally
         {

@@ -13,6 +13,12 @@ public enum FunctionChange
 
     /// <summary>A part gcc split off a changed function (foo.cold): it goes with its function, and is not redirected.</summary>
     Part,
+
+    /// <summary>
+    /// Its code differs only in line numbers the diff moves (a __LINE__ that assert or redis's serverAssert passes as
+    /// a constant): the patch leaves the running code alone, as kpatch-build does, and the old code reports the old line.
+    /// </summary>
+    LinesMoved,
 }
 
 /// <summary>One function the patch carries, and why.</summary>
@@ -27,11 +33,12 @@ internal sealed class ObjectDiff
 {
     private const string ColdSuffix = ".cold";
 
-    private ObjectDiff(CompiledObject original, CompiledObject patched, List<FunctionDecision> functions, List<string> newData)
+    private ObjectDiff(CompiledObject original, CompiledObject patched, List<FunctionDecision> functions, List<FunctionDecision> kept, List<string> newData)
     {
         Original = original;
         Patched = patched;
         Functions = functions;
+        Kept = kept;
         NewData = newData;
     }
 
@@ -39,16 +46,21 @@ internal sealed class ObjectDiff
 
     public CompiledObject Patched { get; }
 
+    /// <summary>The functions the patch carries.</summary>
     public IReadOnlyList<FunctionDecision> Functions { get; }
+
+    /// <summary>Functions whose code differs and that the patch still leaves alone (<see cref="FunctionChange.LinesMoved"/>).</summary>
+    public IReadOnlyList<FunctionDecision> Kept { get; }
 
     /// <summary>Data objects only the patched build has: the patch carries them, zero or as initialised.</summary>
     public IReadOnlyList<string> NewData { get; }
 
     /// <exception cref="GraftException">Refused: data changed size or initial value, or a constructor changed.</exception>
-    public static ObjectDiff Compare(string relativePath, CompiledObject original, CompiledObject patched)
+    public static ObjectDiff Compare(string relativePath, CompiledObject original, CompiledObject patched, LineShifts lines)
     {
         RefuseChangedData(relativePath, original, patched);
         var changed = new HashSet<string>();
+        var linesMoved = new Dictionary<string, IReadOnlyList<(ulong Original, ulong Patched)>>();
         var decisions = new List<FunctionDecision>();
         foreach (var (name, symbol) in patched.Functions.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
@@ -58,7 +70,15 @@ internal sealed class ObjectDiff
             }
             else if (!SectionComparison.Same(original, original.SectionOf(old), patched, patched.SectionOf(symbol)))
             {
-                changed.Add(name);
+                var immediates = SectionComparison.DifferingImmediates(original, original.SectionOf(old), patched, patched.SectionOf(symbol));
+                if (immediates is { Count: > 0 } && immediates.All(i => lines.Moves(i.Original, i.Patched)))
+                {
+                    linesMoved[name] = immediates;
+                }
+                else
+                {
+                    changed.Add(name);
+                }
             }
         }
 
@@ -72,9 +92,14 @@ internal sealed class ObjectDiff
             }
         }
 
+        // A part whose function changed goes with it, moved lines or not.
+        var kept = linesMoved.Where(m => !changed.Contains(Whole(m.Key))).OrderBy(m => m.Key, StringComparer.Ordinal)
+            .Select(m => new FunctionDecision(relativePath, m.Key, FunctionChange.LinesMoved,
+                $"only line numbers the diff moves differ ({string.Join(", ", m.Value.Select(i => $"{i.Original} -> {i.Patched}"))}): the running code is kept"))
+            .ToList();
         RefuseChangedConstructors(relativePath, original, patched, decisions);
         var newData = patched.DataObjects.Keys.Where(k => !original.DataObjects.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        return new ObjectDiff(original, patched, decisions.DistinctBy(d => d.Name).ToList(), newData);
+        return new ObjectDiff(original, patched, decisions.DistinctBy(d => d.Name).ToList(), kept, newData);
     }
 
     private static string Whole(string name)

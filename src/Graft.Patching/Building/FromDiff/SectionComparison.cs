@@ -1,5 +1,6 @@
 using System.Text;
 using Graft.Elf;
+using Graft.X86.References;
 
 namespace Graft.Patching.Building.FromDiff;
 
@@ -11,7 +12,20 @@ namespace Graft.Patching.Building.FromDiff;
 /// </summary>
 internal static class SectionComparison
 {
-    public static bool Same(CompiledObject a, ElfSection sectionA, CompiledObject b, ElfSection sectionB)
+    public static bool Same(CompiledObject a, ElfSection sectionA, CompiledObject b, ElfSection sectionB) =>
+        SameRelocations(a, sectionA, b, sectionB)
+        && Masked(a.Bytes(sectionA), a.RelocationsOf(sectionA)).AsSpan().SequenceEqual(Masked(b.Bytes(sectionB), b.RelocationsOf(sectionB)));
+
+    /// <summary>
+    /// For code whose relocations mean the same in both builds: the immediate operands that differ between them,
+    /// original and patched (<see cref="ImmediateDifferences"/>); null when anything else differs.
+    /// </summary>
+    public static IReadOnlyList<(ulong Original, ulong Patched)>? DifferingImmediates(CompiledObject a, ElfSection sectionA, CompiledObject b, ElfSection sectionB) =>
+        CompiledObject.IsCode(sectionA) && SameRelocations(a, sectionA, b, sectionB)
+            ? ImmediateDifferences.Of(Masked(a.Bytes(sectionA), a.RelocationsOf(sectionA)), Masked(b.Bytes(sectionB), b.RelocationsOf(sectionB)))
+            : null;
+
+    private static bool SameRelocations(CompiledObject a, ElfSection sectionA, CompiledObject b, ElfSection sectionB)
     {
         if (sectionA.Size != sectionB.Size || sectionA.Type != sectionB.Type)
         {
@@ -34,7 +48,7 @@ internal static class SectionComparison
             }
         }
 
-        return Masked(a.Bytes(sectionA), relocationsA).AsSpan().SequenceEqual(Masked(b.Bytes(sectionB), relocationsB));
+        return true;
     }
 
     /// <summary>The section's bytes with every relocated field zeroed.</summary>
