@@ -29,7 +29,7 @@ public sealed partial class DiffBuildTests : IDisposable
         Assert.Contains("graft: build: score.o: bounded: added: added by the diff", built.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(": weight:", built.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(": grade:", built.Stderr, StringComparison.Ordinal);
-        Assert.Contains("graft: build: score.o: average: kept: only line numbers the diff moves differ (46 -> 52): the running code is kept", built.Stderr, StringComparison.Ordinal);
+        Assert.Contains("graft: build: score.o: average: kept: only line numbers the diff moves differ (47 -> 53): the running code is kept", built.Stderr, StringComparison.Ordinal);
 
         using var ledger = RunningFixture.StartProgram(binary);
         AssertScores(ledger, Old);
@@ -162,6 +162,31 @@ public sealed partial class DiffBuildTests : IDisposable
         Assert.Equal(0, Shell.Graft("apply", ledger.Pid.ToString(), patch).ExitCode);
         AssertScores(ledger, Old);
         Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "ipa_ra").ExitCode);
+    }
+
+    /// <summary>
+    /// average differs only in the line its CHECK names, which the diff moves: it is kept as it runs, and the new grade
+    /// calls it. The proof that the binary's average is what the new code was compiled against (-fipa-ra) takes
+    /// average as the original build has it, since a moved line changes no register.
+    /// </summary>
+    [Fact]
+    public void NewCodeCallsAFunctionWhoseOnlyChangeIsAMovedLineAndTheRunningOneIsKept()
+    {
+        var binary = BuildLedger("original", "make");
+        var patch = Path.Combine(work, "moved_callee.so");
+
+        var built = GraftBuild("moved_callee", binary, patch);
+
+        Assert.True(built.ExitCode == 0, built.Stderr);
+        Assert.Contains("graft: build: score.o: grade: replaced: its code changed", built.Stderr, StringComparison.Ordinal);
+        Assert.Contains("graft: build: score.o: average: kept: only line numbers the diff moves differ (47 -> 48): the running code is kept",
+            built.Stderr, StringComparison.Ordinal);
+        using var ledger = RunningFixture.StartProgram(binary);
+        Assert.Equal(0, Shell.Graft("apply", ledger.Pid.ToString(), patch).ExitCode);
+        ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && l.Contains("/avg=", StringComparison.Ordinal));
+        Assert.Equal(0, Shell.Graft("revert", ledger.Pid.ToString(), "moved_callee").ExitCode);
+        ledger.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && !l.Contains("/avg=", StringComparison.Ordinal));
+        Assert.True(ledger.IsAlive);
     }
 
     [Fact]

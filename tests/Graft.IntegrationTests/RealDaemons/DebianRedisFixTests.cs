@@ -24,7 +24,26 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
     public void Dispose() => Directory.Delete(work, recursive: true);
 
     [Fact]
-    public void TheFixForCve2026_66373BuiltFromDebiansDiffRefusesTheCorruptStreamLiveUnderLoadAndRevertBringsTheOldCodeBack()
+    public void TheFixForCve2026_66373BuiltFromDebiansDiffRefusesTheCorruptStreamLiveUnderLoadAndRevertBringsTheOldCodeBack() =>
+        FixCve2026_66373LiveUnderLoad(DebianRedisSource.Get(Running).Binary);
+
+    /// <summary>
+    /// The same fix, proven against and applied to redis-server exactly as Debian's package ships it: stripped, its
+    /// symbols from the debug file of Debian's reproduced build (<see cref="DebianRedisPackage"/>), run by the name
+    /// of the package's symlink. The patch names the package's build-id, so it applies to nothing else.
+    /// </summary>
+    [Fact]
+    public void TheSameFixIsProvenAgainstAndAppliedToTheBinaryOfDebiansOwnPackage()
+    {
+        var package = DebianRedisPackage.Get(Running);
+
+        var report = FixCve2026_66373LiveUnderLoad(package.Binary);
+
+        Assert.Equal(package.BuildId, report.GetProperty("binaryBuildId").GetString());
+    }
+
+    /// <summary>Builds the fix against <paramref name="binary"/> and shows it live under load on a server that runs it; returns graft build's report.</summary>
+    private JsonElement FixCve2026_66373LiveUnderLoad(string binary)
     {
         var redis = DebianRedisSource.Get(Running);
         // The fix's diff applies after CVE-2026-25243's (deb12u8), whose test it extends: both, as the release has them.
@@ -35,22 +54,23 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         var payload = Payload(diff);
         var patch = Path.Combine(work, "cve-2026-66373.so");
 
-        var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", redis.Binary, "-o", patch,
+        var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", binary, "-o", patch,
             "--build", redis.BuildCommand, "--json");
 
         Assert.True(built.ExitCode == 0, built.Stderr);
-        var replaced = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("functions").EnumerateArray()
+        var report = JsonDocument.Parse(built.Stdout).RootElement;
+        var replaced = report.GetProperty("functions").EnumerateArray()
             .Where(f => f.GetProperty("change").GetString() == "Changed").Select(f => f.GetProperty("name").GetString()).ToList();
         output.WriteLine($"replaced: {string.Join(", ", replaced)}");
         Assert.Contains("rdbLoadObject", replaced);
 
         // The old code takes the corrupt stream (a separate server: freeing that stream may crash it).
-        using (var old = StartRedis(redis.Binary, out var oldPort))
+        using (var old = StartRedis(binary, out var oldPort))
         {
             Assert.Equal("OK", Restore(oldPort, payload));
         }
 
-        using var server = StartRedis(redis.Binary, out var port);
+        using var server = StartRedis(binary, out var port);
         Assert.Equal(["OK"], Cli(port, $"DEBUG POPULATE {Survivors} survivor"));
         var load = Path.Combine(work, "benchmark.out");
         using var benchmark = Benchmark(port, load);
@@ -76,6 +96,7 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         Assert.True(reverted.ExitCode == 0, reverted.Stderr);
         Assert.Equal("OK", Restore(port, payload));
         Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        return report;
     }
 
     private RunningFixture StartRedis(string binary, out int port)

@@ -35,7 +35,11 @@ internal sealed class DebianRedisSource
             Run(cache, "dpkg-source --no-check -x redis_*.dsc source");
         }
 
-        BuildCommand = $"CFLAGS='{Flags("CFLAGS")}' CPPFLAGS='{Flags("CPPFLAGS")}' LDFLAGS='{Flags("LDFLAGS")}' BUILD_TLS=yes "
+        // SOURCE_DATE_EPOCH as dpkg-buildpackage exports it, from the changelog: src/mkreleasehdr.sh then makes it the
+        // REDIS_BUILD_ID string, where it would otherwise put the host's name and the time, and shift the strings
+        // after it away from where Debian's binary has them.
+        BuildCommand = $"SOURCE_DATE_EPOCH={ChangelogTimestamp()} "
+            + $"CFLAGS='{Flags("CFLAGS")}' CPPFLAGS='{Flags("CPPFLAGS")}' LDFLAGS='{Flags("LDFLAGS")}' BUILD_TLS=yes "
             + "nice -n 10 make -j2 V=1 USE_SYSTEM_JEMALLOC=yes USE_SYSTEMD=yes USE_JEMALLOC=yes";
         if (!File.Exists(Path.Combine(cache, "done")))
         {
@@ -71,7 +75,14 @@ internal sealed class DebianRedisSource
         return file;
     }
 
-    private static void Fetch(string directory, string version) =>
+    private string ChangelogTimestamp()
+    {
+        var result = Shell.Run("dpkg-parsechangelog", "-l", Path.Combine(Source, "debian", "changelog"), "-STimestamp");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return result.Stdout.Trim();
+    }
+
+    internal static void Fetch(string directory, string version) =>
         Run(directory, $"apt-get source --download-only redis={version} 2>&1 | grep -v 'unsandboxed as root' >&2; test -e redis_*.dsc",
             "(no deb-src lines? run scripts/install-deps.sh as root)");
 
@@ -85,7 +96,7 @@ internal sealed class DebianRedisSource
             .Where(flag => !flag.StartsWith("-ffile-prefix-map=", StringComparison.Ordinal)));
     }
 
-    private static void Run(string directory, string command, string hint = "")
+    internal static void Run(string directory, string command, string hint = "")
     {
         var result = Shell.Run("/bin/sh", "-c", $"cd '{directory}' && {command}");
         var tail = string.Join('\n', (result.Stdout + result.Stderr).TrimEnd().Split('\n').TakeLast(20));

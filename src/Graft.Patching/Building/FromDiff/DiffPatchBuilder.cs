@@ -44,9 +44,12 @@ public sealed class DiffPatchBuilder(PatchBuilder linker)
             var code = PatchObject.Build(diffs, binary, out var patch);
 
             // The new code was compiled knowing what the functions it calls leave alone (-fipa-ra): they must be the binary's too.
+            // One whose code differs only in the line numbers the diff moves uses the registers it used: its original build,
+            // which differs from the patched one in those immediates alone, is what must be the binary's code.
             foreach (var (obj, callee) in patch.Callees)
             {
-                binary.Prove(obj, callee);
+                var linesMoved = compared.FirstOrDefault(d => d.Patched == obj && d.Kept.Any(k => k.Name == callee));
+                binary.Prove(linesMoved?.Original ?? obj, callee);
             }
 
             var patchName = name ?? Path.GetFileNameWithoutExtension(output);
