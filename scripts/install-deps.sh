@@ -17,10 +17,15 @@ set -uo pipefail
 # hence deb-src lines and dpkg-dev) as debian/rules does: with Debian's
 # jemalloc, lzf, systemd and OpenSSL (libjemalloc-dev liblzf-dev
 # libsystemd-dev libssl-dev pkg-config); graft build --diff runs patch.
+# Another test reproduces Debian's own build of that redis (dpkg-buildpackage,
+# whose binary is byte for byte the one Debian ships): that needs the source
+# package's Build-Depends too (debhelper, libhiredis-dev, liblua5.1-0-dev,
+# lua-bitop-dev, lua-cjson-dev, tcl-tls).
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
 	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools
 	[patch]=patch [dpkg-buildflags]=dpkg-dev [dpkg-shlibdeps]=dpkg-dev [pkg-config]=pkg-config)
-packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx patch dpkg-dev pkg-config libjemalloc-dev liblzf-dev libsystemd-dev libssl-dev"
+redis_build_depends="debhelper libhiredis-dev liblua5.1-0-dev lua-bitop-dev lua-cjson-dev tcl-tls"
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx patch dpkg-dev pkg-config libjemalloc-dev liblzf-dev libsystemd-dev libssl-dev $redis_build_depends"
 ok=1
 sources=/etc/apt/sources.list.d/graft-src.sources
 
@@ -33,6 +38,9 @@ declare -A header_of=([jemalloc/jemalloc.h]=libjemalloc-dev [liblzf/lzf.h]=liblz
 	[systemd/sd-daemon.h]=libsystemd-dev [openssl/ssl.h]=libssl-dev)
 for header in "${!header_of[@]}"; do
 	[ -e "/usr/include/$header" ] || missing+=("${header_of[$header]}")
+done
+for package in $redis_build_depends; do
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" = installed ] || missing+=("$package")
 done
 # /usr/sbin is not on every user's PATH.
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
