@@ -9,7 +9,6 @@ namespace Graft.Elf;
 public sealed class ElfFile
 {
     // SHF_COMPRESSED: the section's bytes are a compression header and zlib or zstd data.
-    private const ulong CompressedSection = 0x800;
 
     private readonly SectionSource _sectionSource;
     private readonly LoadImage _loadImage;
@@ -112,13 +111,11 @@ public sealed class ElfFile
         return new ElfFile(image, findSeparateDebug);
     }
 
-    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file unless that
-    /// file's is compressed (dh_strip's --compress-debug-sections), which is not read. A method, not a property: it may
-    /// be this object, and `graft info --json` serializes a patch's ElfFile.</summary>
+    /// <summary>The file that holds the object's DWARF (.debug_info): itself, or its separate debug file. A method, not a
+    /// property: it may be this object, and `graft info --json` serializes a patch's ElfFile.</summary>
     public ElfFile DwarfFile()
     {
-        return FindSection(".debug_info") is null && SeparateDebug?.File is { } debug
-            && debug.FindSection(".debug_info") is { } info && (info.Flags & CompressedSection) == 0 ? debug : this;
+        return FindSection(".debug_info") is null && SeparateDebug?.File is { } debug && debug.FindSection(".debug_info") is not null ? debug : this;
     }
 
     public ElfSection? FindSection(string name)

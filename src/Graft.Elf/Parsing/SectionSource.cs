@@ -3,13 +3,34 @@ namespace Graft.Elf.Parsing;
 /// <summary>Section contents and the sections they link to, for the readers of individual tables.</summary>
 internal sealed class SectionSource(ReadOnlyMemory<byte> image, IReadOnlyList<ElfSection> sections)
 {
+    private readonly Dictionary<int, ReadOnlyMemory<byte>> _decompressed = [];
+
     public IReadOnlyList<ElfSection> All => sections;
 
+    /// <summary>The section's contents; for a compressed one (SHF_COMPRESSED: dh_strip's --compress-debug-sections), decompressed.</summary>
     public ReadOnlyMemory<byte> Data(ElfSection section)
     {
-        return section.Type == ElfSectionType.NoBits
-            ? ReadOnlyMemory<byte>.Empty
-            : FileRange.Slice(image, section.Offset, section.Size, $"section {section.Index} ({section.Name})");
+        if (section.Type == ElfSectionType.NoBits)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        var stored = FileRange.Slice(image, section.Offset, section.Size, $"section {section.Index} ({section.Name})");
+        if ((section.Flags & CompressedSection.Flag) == 0)
+        {
+            return stored;
+        }
+
+        lock (_decompressed)
+        {
+            if (!_decompressed.TryGetValue(section.Index, out var data))
+            {
+                data = CompressedSection.Decompress(stored, $"section {section.Index} ({section.Name})");
+                _decompressed[section.Index] = data;
+            }
+
+            return data;
+        }
     }
 
     public ElfSection Linked(ElfSection section)
