@@ -20,8 +20,9 @@ flags() {
 		DEB_LDFLAGS_MAINT_APPEND='-Wl,-no-as-needed -ldl -latomic -llzf' dpkg-buildflags --get "$1" |
 		tr ' ' '\n' | grep -v '^-ffile-prefix-map=' | tr '\n' ' '
 }
-# SOURCE_DATE_EPOCH as dpkg-buildpackage exports it: mkreleasehdr.sh makes it REDIS_BUILD_ID (else host name and time).
-build="SOURCE_DATE_EPOCH=\$(dpkg-parsechangelog -l '$work/source/debian/changelog' -STimestamp)"
+# As Debian builds it: SOURCE_DATE_EPOCH as dpkg-buildpackage exports it (mkreleasehdr.sh makes it REDIS_BUILD_ID,
+# else host name and time), and no git repository around the tree (else its commit goes into the binary).
+build="GIT_DIR=/nonexistent SOURCE_DATE_EPOCH=\$(dpkg-parsechangelog -l '$work/source/debian/changelog' -STimestamp)"
 build="$build CFLAGS='$(flags CFLAGS)' CPPFLAGS='$(flags CPPFLAGS)' LDFLAGS='$(flags LDFLAGS)' BUILD_TLS=yes"
 build="$build make -j2 V=1 USE_SYSTEM_JEMALLOC=yes USE_SYSTEMD=yes USE_JEMALLOC=yes"
 

@@ -31,7 +31,7 @@ internal sealed class DebianRedisPackage
             DebianRedisSource.Run(cache, $"apt-get download redis-server={version} redis-tools={version} 2>&1 | grep -v 'unsandboxed as root' >&2; "
                 + "dpkg-deb -x redis-server_*.deb shipped && dpkg-deb -x redis-tools_*.deb shipped");
             DebianRedisSource.Run(rebuild, $"cp -a '{DebianRedisSource.Get(version).Source}' redis && cd redis "
-                + "&& DEB_BUILD_OPTIONS='nocheck parallel=2' nice -n 10 dpkg-buildpackage -b -uc -us >../build.log 2>&1",
+                + $"&& {DebianRedisSource.OutsideGit} DEB_BUILD_OPTIONS='nocheck parallel=2' nice -n 10 dpkg-buildpackage -b -uc -us >../build.log 2>&1",
                 "(the build dependencies of Debian's redis: scripts/install-deps.sh)");
             DebianRedisSource.Run(rebuild, "dpkg-deb -x redis-tools_*.deb rebuilt && dpkg-deb -x redis-tools-dbgsym_*.deb rebuilt");
 

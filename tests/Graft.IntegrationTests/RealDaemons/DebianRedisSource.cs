@@ -35,10 +35,12 @@ internal sealed class DebianRedisSource
             Run(cache, "dpkg-source --no-check -x redis_*.dsc source");
         }
 
-        // SOURCE_DATE_EPOCH as dpkg-buildpackage exports it, from the changelog: src/mkreleasehdr.sh then makes it the
-        // REDIS_BUILD_ID string, where it would otherwise put the host's name and the time, and shift the strings
-        // after it away from where Debian's binary has them.
-        BuildCommand = $"SOURCE_DATE_EPOCH={ChangelogTimestamp()} "
+        // As Debian's buildd builds it. SOURCE_DATE_EPOCH as dpkg-buildpackage exports it, from the changelog:
+        // src/mkreleasehdr.sh makes it the REDIS_BUILD_ID string, where it would otherwise put the host's name and the
+        // time, and shift the strings after it away from where Debian's binary has them. And outside any git
+        // repository (a source package has none; the tests' output folder lies in graft's): mkreleasehdr.sh would
+        // write that repository's commit and its count of changed lines into the binary.
+        BuildCommand = $"{OutsideGit} SOURCE_DATE_EPOCH={ChangelogTimestamp()} "
             + $"CFLAGS='{Flags("CFLAGS")}' CPPFLAGS='{Flags("CPPFLAGS")}' LDFLAGS='{Flags("LDFLAGS")}' BUILD_TLS=yes "
             + "nice -n 10 make -j2 V=1 USE_SYSTEM_JEMALLOC=yes USE_SYSTEMD=yes USE_JEMALLOC=yes";
         if (!File.Exists(Path.Combine(cache, "done")))
@@ -48,6 +50,9 @@ internal sealed class DebianRedisSource
             File.WriteAllText(Path.Combine(cache, "done"), version);
         }
     }
+
+    /// <summary>The environment that keeps git from finding a repository around the build tree.</summary>
+    public const string OutsideGit = "GIT_DIR=/nonexistent";
 
     /// <summary>The source tree, as Debian's patches leave it, never built in.</summary>
     public string Source { get; }
