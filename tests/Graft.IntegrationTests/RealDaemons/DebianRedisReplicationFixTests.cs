@@ -50,8 +50,8 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         Assert.Contains("readSyncBulkPayload", replaced);
 
         // The old code, on a throwaway pair: the full sync loads while the function runs, and from then on the replica
-        // spins in it without serving events, so nothing it is sent gets an answer (loading the master's library into
-        // the engine's one Lua state ends by clearing the Lua hook through which the running function served them).
+        // spins in it without serving events, so nothing it is sent gets an answer (likely because loading the master's
+        // library into the engine's one Lua state ends by clearing the Lua hook through which the function served them).
         using (var oldMaster = StartRedis(redis.Binary, out var oldMasterPort))
         using (var oldReplica = StartRedis(redis.Binary, out var oldReplicaPort))
         {
