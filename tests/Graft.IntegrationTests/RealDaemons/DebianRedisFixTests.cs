@@ -10,8 +10,10 @@ namespace Graft.IntegrationTests.RealDaemons;
 /// Debian's own security fix, applied to the running service: redis-server built from Debian's source of deb12u7
 /// with Debian's flags, and the fix for CVE-2026-66373 (a RESTORE payload whose two stream consumers share one
 /// pending entry was accepted, and freeing them later is a use-after-free) taken from the later release's
-/// debian/patches, built into a patch by graft build --diff and applied under redis-benchmark. The first run builds
-/// redis (minutes); later runs reuse it from the tests' output folder.
+/// debian/patches, built into a patch by graft build --diff and applied under redis-benchmark. That patch also holds
+/// the fix for CVE-2026-25243 (a zipmap whose small length is encoded in 5 bytes passed the integrity check), whose
+/// payload the same server is shown to take, refuse, and take again. The first run builds redis (minutes); later runs
+/// reuse it from the tests' output folder.
 /// </summary>
 public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDisposable
 {
@@ -51,7 +53,8 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         File.WriteAllText(diff, string.Concat(
             File.ReadAllText(DebianRedisSource.PackagingFile(Fixed, "debian/patches/CVE-2026-25243.patch")),
             File.ReadAllText(DebianRedisSource.PackagingFile(Fixed, "debian/patches/CVE-2026-66373.patch"))));
-        var payload = Payload(diff);
+        var payload = Payload(diff, RestorePayload(), "stream");
+        var zipmap = Payload(diff, ZipmapFieldPayload(), "zipmap");
         var patch = Path.Combine(work, "cve-2026-66373.so");
 
         var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", binary, "-o", patch,
@@ -63,6 +66,7 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
             .Where(f => f.GetProperty("change").GetString() == "Changed").Select(f => f.GetProperty("name").GetString()).ToList();
         output.WriteLine($"replaced: {string.Join(", ", replaced)}");
         Assert.Contains("rdbLoadObject", replaced);
+        Assert.Contains("zipmapValidateIntegrity", replaced);
 
         // The old code takes the corrupt stream (a separate server: freeing that stream may crash it).
         using (var old = StartRedis(binary, out var oldPort))
@@ -75,6 +79,10 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         var load = Path.Combine(work, "benchmark.out");
         using var benchmark = Benchmark(port, load);
         WaitForTraffic(port, Survivors);
+        // The old code takes the zipmap on the server to patch: its 5-byte length stays inside the payload, so the
+        // hash it makes is sound, only the check the fix adds refuses it.
+        Assert.Equal("OK", Restore(port, zipmap, "zipmap:old"));
+        Assert.Equal(["hash"], Cli(port, "TYPE zipmap:old"));
 
         var applied = Shell.Graft("apply", server.Pid.ToString(), patch, "--json");
 
@@ -89,12 +97,17 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
         Assert.Equal(["OK"], Cli(port, "DEBUG SET-SKIP-CHECKSUM-VALIDATION 1"));
         Assert.Contains("Bad data format", Restore(port, payload), StringComparison.Ordinal);
+        // RESTORE logs why it refused a payload at the verbose level only: the check the fix added is the reason.
+        Assert.Equal(["OK"], Cli(port, "CONFIG SET loglevel verbose"));
+        Assert.Contains("Bad data format", Restore(port, zipmap, "zipmap:patched"), StringComparison.Ordinal);
+        Assert.Contains(server.Lines(), line => line.Contains("Zipmap integrity check failed", StringComparison.Ordinal));
         Assert.Equal(["PONG"], Cli(port, "PING"));
 
         var reverted = Shell.Graft("revert", server.Pid.ToString(), "cve-2026-66373");
 
         Assert.True(reverted.ExitCode == 0, reverted.Stderr);
         Assert.Equal("OK", Restore(port, payload));
+        Assert.Equal("OK", Restore(port, zipmap, "zipmap:reverted"));
         Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
         return report;
     }
@@ -123,19 +136,20 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
         }
     }
 
-    /// <summary>The RESTORE payload the diff adds to tests/integration/corrupt-dump.tcl, written to a file.</summary>
-    private string Payload(string diff)
+    /// <summary>A RESTORE payload the diff adds to tests/integration/corrupt-dump.tcl (the one <paramref name="test"/>
+    /// finds), written to a file named <paramref name="name"/>.</summary>
+    private string Payload(string diff, Regex test, string name)
     {
-        var escaped = RestorePayload().Match(File.ReadAllText(diff)).Groups[1].Value;
+        var escaped = test.Match(File.ReadAllText(diff)).Groups[1].Value;
         Assert.NotEmpty(escaped);
-        var path = Path.Combine(work, "payload");
+        var path = Path.Combine(work, name);
         File.WriteAllBytes(path, [.. HexByte().Matches(escaped).Select(m => Convert.ToByte(m.Groups[1].Value, 16))]);
         return path;
     }
 
-    private static string Restore(int port, string payload)
+    private static string Restore(int port, string payload, string key = "mystream")
     {
-        var result = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {port} -x RESTORE mystream 0 < '{payload}'");
+        var result = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {port} -x RESTORE {key} 0 < '{payload}'");
         Assert.True(result.ExitCode == 0, result.Stderr);
         return result.Stdout.Trim();
     }
@@ -149,6 +163,10 @@ public sealed partial class DebianRedisFixTests(ITestOutputHelper output) : IDis
 
     [GeneratedRegex(@"RESTORE mystream 0 ""((?:\\x[0-9a-fA-F]{2})+)""")]
     private static partial Regex RestorePayload();
+
+    /// <summary>The payload of 'corrupt payload: zipmap - 5 bytes length encoding for a small field', CVE-2026-25243's.</summary>
+    [GeneratedRegex(@"5 bytes length encoding for a small field\}.*?restore key 0 ""((?:\\x[0-9a-fA-F]{2})+)""", RegexOptions.Singleline)]
+    private static partial Regex ZipmapFieldPayload();
 
     [GeneratedRegex(@"\\x([0-9a-fA-F]{2})")]
     private static partial Regex HexByte();
