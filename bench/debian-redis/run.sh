@@ -47,6 +47,7 @@ for cve in CVE-2026-23631 CVE-2026-25243 CVE-2026-66373-cumulative CVE-2026-8193
 		continue
 	fi
 	replaced=$(python3 -c "import json,sys; print(','.join(f['name'] for f in json.load(open(sys.argv[1]))['functions'] if f['change']=='Changed'))" "$cve.build.json")
+	kept=$(python3 -c "import json,sys; print(sum(f['change']=='LinesMoved' for f in json.load(open(sys.argv[1]))['functions']))" "$cve.build.json")
 	dir=$work/run-$cve && rm -rf "$dir" && mkdir -p "$dir"
 	binary/src/redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
 		--enable-debug-command yes >"$dir/redis.log" 2>&1 &
@@ -63,7 +64,8 @@ for cve in CVE-2026-23631 CVE-2026-25243 CVE-2026-66373-cumulative CVE-2026-8193
 	stop=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"{d['longestStopMilliseconds']:.0f} ms ({d['longestStopKind']})\")" "$dir/apply.json")
 	"$graft" revert "$pid" "$cve" >/dev/null 2>&1
 	survived=$([ "$(cli get survivor:4242)" = value:4242 ] && kill -0 "$pid" && echo yes || echo no)
-	echo "$cve: built, replaced $replaced; apply ${took} ms, longest stop $stop;" \
+	echo "$cve: built, replaced $replaced (kept $kept whose only change is a moved line); apply ${took} ms, longest stop $stop;" \
+		"apply warnings: $(grep -c 'warning' "$dir/apply.err" || true);" \
 		"benchmark exit $bench_rc, $(grep -ci error "$dir/bench.out" || true) errors; same pid and keys after revert: $survived"
 	kill "$pid" && wait "$pid" 2>/dev/null || true
 done
