@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using Graft.IntegrationTests.Support;
 using Xunit.Abstractions;
 
@@ -17,9 +15,6 @@ namespace Graft.IntegrationTests.RealDaemons;
 /// </summary>
 public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Running = "5:7.0.15-1~deb12u7";
-    private const string Fixed = "5:7.0.15-1~deb12u10";
-    private const int Survivors = 100_000;
 
     // The node's nodes.conf names itself and a peer that never runs (nothing listens on 127.0.0.1:1): a node it
     // knows, so that it takes the packets below as the peer's, and whose hostname no real PING of the peer resets.
@@ -30,29 +25,20 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
 
     private const string Warning = "Received ping packet with missing null terminator in extension type 0";
 
-    private readonly string work = Directory.CreateTempSubdirectory("graft-debian-redis-cluster-").FullName;
+    private readonly DebianRedisFix fix = new(output, "cluster");
 
-    public void Dispose() => Directory.Delete(work, recursive: true);
+    public void Dispose() => fix.Dispose();
 
     [Fact]
     public void TheFixForCve2026_92925BuiltFromDebiansDiffDropsAPingWhoseHostnameHasNoTerminatorLiveUnderLoadAndRevertBringsTheOldCodeBack()
     {
-        var redis = DebianRedisSource.Get(Running);
-        var diff = DebianRedisSource.PackagingFile(Fixed, "debian/patches/CVE-2026-92925.patch");
-        var patch = Path.Combine(work, "cve-2026-92925.so");
+        var redis = fix.Redis;
+        var patch = Path.Combine(fix.Work, "cve-2026-92925.so");
 
-        var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", redis.Binary, "-o", patch,
-            "--build", redis.BuildCommand, "--json");
-
-        Assert.True(built.ExitCode == 0, built.Stderr);
-        var replaced = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("functions").EnumerateArray()
-            .Where(f => f.GetProperty("change").GetString() == "Changed").Select(f => f.GetProperty("name").GetString()).ToList();
-        output.WriteLine($"replaced: {string.Join(", ", replaced)}");
-        // Not how many: the diff moves the __LINE__ of every serverAssert below its hunk, which changes other functions.
-        Assert.Contains("clusterProcessPacket", replaced);
+        fix.Build(DebianRedisFix.Diff("CVE-2026-92925"), redis.Binary, patch, "clusterProcessPacket");
 
         using var server = StartClusterNode(redis.Binary, out var port, out var busPort);
-        Assert.Equal(["OK"], Cli(port, $"DEBUG POPULATE {Survivors} survivor"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(port, $"DEBUG POPULATE {DebianRedisFix.Survivors} survivor"));
 
         // The old code answers the PING, and takes the 32 bytes and whatever follows them up to a NUL as the peer's hostname.
         using (var bus = SendToBus(busPort, PingWithUnterminatedHostname('x')))
@@ -62,21 +48,7 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
 
         Assert.StartsWith(new string('x', 32), PeerHostname(port), StringComparison.Ordinal);
 
-        var load = Path.Combine(work, "benchmark.out");
-        using var benchmark = Benchmark(port, load);
-        WaitForTraffic(port, Survivors);
-
-        var applied = Shell.Graft("apply", server.Pid.ToString(), patch, "--json");
-
-        Assert.True(applied.ExitCode == 0, applied.Stderr);
-        output.WriteLine($"longest stop: {JsonDocument.Parse(applied.Stdout).RootElement.GetProperty("longestStopMilliseconds")} ms");
-        WaitForTraffic(port, long.Parse(Cli(port, "DBSIZE").Single()));
-        benchmark.Kill();
-        benchmark.WaitForExit();
-        Assert.DoesNotContain("error", File.ReadAllText(load), StringComparison.OrdinalIgnoreCase);
-        Assert.True(server.IsAlive);
-        Assert.True(long.Parse(Cli(port, "DBSIZE").Single()) >= Survivors);
-        Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        fix.ApplyUnderLoad(server, port, patch, $"-p {port}");
 
         // The new code drops the PING, saying why: no answer (the old code's came at once), the hostname as it was. The
         // link stays up: a well-formed PING after it on the same connection is answered.
@@ -99,7 +71,7 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
         }
 
         Assert.StartsWith(new string('z', 32), PeerHostname(port), StringComparison.Ordinal);
-        Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        Assert.Equal(["value:4242"], DebianRedisFix.Cli(port, "GET survivor:4242"));
     }
 
     // redis 7.0.15's clusterMsg (src/cluster.h), fields in network byte order: the header up to its union of message
@@ -205,7 +177,7 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
     /// <summary>The hostname the node has for the peer: what follows the address in CLUSTER NODES ("ip:port@cport,hostname").</summary>
     private static string PeerHostname(int port)
     {
-        var address = Cli(port, "CLUSTER NODES").Single(l => l.StartsWith(Peer, StringComparison.Ordinal)).Split(' ')[1];
+        var address = DebianRedisFix.Cli(port, "CLUSTER NODES").Single(l => l.StartsWith(Peer, StringComparison.Ordinal)).Split(' ')[1];
         return address.Contains(',') ? address[(address.IndexOf(',') + 1)..] : "";
     }
 
@@ -215,7 +187,7 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
     {
         port = Ports.Free();
         busPort = Ports.Free();
-        var directory = Directory.CreateDirectory(Path.Combine(work, $"redis-{port}")).FullName;
+        var directory = Directory.CreateDirectory(Path.Combine(fix.Work, $"redis-{port}")).FullName;
         var nodes = Path.Combine(directory, "nodes.conf");
         File.WriteAllText(nodes, $"""
             {Myself} 127.0.0.1:{port}@{busPort} myself,master - 0 0 1 connected 0-16383
@@ -223,9 +195,7 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
             vars currentEpoch 2 lastVoteEpoch 0
 
             """);
-        var server = RunningFixture.StartDaemon(binary, "Ready to accept connections", "--port", port.ToString(), "--bind", "127.0.0.1",
-            "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
-            "--cluster-enabled", "yes", "--cluster-config-file", nodes, "--cluster-port", busPort.ToString());
+        var server = fix.Start(binary, port, "--cluster-enabled", "yes", "--cluster-config-file", nodes, "--cluster-port", busPort.ToString());
         try
         {
             server.WaitForLine(l => l.Contains("Cluster state changed: ok", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
@@ -236,28 +206,5 @@ public sealed class DebianRedisClusterFixTests(ITestOutputHelper output) : IDisp
             server.Dispose();
             throw;
         }
-    }
-
-    /// <summary>redis-benchmark on the server until killed (sets, gets, increments and pushes from 20 clients), what it
-    /// prints (errors included) going to <paramref name="log"/>.</summary>
-    private static Process Benchmark(int port, string log) =>
-        Process.Start("/bin/sh", ["-c", $"exec redis-benchmark -h 127.0.0.1 -p {port} -t set,get,incr,lpush -c 20 -r 100000 -l -q > '{log}' 2>&1"]);
-
-    /// <summary>Waits until the benchmark's SETs have added keys to the <paramref name="keys"/> there were.</summary>
-    private static void WaitForTraffic(int port, long keys)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (long.Parse(Cli(port, "DBSIZE").Single()) <= keys)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "redis-benchmark added no key");
-            Thread.Sleep(100);
-        }
-    }
-
-    private static string[] Cli(int port, string command)
-    {
-        var result = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {port} {command}");
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 }

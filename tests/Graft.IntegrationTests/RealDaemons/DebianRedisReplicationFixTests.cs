@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Graft.IntegrationTests.Support;
 using Xunit.Abstractions;
@@ -15,9 +14,6 @@ namespace Graft.IntegrationTests.RealDaemons;
 /// </summary>
 public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Running = "5:7.0.15-1~deb12u7";
-    private const string Fixed = "5:7.0.15-1~deb12u10";
-    private const int Survivors = 100_000;
     private const string Busy = "BUSY Redis is busy running a script.";
     private const string TimedOut = "Slow script detected";
     private const string Killed = "Lua script killed by user";
@@ -29,25 +25,17 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         redis.register_function{function_name='blockfunc', callback=function() while true do end end, flags={'no-writes'}}
         """;
 
-    private readonly string work = Directory.CreateTempSubdirectory("graft-debian-redis-replication-").FullName;
+    private readonly DebianRedisFix fix = new(output, "replication");
 
-    public void Dispose() => Directory.Delete(work, recursive: true);
+    public void Dispose() => fix.Dispose();
 
     [Fact]
     public void TheFixForCve2026_23631BuiltFromDebiansDiffHoldsAFullSyncBackWhileAFunctionRunsLiveAndRevertBringsTheOldCodeBack()
     {
-        var redis = DebianRedisSource.Get(Running);
-        var diff = DebianRedisSource.PackagingFile(Fixed, "debian/patches/CVE-2026-23631.patch");
-        var patch = Path.Combine(work, "cve-2026-23631.so");
+        var redis = fix.Redis;
+        var patch = Path.Combine(fix.Work, "cve-2026-23631.so");
 
-        var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", redis.Binary, "-o", patch,
-            "--build", redis.BuildCommand, "--json");
-
-        Assert.True(built.ExitCode == 0, built.Stderr);
-        var replaced = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("functions").EnumerateArray()
-            .Where(f => f.GetProperty("change").GetString() == "Changed").Select(f => f.GetProperty("name").GetString()).ToList();
-        output.WriteLine($"replaced: {string.Join(", ", replaced)}");
-        Assert.Contains("readSyncBulkPayload", replaced);
+        fix.Build(DebianRedisFix.Diff("CVE-2026-23631"), redis.Binary, patch, "readSyncBulkPayload");
 
         // The old code, on a throwaway pair: the full sync loads while the function runs, and from then on the replica
         // spins in it without serving events, so nothing it is sent gets an answer (likely because loading the master's
@@ -57,7 +45,7 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         {
             Replicate(oldMasterPort, oldReplicaPort);
             var logged = oldReplica.Lines().Count;
-            using var function = StartBlockingFunction(oldReplicaPort, Path.Combine(work, "old-function.out"));
+            using var function = StartBlockingFunction(oldReplicaPort, Path.Combine(fix.Work, "old-function.out"));
             OverflowReplicaOutputBuffer(oldMasterPort);
 
             Assert.True(LoadedWhileTheFunctionRan(oldReplica, logged));
@@ -71,28 +59,14 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         // The server to patch is a master under load first: a replica's data is replaced by its master's, so what
         // survives the apply is shown before it replicates.
         using var server = StartRedis(redis.Binary, out var port);
-        Assert.Equal(["OK"], Cli(port, $"DEBUG POPULATE {Survivors} survivor"));
-        var load = Path.Combine(work, "benchmark.out");
-        using var benchmark = Benchmark(port, load);
-        WaitForTraffic(port, Survivors);
-
-        var applied = Shell.Graft("apply", server.Pid.ToString(), patch, "--json");
-
-        Assert.True(applied.ExitCode == 0, applied.Stderr);
-        output.WriteLine($"longest stop: {JsonDocument.Parse(applied.Stdout).RootElement.GetProperty("longestStopMilliseconds")} ms");
-        WaitForTraffic(port, long.Parse(Cli(port, "DBSIZE").Single()));
-        benchmark.Kill();
-        benchmark.WaitForExit();
-        Assert.DoesNotContain("error", File.ReadAllText(load), StringComparison.OrdinalIgnoreCase);
-        Assert.True(server.IsAlive);
-        Assert.True(long.Parse(Cli(port, "DBSIZE").Single()) >= Survivors);
-        Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(port, $"DEBUG POPULATE {DebianRedisFix.Survivors} survivor"));
+        fix.ApplyUnderLoad(server, port, patch, $"-p {port}");
 
         // The patched replica: still busy a second after the full sync, it loads only once the function is killed.
         using var master = StartRedis(redis.Binary, out var masterPort);
         Replicate(masterPort, port);
         var beforePatchedTrigger = server.Lines().Count;
-        var answer = Path.Combine(work, "function.out");
+        var answer = Path.Combine(fix.Work, "function.out");
         using (var function = StartBlockingFunction(port, answer))
         {
             OverflowReplicaOutputBuffer(masterPort);
@@ -108,14 +82,14 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         Assert.False(LoadedWhileTheFunctionRan(server, beforePatchedTrigger));
         Assert.Contains(server.Lines().Skip(beforePatchedTrigger).SkipWhile(line => !line.Contains(Killed, StringComparison.Ordinal)),
             line => line.Contains(SyncLoads, StringComparison.Ordinal));
-        Assert.Equal(Cli(masterPort, "DBSIZE"), Cli(port, "DBSIZE"));
+        Assert.Equal(DebianRedisFix.Cli(masterPort, "DBSIZE"), DebianRedisFix.Cli(port, "DBSIZE"));
 
         var reverted = Shell.Graft("revert", server.Pid.ToString(), "cve-2026-23631");
 
         // The old code again, in the same process: the same trigger leaves it spinning, answering nobody.
         Assert.True(reverted.ExitCode == 0, reverted.Stderr);
         var beforeRevertedTrigger = server.Lines().Count;
-        using (var function = StartBlockingFunction(port, Path.Combine(work, "reverted-function.out")))
+        using (var function = StartBlockingFunction(port, Path.Combine(fix.Work, "reverted-function.out")))
         {
             OverflowReplicaOutputBuffer(masterPort);
 
@@ -127,13 +101,7 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
         }
     }
 
-    private RunningFixture StartRedis(string binary, out int port)
-    {
-        port = Ports.Free();
-        var directory = Directory.CreateDirectory(Path.Combine(work, $"redis-{port}")).FullName;
-        return RunningFixture.StartDaemon(binary, "Ready to accept connections", "--port", port.ToString(), "--bind", "127.0.0.1",
-            "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "yes");
-    }
+    private RunningFixture StartRedis(string binary, out int port) => fix.Start(binary, port = Ports.Free());
 
     /// <summary>
     /// Makes the server at <paramref name="replicaPort"/> a replica of the one at <paramref name="masterPort"/>, set up
@@ -143,16 +111,16 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
     /// </summary>
     private void Replicate(int masterPort, int replicaPort)
     {
-        Assert.Equal(["OK"], Cli(masterPort, "CONFIG SET repl-diskless-sync yes"));
-        Assert.Equal(["OK"], Cli(masterPort, "CONFIG SET repl-diskless-sync-delay 0"));
-        Assert.Equal(["OK"], Cli(masterPort, "CONFIG SET client-output-buffer-limit 'replica 1k 1k 0'"));
-        Assert.Equal(["OK"], Cli(replicaPort, "CONFIG SET repl-diskless-load swapdb"));
-        Assert.Equal(["OK"], Cli(replicaPort, "CONFIG SET busy-reply-threshold 1"));
-        var library = Path.Combine(work, "blocklib.lua");
+        Assert.Equal(["OK"], DebianRedisFix.Cli(masterPort, "CONFIG SET repl-diskless-sync yes"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(masterPort, "CONFIG SET repl-diskless-sync-delay 0"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(masterPort, "CONFIG SET client-output-buffer-limit 'replica 1k 1k 0'"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(replicaPort, "CONFIG SET repl-diskless-load swapdb"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(replicaPort, "CONFIG SET busy-reply-threshold 1"));
+        var library = Path.Combine(fix.Work, "blocklib.lua");
         File.WriteAllText(library, BlockingLibrary);
         var loaded = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {masterPort} -x FUNCTION LOAD REPLACE < '{library}'");
         Assert.Equal("blocklib", loaded.Stdout.Trim());
-        Assert.Equal(["OK"], Cli(replicaPort, $"REPLICAOF 127.0.0.1 {masterPort}"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(replicaPort, $"REPLICAOF 127.0.0.1 {masterPort}"));
         WaitForLink(replicaPort);
     }
 
@@ -176,7 +144,7 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
     private void OverflowReplicaOutputBuffer(int masterPort)
     {
         var fullSyncs = FullSyncs(masterPort);
-        var value = Path.Combine(work, "big-value");
+        var value = Path.Combine(fix.Work, "big-value");
         File.WriteAllText(value, new string('x', 1_000_000));
         for (var key = 0; key < 5; key++)
         {
@@ -195,7 +163,7 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
     }
 
     private static long FullSyncs(int port) =>
-        long.Parse(FullSyncCount().Match(string.Join('\n', Cli(port, "INFO stats"))).Groups[1].Value);
+        long.Parse(FullSyncCount().Match(string.Join('\n', DebianRedisFix.Cli(port, "INFO stats"))).Groups[1].Value);
 
     /// <summary>Whether the replica, in what it logged after its first <paramref name="skip"/> lines, loaded a full sync
     /// between the function's timing out and its end.</summary>
@@ -208,25 +176,9 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
     private static void WaitForLink(int replicaPort)
     {
         var deadline = Stopwatch.StartNew();
-        while (!Cli(replicaPort, "INFO replication").Any(line => line.Trim() == "master_link_status:up"))
+        while (!DebianRedisFix.Cli(replicaPort, "INFO replication").Any(line => line.Trim() == "master_link_status:up"))
         {
             Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the replica did not sync with its master");
-            Thread.Sleep(100);
-        }
-    }
-
-    /// <summary>redis-benchmark on the server until killed (sets, gets, increments and pushes from 20 clients), what it
-    /// prints (errors included) going to <paramref name="log"/>.</summary>
-    private static Process Benchmark(int port, string log) =>
-        Process.Start("/bin/sh", ["-c", $"exec redis-benchmark -h 127.0.0.1 -p {port} -t set,get,incr,lpush -c 20 -r 100000 -l -q > '{log}' 2>&1"]);
-
-    /// <summary>Waits until the benchmark's SETs have added keys to the <paramref name="keys"/> there were.</summary>
-    private static void WaitForTraffic(int port, long keys)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (long.Parse(Cli(port, "DBSIZE").Single()) <= keys)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "redis-benchmark added no key");
             Thread.Sleep(100);
         }
     }
@@ -243,13 +195,6 @@ public sealed partial class DebianRedisReplicationFixTests(ITestOutputHelper out
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         return result.Stdout.Trim();
-    }
-
-    private static string[] Cli(int port, string command)
-    {
-        var result = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {port} {command}");
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     [GeneratedRegex(@"sync_full:(\d+)")]

@@ -5,7 +5,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json;
 using Graft.IntegrationTests.Support;
 using Xunit.Abstractions;
 
@@ -20,9 +19,6 @@ namespace Graft.IntegrationTests.RealDaemons;
 /// </summary>
 public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Running = "5:7.0.15-1~deb12u7";
-    private const string Fixed = "5:7.0.15-1~deb12u10";
-    private const int Survivors = 100_000;
 
     // redis reads a bulk argument of 32 KB or more (PROTO_MBULK_BIG_ARG) exactly to its end, so the command sent after
     // it in the same TLS record stays decrypted in OpenSSL, and its connection goes on the pending list.
@@ -30,25 +26,17 @@ public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposab
 
     private const string Crashed = "crashed by signal: 11";
 
-    private readonly string work = Directory.CreateTempSubdirectory("graft-debian-redis-tls-").FullName;
+    private readonly DebianRedisFix fix = new(output, "tls");
 
-    public void Dispose() => Directory.Delete(work, recursive: true);
+    public void Dispose() => fix.Dispose();
 
     [Fact]
     public void TheFixForCve2026_81934BuiltFromDebiansDiffSurvivesAPendingTlsClientKillingTheNextLiveUnderLoadAndRevertBringsTheCrashBack()
     {
-        var redis = DebianRedisSource.Get(Running);
-        var diff = DebianRedisSource.PackagingFile(Fixed, "debian/patches/CVE-2026-81934.patch");
-        var patch = Path.Combine(work, "cve-2026-81934.so");
+        var redis = fix.Redis;
+        var patch = Path.Combine(fix.Work, "cve-2026-81934.so");
 
-        var built = Shell.Graft("build", "--source", redis.Source, "--diff", diff, "--binary", redis.Binary, "-o", patch,
-            "--build", redis.BuildCommand, "--json");
-
-        Assert.True(built.ExitCode == 0, built.Stderr);
-        var replaced = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("functions").EnumerateArray()
-            .Where(f => f.GetProperty("change").GetString() == "Changed").Select(f => f.GetProperty("name").GetString()).ToList();
-        output.WriteLine($"replaced: {string.Join(", ", replaced)}");
-        Assert.Contains("tlsProcessPendingData", replaced);
+        fix.Build(DebianRedisFix.Diff("CVE-2026-81934"), redis.Binary, patch, "tlsProcessPendingData");
         using var certificate = Certificate();
 
         // The old code crashes (a separate server).
@@ -59,22 +47,8 @@ public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposab
         }
 
         using var server = StartRedis(redis.Binary, out var port, out var tlsPort);
-        Assert.Equal(["OK"], Cli(port, $"DEBUG POPULATE {Survivors} survivor"));
-        var load = Path.Combine(work, "benchmark.out");
-        using var benchmark = Benchmark(tlsPort, load);
-        WaitForTraffic(port, Survivors);
-
-        var applied = Shell.Graft("apply", server.Pid.ToString(), patch, "--json");
-
-        Assert.True(applied.ExitCode == 0, applied.Stderr);
-        output.WriteLine($"longest stop: {JsonDocument.Parse(applied.Stdout).RootElement.GetProperty("longestStopMilliseconds")} ms");
-        WaitForTraffic(port, long.Parse(Cli(port, "DBSIZE").Single()));
-        benchmark.Kill();
-        benchmark.WaitForExit();
-        Assert.DoesNotContain("error", File.ReadAllText(load), StringComparison.OrdinalIgnoreCase);
-        Assert.True(server.IsAlive);
-        Assert.True(long.Parse(Cli(port, "DBSIZE").Single()) >= Survivors);
-        Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        Assert.Equal(["OK"], DebianRedisFix.Cli(port, $"DEBUG POPULATE {DebianRedisFix.Survivors} survivor"));
+        fix.ApplyUnderLoad(server, port, patch, $"--tls --insecure -p {tlsPort}");
 
         // The new code: one client killed the other (":1", the number of clients killed) and lives on, the other was closed
         // before its answers were written (redis writes them after it handles the pending connections). Both SETs ran, so
@@ -83,14 +57,14 @@ public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposab
         var answers = KillEachOtherWhilePending(server, tlsPort, certificate);
         Assert.Contains(["+OK", ":1"], answers);
         Assert.Contains([null, null], answers);
-        Assert.Equal(["2"], Cli(port, "EXISTS pending:first pending:second"));
+        Assert.Equal(["2"], DebianRedisFix.Cli(port, "EXISTS pending:first pending:second"));
         Assert.True(server.IsAlive);
-        Assert.Equal(["PONG"], Cli(port, "PING"));
+        Assert.Equal(["PONG"], DebianRedisFix.Cli(port, "PING"));
 
         var reverted = Shell.Graft("revert", server.Pid.ToString(), "cve-2026-81934");
 
         Assert.True(reverted.ExitCode == 0, reverted.Stderr);
-        Assert.Equal(["value:4242"], Cli(port, "GET survivor:4242"));
+        Assert.Equal(["value:4242"], DebianRedisFix.Cli(port, "GET survivor:4242"));
         KillEachOtherWhilePending(server, tlsPort, certificate);
         AssertCrashed(server);
     }
@@ -203,14 +177,14 @@ public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposab
         return null;
     }
 
-    /// <summary>A self-signed certificate for 127.0.0.1, its PEM files in the work folder for redis.</summary>
+    /// <summary>A self-signed certificate for 127.0.0.1, its PEM files in the fix.Work folder for redis.</summary>
     private X509Certificate2 Certificate()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
         var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        File.WriteAllText(Path.Combine(work, "redis.crt"), certificate.ExportCertificatePem());
-        File.WriteAllText(Path.Combine(work, "redis.key"), key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(Path.Combine(fix.Work, "redis.crt"), certificate.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(fix.Work, "redis.key"), key.ExportPkcs8PrivateKeyPem());
         return certificate;
     }
 
@@ -220,34 +194,8 @@ public sealed class DebianRedisTlsFixTests(ITestOutputHelper output) : IDisposab
     {
         port = Ports.Free();
         tlsPort = Ports.Free();
-        var directory = Directory.CreateDirectory(Path.Combine(work, $"redis-{port}")).FullName;
-        var crt = Path.Combine(work, "redis.crt");
-        return RunningFixture.StartDaemon(binary, "Ready to accept connections", "--port", port.ToString(), "--bind", "127.0.0.1",
-            "--tls-port", tlsPort.ToString(), "--tls-cert-file", crt, "--tls-key-file", Path.Combine(work, "redis.key"),
-            "--tls-ca-cert-file", crt, "--tls-auth-clients", "no",
-            "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "yes");
-    }
-
-    /// <summary>redis-benchmark over TLS until killed (sets, gets, increments and pushes from 20 clients), what it prints
-    /// (errors included) going to <paramref name="log"/>.</summary>
-    private static Process Benchmark(int tlsPort, string log) =>
-        Process.Start("/bin/sh", ["-c", $"exec redis-benchmark --tls --insecure -h 127.0.0.1 -p {tlsPort} -t set,get,incr,lpush -c 20 -r 100000 -l -q > '{log}' 2>&1"]);
-
-    /// <summary>Waits until the benchmark's SETs have added keys to the <paramref name="keys"/> there were.</summary>
-    private static void WaitForTraffic(int port, long keys)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (long.Parse(Cli(port, "DBSIZE").Single()) <= keys)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "redis-benchmark added no key");
-            Thread.Sleep(100);
-        }
-    }
-
-    private static string[] Cli(int port, string command)
-    {
-        var result = Shell.Run("/bin/sh", "-c", $"redis-cli -h 127.0.0.1 -p {port} {command}");
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var crt = Path.Combine(fix.Work, "redis.crt");
+        return fix.Start(binary, port, "--tls-port", tlsPort.ToString(), "--tls-cert-file", crt, "--tls-key-file", Path.Combine(fix.Work, "redis.key"),
+            "--tls-ca-cert-file", crt, "--tls-auth-clients", "no");
     }
 }
