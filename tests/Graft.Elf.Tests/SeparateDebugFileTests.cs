@@ -50,6 +50,21 @@ public sealed class SeparateDebugFileTests : IDisposable
         Assert.Equal(new Dictionary<string, int> { ["main"] = 1 }, InlinedCopies.Read(elf)!.CallersOf("twice"));
     }
 
+    /// <summary>A damaged stream leaves the symbols readable and the DWARF said to be unreadable, never read as empty.</summary>
+    [Fact]
+    public void ADamagedCompressedSectionIsSaidToBeUnreadable()
+    {
+        SplitProgram("", "--compress-debug-sections=zlib");
+        byte[] image = File.ReadAllBytes(Path.Combine(directory, "prog.debug"));
+        ElfSection info = ElfFile.Parse(image).FindSection(".debug_info")!;
+        image.AsSpan((int)info.Offset + 24, 8).Fill(0xff);
+
+        ElfFile debug = ElfFile.Parse(image);
+
+        Assert.True(ElfSymbolLookup.Find(debug, "hidden_helper", 0, ElfSymbolType.Func).IsFound);
+        Assert.Contains("compressed in a way graft does not read", Assert.Throws<ElfFormatException>(() => InlinedCopies.Read(debug)).Message);
+    }
+
     [Fact]
     public void ADebugFileOfAnotherBuildIsNotTakenAndTheMissingOneIsNamed()
     {

@@ -25,9 +25,14 @@ public sealed class InlinedCopies
     {
         ArgumentNullException.ThrowIfNull(elf);
         elf = elf.DwarfFile();
-        if (elf.FindSection(".debug_info") is null)
+        if (elf.FindSection(".debug_info") is not { } info)
         {
             return null;
+        }
+
+        if (info.Size > 0 && elf.GetSectionData(info).IsEmpty)
+        {
+            throw new ElfFormatException(".debug_info is compressed in a way graft does not read (zstd), or its stream is damaged");
         }
 
         List<DebugInfoEntry> entries;

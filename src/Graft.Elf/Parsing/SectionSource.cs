@@ -7,7 +7,8 @@ internal sealed class SectionSource(ReadOnlyMemory<byte> image, IReadOnlyList<El
 
     public IReadOnlyList<ElfSection> All => sections;
 
-    /// <summary>The section's contents; for a compressed one (SHF_COMPRESSED: dh_strip's --compress-debug-sections), decompressed.</summary>
+    /// <summary>The section's contents; for a compressed one (SHF_COMPRESSED: dh_strip's --compress-debug-sections),
+    /// decompressed, or empty if graft cannot read it (<see cref="CompressedSection.TryDecompress"/>).</summary>
     public ReadOnlyMemory<byte> Data(ElfSection section)
     {
         if (section.Type == ElfSectionType.NoBits)
@@ -25,7 +26,7 @@ internal sealed class SectionSource(ReadOnlyMemory<byte> image, IReadOnlyList<El
         {
             if (!_decompressed.TryGetValue(section.Index, out var data))
             {
-                data = CompressedSection.Decompress(stored, $"section {section.Index} ({section.Name})");
+                data = CompressedSection.TryDecompress(stored) ?? ReadOnlyMemory<byte>.Empty;
                 _decompressed[section.Index] = data;
             }
 

@@ -51,6 +51,11 @@ internal static class SectionTableReader
                     $"section {i} ({section.Name}) lies outside the file: offset 0x{section.Offset:x} + size 0x{section.Size:x} > file size 0x{image.Length:x}");
             }
 
+            if (section.Type != ElfSectionType.NoBits && (section.Flags & CompressedSection.Flag) != 0)
+            {
+                CompressedSection.CheckHeader(image.Span.Slice((int)section.Offset, (int)section.Size), $"section {i} ({section.Name})");
+            }
+
             sections[i] = section;
         }
 

@@ -53,9 +53,29 @@ public sealed class LineShiftsTests
         var shifts = LineShifts.Parse(TwoHunks + "\n" + second);
 
         Assert.Equal(22, shifts.Where("src/cluster.c", 20));
-        Assert.True(shifts.Moves(20, 22));
-        Assert.False(shifts.Moves(20, 21));
-        Assert.False(shifts.Moves(11, 12));
+        Assert.True(shifts.Moves(20, 22, "cluster.c"));
+        Assert.False(shifts.Moves(20, 21, "cluster.c"));
+        Assert.False(shifts.Moves(11, 12, "cluster.c"));
+    }
+
+    /// <summary>A __LINE__ names a line of the file compiled, or of a header it includes: not of another .c file.</summary>
+    [Fact]
+    public void ALineMovesOnlyInTheObjectsOwnSourceFileOrInAHeader()
+    {
+        const string header = """
+            --- a/src/server.h
+            +++ b/src/server.h
+            @@ -1,1 +1,3 @@
+            +#define ADDED 1
+            +#define ALSO_ADDED 2
+             first
+            """;
+
+        var shifts = LineShifts.Parse(TwoHunks + "\n" + header);
+
+        Assert.True(shifts.Moves(20, 21, "cluster.c"));
+        Assert.False(shifts.Moves(20, 21, "replication.c"));
+        Assert.True(shifts.Moves(20, 22, "replication.c"));
     }
 
     [Fact]

@@ -49,10 +49,15 @@ internal sealed partial class LineShifts
         return new LineShifts(files);
     }
 
-    /// <summary>Whether some file of the diff has its line <paramref name="original"/> left alone and moved to <paramref name="patched"/>.</summary>
-    public bool Moves(ulong original, ulong patched) =>
+    /// <summary>
+    /// Whether the diff leaves line <paramref name="original"/> alone and moves it to <paramref name="patched"/>, in the
+    /// file an object was compiled from (<paramref name="sourceFile"/>, matched by name) or in a header the diff patches
+    /// (a macro or an inline function there): the files whose lines a __LINE__ in that object's code can name.
+    /// </summary>
+    public bool Moves(ulong original, ulong patched, string sourceFile) =>
         original != patched && original <= int.MaxValue && patched <= int.MaxValue
-        && _files.Keys.Any(file => Where(file, (int)original) == (int)patched);
+        && _files.Keys.Where(file => Path.GetFileName(file) == Path.GetFileName(sourceFile) || file.EndsWith(".h", StringComparison.Ordinal))
+            .Any(file => Where(file, (int)original) == (int)patched);
 
     /// <summary>Where line <paramref name="line"/> of <paramref name="file"/> is once the diff is applied; null if the diff changes or removes it.</summary>
     public int? Where(string file, int line)

@@ -21,7 +21,7 @@ public enum FunctionChange
     LinesMoved,
 }
 
-/// <summary>One function the patch carries, and why.</summary>
+/// <summary>One function the build decided on (to carry it, or to keep the running one), and why.</summary>
 public sealed record FunctionDecision(string Object, string Name, FunctionChange Change, string Reason);
 
 /// <summary>
@@ -71,7 +71,7 @@ internal sealed class ObjectDiff
             else if (!SectionComparison.Same(original, original.SectionOf(old), patched, patched.SectionOf(symbol)))
             {
                 var immediates = SectionComparison.DifferingImmediates(original, original.SectionOf(old), patched, patched.SectionOf(symbol));
-                if (immediates is { Count: > 0 } && immediates.All(i => lines.Moves(i.Original, i.Patched)))
+                if (immediates is { Count: > 0 } && immediates.All(i => lines.Moves(i.Original, i.Patched, original.SourceFile)))
                 {
                     linesMoved[name] = immediates;
                 }
