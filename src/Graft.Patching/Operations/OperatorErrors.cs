@@ -30,6 +30,12 @@ internal static class OperatorErrors
         {
             throw new GraftException(GraftFailure.Timeout, $"{e.Message}; everything was rolled back", e);
         }
+        catch (UnauthorizedAccessException e)
+        {
+            // /proc/<pid>/maps and mem ask for the rights ptrace does: a process of another user, or one a namespace hides.
+            throw new GraftException(GraftFailure.NotPermitted,
+                $"not permitted to read process {pid} ({e.Message.TrimEnd('.')}): run graft as root or as the process's owner", e);
+        }
         catch (Exception e) when (e is InjectionException or RemoteMemoryException or ErrnoException or StateFormatException)
         {
             throw new GraftException(GraftFailure.Internal, $"process {pid}: {e.Message}", e);

@@ -46,6 +46,23 @@ public sealed class CliTests
         Assert.Contains("no_such_function", error);
     }
 
+    /// <summary>A user who may not read a process gets one line and exit code 5 from the commands that only read it too
+    /// (list read the map before attaching, and died with an unhandled exception).</summary>
+    [Theory]
+    [InlineData("list")]
+    [InlineData("status")]
+    public void AProcessGraftMayNotReadIsRefusedInOneLineWithExitCode5(string command)
+    {
+        using var counter = RunningFixture.Start("counter");
+
+        var result = Shell.Run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", Published.Graft, command, counter.Pid.ToString());
+
+        Assert.Equal(5, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("graft: error: not permitted to ", line, StringComparison.Ordinal);
+        Assert.Contains($"process {counter.Pid}", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void InterruptedApplyRollsBackAndLeavesTheTargetAsItWas()
     {
