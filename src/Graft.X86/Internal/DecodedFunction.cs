@@ -27,6 +27,14 @@ internal sealed class DecodedFunction
         return checked((int)(address - Address));
     }
 
+    /// <summary>Where the displacement and immediates lie in the instruction at <paramref name="start"/> of <paramref name="code"/>, as its own bytes encode it.</summary>
+    public static ConstantOffsets ConstantOffsetsAt(byte[] code, int start)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code, start, code.Length - start), (ulong)start);
+        decoder.Decode(out var instruction);
+        return decoder.GetConstantOffsets(instruction);
+    }
+
     public static DecodedFunction Decode(ReadOnlySpan<byte> bytes, ulong address)
     {
         byte[] code = bytes.ToArray();

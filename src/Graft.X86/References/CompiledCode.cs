@@ -37,9 +37,7 @@ public sealed class CompiledCode
     /// <summary>Where the displacement lies in the instruction at <paramref name="start"/>, as its own bytes encode it.</summary>
     private int DisplacementOffset(int start)
     {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(_code, start, _code.Length - start), (ulong)start);
-        decoder.Decode(out var instruction);
-        var offsets = decoder.GetConstantOffsets(instruction);
+        var offsets = DecodedFunction.ConstantOffsetsAt(_code, start);
         return offsets.HasDisplacement ? offsets.DisplacementOffset : -1;
     }
 }

@@ -1,5 +1,4 @@
 using Graft.X86.Internal;
-using Iced.Intel;
 
 namespace Graft.X86.References;
 
@@ -34,7 +33,7 @@ public static class ImmediateDifferences
         {
             var (x, y) = (a.Instructions[i], b.Instructions[i]);
             var (start, length) = ((int)x.IP, x.Length);
-            if (x.Code != y.Code || x.IP != y.IP || length != y.Length)
+            if (x.Code != y.Code || length != y.Length)
             {
                 return null;
             }
@@ -61,9 +60,7 @@ public static class ImmediateDifferences
     /// <summary>Where the (one) immediate of the instruction at <paramref name="start"/> lies in it; null if it has none or two.</summary>
     private static (int Offset, int Size)? Immediate(byte[] code, int start)
     {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code, start, code.Length - start), (ulong)start);
-        decoder.Decode(out var instruction);
-        var offsets = decoder.GetConstantOffsets(instruction);
+        var offsets = DecodedFunction.ConstantOffsetsAt(code, start);
         return offsets.HasImmediate && !offsets.HasImmediate2 ? (offsets.ImmediateOffset, offsets.ImmediateSize) : null;
     }
 
