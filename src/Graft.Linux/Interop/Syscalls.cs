@@ -24,11 +24,13 @@ public static class Syscalls
     public const long SYS_memfd_create = 319;
     public const long SYS_membarrier = 324;
 
+    public const ulong PROT_NONE = 0;
     public const ulong PROT_READ = 1;
     public const ulong PROT_WRITE = 2;
     public const ulong PROT_EXEC = 4;
     public const ulong MAP_PRIVATE = 0x2;
     public const ulong MAP_ANONYMOUS = 0x20;
+    public const ulong MAP_NORESERVE = 0x4000;
     public const ulong MAP_FIXED_NOREPLACE = 0x100000;
     public const ulong SA_SIGINFO = 4;
     public const ulong SA_RESTORER = 0x04000000;

@@ -5,25 +5,28 @@ using System.Text.Json;
 namespace Graft.Model.State;
 
 /// <summary>
-/// The layout of the state mapping Graft keeps in a target (a memfd named "graft-state"):
+/// The layout of what Graft keeps in a target: the state mapping (a memfd named "graft-state")
 /// <code>
-///   0      magic "GRAFTST4" (a mapping of 4 MiB; "GRAFTST3" had a smaller thread table, "GRAFTST2" was 1 MiB)
+///   0      magic "GRAFTST5" ("GRAFTST4" held the record in a 4 MiB mapping, "GRAFTST3" had a
+///          smaller thread table, "GRAFTST2" was 1 MiB)
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
+///   16     address of the record region
 ///   4096   code page, read and execute only: where injected calls return (the return trampoline);
 ///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk
 ///   8192   scratch page (strings passed to injected calls)
 ///   12288  the per-thread table of the transition in flight and its blocked ranges, read by the slots' dispatchers
-///   311296  half 0 | half 1: the JSON record, written to the idle half before the commit word
-///          flips to it, so a graft killed half-way leaves the previous record intact.
 /// </code>
+/// and the record region, an anonymous mapping of 512 MiB with no access at all (PROT_NONE):
+/// half 0 | half 1, each a JSON record, written to the idle half before the commit word flips to
+/// it, so a graft killed half-way leaves the previous record intact. Graft reads and writes the
+/// region through /proc/&lt;pid&gt;/mem, which reaches pages the process itself may not touch.
 /// </summary>
 public static class StateLayout
 {
     public const string MappingName = "graft-state";
-    // 4 MiB, of which two records of about 2 MiB each: a 1,000-function patch in transition
-    // records about 550 KB. Pages never written cost the target nothing.
-    public const ulong Size = 4 << 20;
     public const ulong CommitWordOffset = 8;
+    public const ulong RecordRegionOffset = 16;
+    public const int HeaderSize = 24;
     public const ulong CodeOffset = 4096;
     public const ulong LoaderTrapHandlerOffset = CodeOffset + 64;
     public const ulong PageSize = 4096;
@@ -31,12 +34,18 @@ public static class StateLayout
     public const int ScratchSize = 4096;
     public const ulong ThreadTableOffset = 12288;
     public const ulong ThreadTableSize = 299008;
-    public const ulong RecordsOffset = ThreadTableOffset + ThreadTableSize;
-    public const ulong HalfSize = (Size - RecordsOffset) / 2;
+    public const ulong Size = ThreadTableOffset + ThreadTableSize;
 
-    public static ReadOnlySpan<byte> Magic => "GRAFTST4"u8;
+    // The record is not what limits a user: a 1,000-function patch in transition records about
+    // 550 KB, so a half of 256 MiB holds hundreds of them stacked. The region costs the target
+    // address space only: PROT_NONE with MAP_NORESERVE is charged to no commit limit, and a page
+    // becomes memory only once Graft writes it.
+    public const ulong HalfSize = 256 << 20;
+    public const ulong RecordRegionSize = 2 * HalfSize;
 
-    public static ulong HalfOffset(int half) => RecordsOffset + ((ulong)half * HalfSize);
+    public static ReadOnlySpan<byte> Magic => "GRAFTST5"u8;
+
+    public static ulong HalfOffset(int half) => (ulong)half * HalfSize;
 
     public static ulong EncodeCommit(int length, int half, ulong generation) =>
         (uint)length | ((ulong)(half & 1) << 32) | (generation << 33);
@@ -74,4 +83,6 @@ public static class StateLayout
         header.Length >= 8 && header[..7].SequenceEqual("GRAFTST"u8) && !HasMagic(header);
 
     public static ulong ReadCommit(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt64LittleEndian(header[8..16]);
+
+    public static ulong ReadRecordRegion(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt64LittleEndian(header[16..24]);
 }

@@ -30,7 +30,7 @@ internal static class SeccompCalls
 {
     private const int SYS_read = 0, SYS_brk = 12, SYS_pread64 = 17, SYS_openat = 257, SYS_newfstatat = 262;
     private const ulong AT_FDCWD = unchecked((ulong)-100), AT_EMPTY_PATH = 0x1000, O_RDONLY_CLOEXEC = 0x80000;
-    private const ulong MAP_FIXED = 0x10, MAP_DENYWRITE = 0x800, MAP_NORESERVE = 0x4000, PROT_NONE = 0;
+    private const ulong MAP_FIXED = 0x10, MAP_DENYWRITE = 0x800;
     private const ulong NoFd = ulong.MaxValue;
 
     // Typical values: a descriptor, a user-space address, a page.
@@ -49,6 +49,7 @@ internal static class SeccompCalls
         new("mmap", (int)SYS_mmap, [0, StateLayout.Size, PROT_READ | PROT_WRITE, MAP_PRIVATE, Fd, 0], State),
         new("close", (int)SYS_close, [Fd], State),
         new("mprotect", (int)SYS_mprotect, [Address, StateLayout.PageSize, PROT_READ | PROT_EXEC], State),
+        new("mmap", (int)SYS_mmap, [0, StateLayout.RecordRegionSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, NoFd, 0], State),
         new("sigaltstack", (int)SYS_sigaltstack, [0, Address], Run),
         new("a skipped system call (nr -1)", -1, [Address, 0, 0, 0, 0, 0], "to return from a function it called in the target"),
         new("rt_sigreturn", (int)SYS_rt_sigreturn, [], "to let a thread return from a call if graft dies during it"),
@@ -83,5 +84,9 @@ internal static class SeccompCalls
 
         // dlclose.
         new("munmap", (int)SYS_munmap, [Address, Segment], Unload),
+
+        // A refused first apply takes its state away.
+        new("munmap", (int)SYS_munmap, [Address, StateLayout.RecordRegionSize], State),
+        new("munmap", (int)SYS_munmap, [Address, StateLayout.Size], State),
     ];
 }

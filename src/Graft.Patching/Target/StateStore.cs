@@ -15,6 +15,7 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
 {
     private ulong generation;
     private int half;
+    private ulong records;
 
     /// <summary>The store of a live target, whose memory map names its mapping.</summary>
     public StateStore(ModuleMap modules, IMemory memory)
@@ -48,10 +49,11 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
     {
         if (Address == 0)
         {
+            records = 0;
             return TargetState.Empty;
         }
 
-        var header = memory.Read(Address, 16);
+        var header = memory.Read(Address, StateLayout.HeaderSize);
         if (StateLayout.HasOlderMagic(header))
         {
             throw new StateFormatException($"its graft state was written by an older graft ({Encoding.ASCII.GetString(header[..8])}); revert its patches with that graft first");
@@ -59,13 +61,15 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
 
         if (!StateLayout.HasMagic(header))
         {
+            records = 0;
             return TargetState.Empty;
         }
 
+        records = StateLayout.ReadRecordRegion(header);
         (var length, half, generation) = StateLayout.DecodeCommit(StateLayout.ReadCommit(header));
         return length == 0
             ? TargetState.Empty
-            : StateLayout.Deserialize(memory.Read(Address + StateLayout.HalfOffset(half), length));
+            : StateLayout.Deserialize(memory.Read(records + StateLayout.HalfOffset(half), length));
     }
 
     /// <summary>Writes <paramref name="state"/> as the record (<see cref="Write(byte[])"/>).</summary>
@@ -78,41 +82,62 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
     public void Write(byte[] bytes)
     {
         var idle = 1 - half;
-        memory.Write(Address + StateLayout.HalfOffset(idle), bytes);
+        memory.Write(records + StateLayout.HalfOffset(idle), bytes);
         memory.WriteUInt64(Address + StateLayout.CommitWordOffset, StateLayout.EncodeCommit(bytes.Length, idle, generation + 1));
         half = idle;
         generation++;
     }
 
-    /// <summary>Creates the state mapping with syscalls run on a stopped thread, unless the target has one.</summary>
+    /// <summary>
+    /// Creates the state mapping and its record region with syscalls run on a stopped thread,
+    /// unless the target has them. A mapping without the magic (a graft died creating it) is
+    /// completed rather than mapped again.
+    /// </summary>
     public void EnsureMapped(TargetProcess target, int tid)
     {
-        if (Address != 0)
+        if (records != 0)
         {
             return;
         }
 
+        if (Address == 0)
+        {
+            Address = MapState(target, tid);
+        }
+
+        records = target.Syscalls.Mmap(
+            tid, 0, StateLayout.RecordRegionSize, Syscalls.PROT_NONE, Syscalls.MAP_PRIVATE | Syscalls.MAP_ANONYMOUS | Syscalls.MAP_NORESERVE, ulong.MaxValue, 0);
+
+        // The magic last: a reader takes the header as whole only once it is there.
+        memory.WriteUInt64(Address + StateLayout.RecordRegionOffset, records);
+        memory.Write(Address, StateLayout.Magic);
+        half = 1;
+        generation = 0;
+        CreatedMapping = true;
+    }
+
+    private static ulong MapState(TargetProcess target, int tid)
+    {
         // The name goes on the thread's stack below its red zone: nothing lives there while it is stopped.
         var name = Encoding.ASCII.GetBytes(StateLayout.MappingName + "\0");
         var nameAddress = (target.Registers(tid).rsp - 512) & ~0xfUL;
         target.Memory.Write(nameAddress, name);
         var fd = target.Syscalls.MemfdCreate(tid, nameAddress, Syscalls.MFD_CLOEXEC);
+        ulong address;
         try
         {
             target.Syscalls.Ftruncate(tid, fd, StateLayout.Size);
-            Address = target.Syscalls.Mmap(tid, 0, StateLayout.Size, Syscalls.PROT_READ | Syscalls.PROT_WRITE, Syscalls.MAP_PRIVATE, (ulong)fd, 0);
+            address = target.Syscalls.Mmap(tid, 0, StateLayout.Size, Syscalls.PROT_READ | Syscalls.PROT_WRITE, Syscalls.MAP_PRIVATE, (ulong)fd, 0);
         }
         finally
         {
             target.Syscalls.Close(tid, fd);
         }
 
-        target.Syscalls.Mprotect(tid, Trampoline, StateLayout.PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC);
-        target.Memory.Write(Trampoline, ReturnTrampoline.Code);
-        target.Memory.Write(Address, StateLayout.Magic);
-        half = 1;
-        generation = 0;
-        CreatedMapping = true;
+        var trampoline = address + StateLayout.CodeOffset;
+        target.Syscalls.Mprotect(tid, trampoline, StateLayout.PageSize, Syscalls.PROT_READ | Syscalls.PROT_EXEC);
+        target.Memory.Write(trampoline, ReturnTrampoline.Code);
+        return address;
     }
 
     /// <summary>
@@ -128,8 +153,10 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
             return;
         }
 
+        target.Syscalls.Munmap(tid, records, StateLayout.RecordRegionSize);
         target.Syscalls.Munmap(tid, Address, StateLayout.Size);
         Address = 0;
+        records = 0;
         CreatedMapping = false;
     }
 

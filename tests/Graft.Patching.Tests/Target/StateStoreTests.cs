@@ -9,17 +9,26 @@ namespace Graft.Patching.Tests.Target;
 public sealed class StateStoreTests
 {
     private const ulong MappingAddress = 0x7f00_0040_0000;
+    private const ulong RecordRegion = 0x7f00_4000_0000;
+
+    // The start of each half of the record region, enough for the records written here.
+    private const int HalfWindow = 64 << 10;
 
     private readonly MemoryImage image = new();
     private readonly byte[] mapping;
+    private readonly byte[][] halves;
 
-    public StateStoreTests() => mapping = image.Map(MappingAddress, (int)StateLayout.Size);
+    public StateStoreTests()
+    {
+        mapping = image.Map(MappingAddress, (int)StateLayout.Size);
+        halves = [.. Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + StateLayout.HalfOffset(half), HalfWindow))];
+    }
 
     [Fact]
     public void ARecordWrittenIsReadBackAsItselfByTheNextGraft()
     {
-        // What EnsureMapped leaves: the magic, and a commit word of 0 (no record).
-        "GRAFTST4"u8.CopyTo(mapping);
+        // What EnsureMapped leaves: the magic, a commit word of 0 (no record), the record region's address.
+        WriteHeader();
         var store = Store();
         Assert.Empty(store.Read().Patches);
 
@@ -35,7 +44,7 @@ public sealed class StateStoreTests
     [Fact]
     public void EachWriteGoesToTheIdleHalfAndThenFlipsTheCommitWordToIt()
     {
-        "GRAFTST4"u8.CopyTo(mapping);
+        WriteHeader();
         var store = Store();
         store.Read();
         var first = StateLayout.Serialize(SampleState());
@@ -48,8 +57,8 @@ public sealed class StateStoreTests
         // The second record is in half 0, the first still whole in half 1: a graft killed before
         // the commit word flipped would have left the first one in force.
         Assert.Equal(StateLayout.EncodeCommit(second.Length, half: 0, generation: 2), CommitWord());
-        Assert.Equal(second, mapping.AsSpan((int)StateLayout.HalfOffset(0), second.Length).ToArray());
-        Assert.Equal(first, mapping.AsSpan((int)StateLayout.HalfOffset(1), first.Length).ToArray());
+        Assert.Equal(second, halves[0].AsSpan(0, second.Length).ToArray());
+        Assert.Equal(first, halves[1].AsSpan(0, first.Length).ToArray());
         Assert.Empty(Store().Read().Patches);
     }
 
@@ -68,14 +77,42 @@ public sealed class StateStoreTests
         Assert.Same(TargetState.Empty, Store().Read());
     }
 
-    [Fact]
-    public void TheMappingOfAnOlderGraftIsRefused()
+    [Theory]
+    [InlineData("GRAFTST2")]
+    [InlineData("GRAFTST4")]
+    public void TheMappingOfAnOlderGraftIsRefused(string magic)
     {
-        "GRAFTST2"u8.CopyTo(mapping);
+        Encoding.ASCII.GetBytes(magic).CopyTo(mapping, 0);
 
         var refused = Assert.Throws<StateFormatException>(() => Store().Read());
 
-        Assert.Contains("older graft (GRAFTST2)", refused.Message);
+        Assert.Contains($"older graft ({magic})", refused.Message);
+    }
+
+    [Fact]
+    public void ARecordFarLargerThanTheStateMappingIsWrittenAndReadBack()
+    {
+        // GRAFTST4 kept its records in the 4 MiB mapping itself, about 1.9 MB a half: a fourth
+        // 1,000-function patch stacked did not fit. The region's halves are 256 MiB.
+        var rest = Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + StateLayout.HalfOffset(half) + HalfWindow, 8 << 20)).ToArray();
+        WriteHeader();
+        var store = Store();
+        store.Read();
+        var patch = SampleState().Patches[0];
+        var state = SampleState() with
+        {
+            Patches = [.. Enumerable.Range(0, 6000).Select(n => patch with { Name = $"demo-{n}", Path = $"/opt/patches/demo-{n}.so" })],
+        };
+        var record = StateLayout.Serialize(state);
+        Assert.True(record.Length > 4 << 20, $"the record is {record.Length} bytes");
+
+        store.Write(record);
+        store.Write(record);
+
+        Assert.Equal(StateLayout.EncodeCommit(record.Length, half: 0, generation: 2), CommitWord());
+        Assert.Equal(6000, Store().Read().Patches.Count);
+        Assert.Equal(record.AsSpan(HalfWindow, 1000).ToArray(), rest[0].AsSpan(0, 1000).ToArray());
+        Assert.Equal(record.AsSpan(HalfWindow, 1000).ToArray(), rest[1].AsSpan(0, 1000).ToArray());
     }
 
     [Fact]
@@ -83,8 +120,8 @@ public sealed class StateStoreTests
     {
         // Half 0 holds a record of version 2; the commit word says: its length, half 0, generation 5.
         var record = StateLayout.Serialize(SampleState() with { Version = 2 });
-        "GRAFTST4"u8.CopyTo(mapping);
-        record.CopyTo(mapping, (int)StateLayout.HalfOffset(0));
+        WriteHeader();
+        record.CopyTo(halves[0], 0);
         BinaryPrimitives.WriteUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset), StateLayout.EncodeCommit(record.Length, 0, 5));
 
         var refused = Assert.Throws<StateFormatException>(() => Store().Read());
@@ -96,8 +133,8 @@ public sealed class StateStoreTests
     public void ADamagedRecordIsRefused()
     {
         var record = Encoding.UTF8.GetBytes("{\"version\":3,\"patches\":[");
-        "GRAFTST4"u8.CopyTo(mapping);
-        record.CopyTo(mapping, (int)StateLayout.HalfOffset(1));
+        WriteHeader();
+        record.CopyTo(halves[1], 0);
         BinaryPrimitives.WriteUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset), StateLayout.EncodeCommit(record.Length, 1, 1));
 
         var refused = Assert.Throws<StateFormatException>(() => Store().Read());
@@ -106,6 +143,12 @@ public sealed class StateStoreTests
     }
 
     private StateStore Store() => new(() => MappingAddress, image);
+
+    private void WriteHeader()
+    {
+        "GRAFTST5"u8.CopyTo(mapping);
+        BinaryPrimitives.WriteUInt64LittleEndian(mapping.AsSpan((int)StateLayout.RecordRegionOffset), RecordRegion);
+    }
 
     private ulong CommitWord() => BinaryPrimitives.ReadUInt64LittleEndian(mapping.AsSpan((int)StateLayout.CommitWordOffset));
 
