@@ -29,6 +29,10 @@ internal sealed class TargetProcess : IDisposable
         tracee.DescribeFault = DescribeFault;
         MutexHandoff.Install(tracee);
         AdoptAgent(AgentThread.Find(this));
+        if (agent is { } found)
+        {
+            Urgency.LowerLeftOver(found);
+        }
     }
 
     public int Pid => tracee.Pid;

@@ -80,6 +80,27 @@ public sealed class AgentThreadTests
         Assert.Equal("describe host-new -", host.Send("describe", "describe"));
     }
 
+    /// <summary>
+    /// A graft killed during a code write leaves the agent under SCHED_FIFO, where a callback it
+    /// later runs could keep a CPU from the program's threads; the next graft that attaches
+    /// lowers it. The state is made here as that graft would leave it (chrt).
+    /// </summary>
+    [Fact]
+    public void AnAgentLeftUnderSchedFifoByAKilledGraftIsLoweredByTheNextGraft()
+    {
+        using var waiters = RunningFixture.Start("waiters");
+        var patcher = new NoticeLog().NewPatcher();
+        patcher.Apply(waiters.Pid, Repository.Patch("describe_new"), Long);
+        var agent = Assert.Single(Agents(waiters.Pid));
+        Assert.Equal(0, Shell.Run("chrt", "-f", "-p", "1", $"{agent}").ExitCode);
+        Assert.Equal(1, UrgencyTests.PolicyOf(waiters.Pid, agent));
+
+        patcher.Revert(waiters.Pid, "describe-new", Long);
+
+        AssertParked(waiters.Pid, agent);
+        Ticks.Next(waiters, 2, "old");
+    }
+
     private static List<int> Tasks(int pid) =>
         [.. Directory.GetDirectories($"/proc/{pid}/task").Select(d => int.Parse(Path.GetFileName(d), CultureInfo.InvariantCulture))];
 
