@@ -1,5 +1,8 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using Graft.Cli.Commands;
+using Graft.Cli.Output;
 
 namespace Graft.Cli;
 
@@ -7,6 +10,7 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        Terminal.UseOwnWriters();
         var root = new RootCommand("graft: live patching for running Linux x86-64 processes")
         {
             BuildCommand.Create(),
@@ -22,6 +26,24 @@ internal static class Program
             ListCommand.Create(),
             DemoCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+
+        // The root's help option serves every command. Left alone, it reads Console.WindowWidth (Terminal.UseOwnWriters).
+        var help = (HelpAction)root.Options.OfType<HelpOption>().Single().Action!;
+        help.MaxWidth = Terminal.IsPlain ? int.MaxValue : Terminal.Width(Terminal.StandardOutput);
+
+        var result = root.Parse(args);
+        if (result.Action is ParseErrorAction)
+        {
+            return CommandLineFailures.ParseFailed(result, help);
+        }
+
+        try
+        {
+            return result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e)
+        {
+            return CommandLineFailures.Crashed(e);
+        }
     }
 }

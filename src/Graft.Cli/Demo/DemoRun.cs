@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Graft.Cli.Output;
 using Graft.Patching;
 using Graft.Patching.Building;
 using Graft.Patching.Operations;
@@ -26,13 +27,13 @@ internal sealed class DemoRun(TimeSpan phase) : IDisposable
 
         Step("Starting the service");
         pid = Start(service);
-        AnsiConsole.MarkupLine($"service running as pid [bold]{pid}[/]");
+        Terminal.Styled.MarkupLine($"service running as pid [bold]{pid}[/]");
         ShowOutput();
 
-        var patcher = new Patcher(text => AnsiConsole.MarkupLineInterpolated($"[grey]graft: {text}[/]"));
+        var patcher = new Patcher(text => Terminal.Styled.MarkupLineInterpolated($"[grey]graft: {text}[/]"));
         Step($"graft apply {pid} fix-parse-len.so");
         var applied = patcher.Apply(pid, patch, Patcher.DefaultTimeout);
-        AnsiConsole.MarkupLine($"a thread was stopped for at most {applied.Stops.LongestStop.TotalMilliseconds:0.###} ms");
+        Terminal.Styled.MarkupLine($"a thread was stopped for at most {applied.Stops.LongestStop.TotalMilliseconds:0.###} ms");
         ShowOutput();
 
         Step($"graft revert {pid} fix-parse-len");
@@ -54,7 +55,7 @@ internal sealed class DemoRun(TimeSpan phase) : IDisposable
         shown += complete;
         foreach (var line in text[..complete].Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            AnsiConsole.MarkupLineInterpolated($"  [green]{line}[/]");
+            Terminal.Styled.MarkupLineInterpolated($"  [green]{line}[/]");
         }
     }
 
@@ -101,7 +102,7 @@ internal sealed class DemoRun(TimeSpan phase) : IDisposable
         return (process.ExitCode, output);
     }
 
-    private static void Step(string title) => AnsiConsole.Write(new Rule($"[yellow]{Markup.Escape(title)}[/]").LeftJustified());
+    private static void Step(string title) => Terminal.Styled.Write(new Rule($"[yellow]{Markup.Escape(title)}[/]").LeftJustified());
 
     public void Dispose()
     {

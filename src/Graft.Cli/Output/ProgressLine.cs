@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Graft.Patching;
 
 namespace Graft.Cli.Output;
@@ -37,9 +36,8 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
     /// </summary>
     public static ProgressLine? TryStart(bool json)
     {
-        var noColor = Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 };
         var dumb = Environment.GetEnvironmentVariable("TERM") is "dumb";
-        return json || Console.IsErrorRedirected || noColor || dumb ? null : new ProgressLine();
+        return json || Console.IsErrorRedirected || Terminal.NoColor || dumb ? null : new ProgressLine();
     }
 
     /// <summary>Keeps the snapshot, and when it came, for the next draw; writes nothing.</summary>
@@ -79,7 +77,7 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
             }
 
             var now = clock.Elapsed;
-            Console.Error.Write(Wipe + Text(received.Snapshot, now, now - received.At, Width()));
+            Console.Error.Write(Wipe + Text(received.Snapshot, now, now - received.At, Terminal.Width(Terminal.StandardError)));
             Console.Error.Flush();
             drawn = true;
         }
@@ -91,24 +89,6 @@ internal sealed class ProgressLine : IProgress<TransitionSnapshot>, IDisposable
         {
             Console.Error.Write(Wipe);
             drawn = false;
-        }
-    }
-
-    /// <summary>COLUMNS if set, else the terminal's width, else 80.</summary>
-    private static int Width()
-    {
-        if (int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), NumberStyles.None, CultureInfo.InvariantCulture, out var columns) && columns > 0)
-        {
-            return columns;
-        }
-
-        try
-        {
-            return Console.WindowWidth > 0 ? Console.WindowWidth : 80;
-        }
-        catch (IOException)
-        {
-            return 80;
         }
     }
 

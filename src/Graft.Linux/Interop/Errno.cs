@@ -8,6 +8,7 @@ public static class Errno
     public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EIO = 5;
+    public const int EBADF = 9;
     public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
@@ -16,6 +17,8 @@ public static class Errno
     public const int EBUSY = 16;
     public const int ENODEV = 19;
     public const int EINVAL = 22;
+    public const int ENOTTY = 25;
+    public const int EPIPE = 32;
     public const int ENOSYS = 38;
     public const int EMEDIUMTYPE = 124;
 
@@ -35,6 +38,7 @@ public static class Errno
         ESRCH => "ESRCH",
         EINTR => "EINTR",
         EIO => "EIO",
+        EBADF => "EBADF",
         ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
@@ -43,6 +47,8 @@ public static class Errno
         EBUSY => "EBUSY",
         ENODEV => "ENODEV",
         EINVAL => "EINVAL",
+        ENOTTY => "ENOTTY",
+        EPIPE => "EPIPE",
         ENOSYS => "ENOSYS",
         EMEDIUMTYPE => "EMEDIUMTYPE",
         _ => $"errno {errno}",

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Graft.Linux.Interop;
 
-/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), fstat/stat, realpath, and flock/ftruncate for lock files.</summary>
+/// <summary>open/pread/pwrite/close for /proc/&lt;pid&gt;/mem (whose offsets are addresses), fstat/stat, realpath, flock/ftruncate for lock files, and write for stdout and stderr.</summary>
 internal static partial class Files
 {
     public const int O_RDONLY = 0;
@@ -52,6 +52,9 @@ internal static partial class Files
 
     [LibraryImport(LibC.Name, EntryPoint = "pwrite64", SetLastError = true)]
     public static unsafe partial nint pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport(LibC.Name, EntryPoint = "write", SetLastError = true)]
+    public static unsafe partial nint write(int fd, byte* buffer, nint count);
 
     [LibraryImport(LibC.Name, EntryPoint = "close", SetLastError = true)]
     public static partial int close(int fd);

@@ -69,7 +69,7 @@ public sealed class PlainOutputTests : IDisposable
         var colour = OnTerminal($"graft info {patch}", noColor: false);
         var plain = OnTerminal($"graft info {patch}", noColor: true);
 
-        // Select Graphic Rendition (colour, bold): .NET's own keypad-mode switch at start (ESC [?1h ESC =) is not one.
+        // Select Graphic Rendition: colour, bold.
         Assert.Matches(GraphicRendition, colour);
         Assert.DoesNotMatch(GraphicRendition, plain);
         Assert.Contains("requires build-id", plain);

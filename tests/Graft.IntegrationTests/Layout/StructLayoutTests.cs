@@ -8,8 +8,8 @@ namespace Graft.IntegrationTests.Layout;
 
 /// <summary>
 /// The struct layouts Graft mirrors in C#, checked against gcc compiling the C headers:
-/// &lt;sys/user.h&gt; for ptrace's registers, graft.h for the patch descriptor that PatchFile reads.
-/// (iovec is internal to Graft.Linux and out of reach of this project, so it is not checked here.)
+/// &lt;sys/user.h&gt; for ptrace's registers, &lt;sys/uio.h&gt; for PTRACE_GETREGSET's iovec, &lt;sys/ioctl.h&gt; and
+/// &lt;poll.h&gt; for the terminal's size and poll, graft.h for the patch descriptor that PatchFile reads.
 /// </summary>
 public sealed class StructLayoutTests : IClassFixture<StructLayoutTests.CompiledLayout>
 {
@@ -18,24 +18,36 @@ public sealed class StructLayoutTests : IClassFixture<StructLayoutTests.Compiled
 
     public StructLayoutTests(CompiledLayout compiled) => c = compiled.Layout;
 
-    [Fact]
-    public void UserRegsHasEveryFieldOfUserRegsStructAtItsOffset()
+    /// <summary>The structs of Graft.Linux's Interop, each the C struct of the same name (user_regs_struct: UserRegs).</summary>
+    [Theory]
+    [InlineData(typeof(UserRegs), "user_regs_struct")]
+    [InlineData(typeof(iovec), "iovec")]
+    [InlineData(typeof(Ioctl.winsize), "winsize")]
+    [InlineData(typeof(Poll.pollfd), "pollfd")]
+    public void InteropStructHasEveryFieldOfItsCStructAtItsOffset(Type managedStruct, string structName)
     {
-        var fields = c.FieldsOf("user_regs_struct");
+        var fields = c.FieldsOf(structName);
 
         // layout.c names the members by hand: they must tile the whole struct, so none is missing.
         Assert.Equal(0, fields[0].Offset);
         Assert.All(fields.Zip(fields.Skip(1)), pair => Assert.Equal(pair.First.Offset + pair.First.Size, pair.Second.Offset));
-        Assert.Equal(c.SizeOf("user_regs_struct"), fields[^1].Offset + fields[^1].Size);
+        Assert.Equal(c.SizeOf(structName), fields[^1].Offset + fields[^1].Size);
 
-        var managed = typeof(UserRegs).GetFields(BindingFlags.Public | BindingFlags.Instance);
+        var managed = managedStruct.GetFields(BindingFlags.Public | BindingFlags.Instance);
         Assert.Equal(fields.Select(field => field.Name), managed.Select(field => field.Name));
-        Assert.Equal(c.SizeOf("user_regs_struct"), Marshal.SizeOf<UserRegs>());
+        Assert.Equal(c.SizeOf(structName), Marshal.SizeOf(managedStruct));
         Assert.All(managed, field =>
         {
-            Assert.Equal(c.Field("user_regs_struct", field.Name).Offset, (int)Marshal.OffsetOf<UserRegs>(field.Name));
-            Assert.Equal(c.Field("user_regs_struct", field.Name).Size, Marshal.SizeOf(field.FieldType));
+            Assert.Equal(c.Field(structName, field.Name).Offset, (int)Marshal.OffsetOf(managedStruct, field.Name));
+            Assert.Equal(c.Field(structName, field.Name).Size, Marshal.SizeOf(field.FieldType));
         });
+    }
+
+    [Fact]
+    public void InteropConstantsAreTheHeadersValues()
+    {
+        Assert.Equal(Ioctl.TIOCGWINSZ, c.Define("TIOCGWINSZ"));
+        Assert.Equal(Poll.POLLOUT, c.Define("POLLOUT"));
     }
 
     /// <summary>

@@ -6,7 +6,10 @@
  *   define <name> <value>
  */
 #include <stddef.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 
 #include <graft.h>
@@ -47,6 +50,21 @@ int main(void)
 	FIELD(user_regs_struct, fs);
 	FIELD(user_regs_struct, gs);
 
+	STRUCT(iovec);
+	FIELD(iovec, iov_base);
+	FIELD(iovec, iov_len);
+
+	STRUCT(winsize);
+	FIELD(winsize, ws_row);
+	FIELD(winsize, ws_col);
+	FIELD(winsize, ws_xpixel);
+	FIELD(winsize, ws_ypixel);
+
+	STRUCT(pollfd);
+	FIELD(pollfd, fd);
+	FIELD(pollfd, events);
+	FIELD(pollfd, revents);
+
 	STRUCT(graft_patch);
 	FIELD(graft_patch, name);
 	FIELD(graft_patch, objs);
@@ -75,5 +93,7 @@ int main(void)
 	FIELD(graft_local_sym, sympos);
 
 	printf("define GRAFT_ABI_VERSION %u\n", (unsigned int)GRAFT_ABI_VERSION);
+	printf("define TIOCGWINSZ %lu\n", (unsigned long)TIOCGWINSZ);
+	printf("define POLLOUT %d\n", POLLOUT);
 	return 0;
 }
