@@ -14,23 +14,31 @@ internal static class ListCommand
 {
     public static Command Create()
     {
-        var pid = new Argument<int?>("pid") { Description = "process id of the target; left out with --all", Arity = ArgumentArity.ZeroOrOne };
+        // Read as text: a validator that reads an int that failed to parse gets an exception, not the parse error.
+        var pid = new Argument<string?>("pid") { Description = "process id of the target; left out with --all", Arity = ArgumentArity.ZeroOrOne };
         var all = new Option<bool>("--all") { Description = "every patched process of this host (only processes with graft's state mapping are read)" };
         var json = CommonOptions.Json();
         var command = new Command("list", "show the patches applied to a process, or to every process of this host") { pid, all, json };
         command.Validators.Add(result =>
         {
-            if (result.GetValue(all) == result.GetValue(pid).HasValue)
+            var given = result.GetValue(pid);
+            if (result.GetValue(all) == given is not null)
             {
                 result.AddError("give a pid, or --all");
+            }
+            else if (given is not null && !int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                result.AddError($"'{given}' is not a process id");
             }
         });
         command.SetAction(result => CommonOptions.Run(() =>
         {
-            if (result.GetValue(pid) is not { } target)
+            if (result.GetValue(pid) is not { } given)
             {
                 return HostList.Print(result.GetValue(json));
             }
+
+            var target = int.Parse(given, CultureInfo.InvariantCulture);
 
             var state = Patcher.List(target);
             if (result.GetValue(json))

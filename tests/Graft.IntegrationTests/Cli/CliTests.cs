@@ -63,6 +63,20 @@ public sealed class CliTests
         Assert.Contains($"process {counter.Pid}", line, StringComparison.Ordinal);
     }
 
+    /// <summary>A pid that is not a number is a usage error with its reason (list died of an unhandled exception, exit 134).</summary>
+    [Theory]
+    [InlineData("list", "abc")]
+    [InlineData("list", "-5")]
+    [InlineData("status", "abc")]
+    public void APidThatIsNotANumberIsAUsageError(string command, string pid)
+    {
+        var result = Shell.Graft(command, pid);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"'{pid}'", result.Stderr.Split('\n')[0], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void InterruptedApplyRollsBackAndLeavesTheTargetAsItWas()
     {
