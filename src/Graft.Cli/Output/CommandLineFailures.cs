@@ -13,11 +13,21 @@ namespace Graft.Cli.Output;
 internal static class CommandLineFailures
 {
     /// <summary>
-    /// What ParseErrorAction prints, but its suggestions of names near a mistyped one: the errors, an empty line, and
-    /// the help of the command. Exit code 1, as there.
+    /// What ParseErrorAction prints: the names near a mistyped one (<see cref="Suggestions"/>), the errors, an empty
+    /// line, and the help of the command. Exit code 1, as there.
     /// </summary>
     public static int ParseFailed(ParseResult result, HelpAction help)
     {
+        foreach (var token in result.UnmatchedTokens)
+        {
+            if (Suggestions.For(token, result.CommandResult.Command) is { Count: > 0 } near)
+            {
+                Console.Error.WriteLine($"'{token}' was not matched. Did you mean one of the following?");
+                Console.Error.WriteLine(string.Join(Environment.NewLine, near));
+                Console.Error.WriteLine();
+            }
+        }
+
         Console.Error.WriteLine(Red(string.Join(Environment.NewLine, result.Errors.Select(error => error.Message))));
         Console.Error.WriteLine();
         help.Invoke(result);

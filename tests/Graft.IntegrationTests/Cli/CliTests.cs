@@ -77,6 +77,29 @@ public sealed class CliTests
         Assert.Contains($"'{pid}'", result.Stderr.Split('\n')[0], StringComparison.Ordinal);
     }
 
+    /// <summary>A mistyped command or option is answered with the name it was probably meant to be, and a word near no name with none.</summary>
+    [Theory]
+    [InlineData("list", "lsit")]
+    [InlineData("status", "stauts")]
+    [InlineData("--timeout", "apply", "1", "fix.so", "--tmeout", "3")]
+    [InlineData(null, "xyzzy")]
+    public void AMistypedNameIsAnsweredWithTheNameItWasProbablyMeantToBe(string? meant, params string[] arguments)
+    {
+        var result = Shell.Graft(arguments);
+
+        Assert.Equal(1, result.ExitCode);
+        var lines = result.Stderr.Split('\n');
+        if (meant is null)
+        {
+            Assert.DoesNotContain("Did you mean", result.Stderr, StringComparison.Ordinal);
+            return;
+        }
+
+        var asked = Array.FindIndex(lines, l => l.Contains("Did you mean", StringComparison.Ordinal));
+        Assert.True(asked >= 0, result.Stderr);
+        Assert.Equal(meant, lines[asked + 1]);
+    }
+
     [Fact]
     public void InterruptedApplyRollsBackAndLeavesTheTargetAsItWas()
     {
