@@ -20,6 +20,9 @@ namespace Graft.Model.State;
 /// half 0 | half 1, each a JSON record, written to the idle half before the commit word flips to
 /// it, so a graft killed half-way leaves the previous record intact. Graft reads and writes the
 /// region through /proc/&lt;pid&gt;/mem, which reaches pages the process itself may not touch.
+/// A "GRAFTST4" mapping, the same up to the thread table, is 4 MiB with the halves inside it
+/// from <see cref="Size"/> on: graft still reads and writes it there, so that processes patched
+/// by the graft before keep being served.
 /// </summary>
 public static class StateLayout
 {
@@ -43,9 +46,12 @@ public static class StateLayout
     public const ulong HalfSize = 256 << 20;
     public const ulong RecordRegionSize = 2 * HalfSize;
 
+    // GRAFTST4: the record's halves inside a 4 MiB state mapping, from Size on.
+    public const ulong InMappingHalfSize = ((4 << 20) - Size) / 2;
+
     public static ReadOnlySpan<byte> Magic => "GRAFTST5"u8;
 
-    public static ulong HalfOffset(int half) => (ulong)half * HalfSize;
+    public static ReadOnlySpan<byte> InMappingMagic => "GRAFTST4"u8;
 
     public static ulong EncodeCommit(int length, int half, ulong generation) =>
         (uint)length | ((ulong)(half & 1) << 32) | (generation << 33);
@@ -78,9 +84,12 @@ public static class StateLayout
 
     public static bool HasMagic(ReadOnlySpan<byte> header) => header.Length >= 8 && header[..8].SequenceEqual(Magic);
 
+    /// <summary>A GRAFTST4 mapping: the record is inside it (<see cref="InMappingHalfSize"/>).</summary>
+    public static bool HasRecordInMapping(ReadOnlySpan<byte> header) => header.Length >= 8 && header[..8].SequenceEqual(InMappingMagic);
+
     /// <summary>The state mapping of an older graft, whose layout this one does not read.</summary>
     public static bool HasOlderMagic(ReadOnlySpan<byte> header) =>
-        header.Length >= 8 && header[..7].SequenceEqual("GRAFTST"u8) && !HasMagic(header);
+        header.Length >= 8 && header[..7].SequenceEqual("GRAFTST"u8) && !HasMagic(header) && !HasRecordInMapping(header);
 
     public static ulong ReadCommit(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt64LittleEndian(header[8..16]);
 

@@ -16,6 +16,7 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
     private ulong generation;
     private int half;
     private ulong records;
+    private ulong halfSize = StateLayout.HalfSize;
 
     /// <summary>The store of a live target, whose memory map names its mapping.</summary>
     public StateStore(ModuleMap modules, IMemory memory)
@@ -59,17 +60,24 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
             throw new StateFormatException($"its graft state was written by an older graft ({Encoding.ASCII.GetString(header[..8])}); revert its patches with that graft first");
         }
 
-        if (!StateLayout.HasMagic(header))
+        if (StateLayout.HasRecordInMapping(header))
+        {
+            (records, halfSize) = (Address + StateLayout.Size, StateLayout.InMappingHalfSize);
+        }
+        else if (StateLayout.HasMagic(header))
+        {
+            (records, halfSize) = (StateLayout.ReadRecordRegion(header), StateLayout.HalfSize);
+        }
+        else
         {
             records = 0;
             return TargetState.Empty;
         }
 
-        records = StateLayout.ReadRecordRegion(header);
         (var length, half, generation) = StateLayout.DecodeCommit(StateLayout.ReadCommit(header));
         return length == 0
             ? TargetState.Empty
-            : StateLayout.Deserialize(memory.Read(records + StateLayout.HalfOffset(half), length));
+            : StateLayout.Deserialize(memory.Read(records + ((ulong)half * halfSize), length));
     }
 
     /// <summary>Writes <paramref name="state"/> as the record (<see cref="Write(byte[])"/>).</summary>
@@ -81,8 +89,14 @@ internal sealed class StateStore(Func<ulong> findMapping, IMemory memory)
     /// </summary>
     public void Write(byte[] bytes)
     {
+        if ((ulong)bytes.Length > halfSize)
+        {
+            throw new StateFormatException(
+                $"graft's state record would grow to {bytes.Length} bytes, over the {halfSize}-byte limit of the state mapping an earlier graft made in this process (GRAFTST4): a process graft patches first gets records of any size");
+        }
+
         var idle = 1 - half;
-        memory.Write(records + StateLayout.HalfOffset(idle), bytes);
+        memory.Write(records + ((ulong)idle * halfSize), bytes);
         memory.WriteUInt64(Address + StateLayout.CommitWordOffset, StateLayout.EncodeCommit(bytes.Length, idle, generation + 1));
         half = idle;
         generation++;

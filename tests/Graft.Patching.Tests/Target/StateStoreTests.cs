@@ -21,7 +21,7 @@ public sealed class StateStoreTests
     public StateStoreTests()
     {
         mapping = image.Map(MappingAddress, (int)StateLayout.Size);
-        halves = [.. Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + StateLayout.HalfOffset(half), HalfWindow))];
+        halves = [.. Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + ((ulong)half * StateLayout.HalfSize), HalfWindow))];
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class StateStoreTests
 
     [Theory]
     [InlineData("GRAFTST2")]
-    [InlineData("GRAFTST4")]
+    [InlineData("GRAFTST3")]
     public void TheMappingOfAnOlderGraftIsRefused(string magic)
     {
         Encoding.ASCII.GetBytes(magic).CopyTo(mapping, 0);
@@ -89,12 +89,43 @@ public sealed class StateStoreTests
         Assert.Contains($"older graft ({magic})", refused.Message);
     }
 
+    /// <summary>
+    /// A process patched by the graft before keeps its 4 MiB GRAFTST4 mapping, with the record's halves inside it: the
+    /// record is read and written there, within that mapping's limit, so the process is still served.
+    /// </summary>
+    [Fact]
+    public void TheRecordOfAGraftst4MappingIsReadAndWrittenInsideIt()
+    {
+        var old = new MemoryImage();
+        var inMapping = old.Map(MappingAddress, 4 << 20);
+        var written = StateLayout.Serialize(SampleState());
+        "GRAFTST4"u8.CopyTo(inMapping);
+        written.CopyTo(inMapping, (int)StateLayout.Size);
+        BinaryPrimitives.WriteUInt64LittleEndian(inMapping.AsSpan((int)StateLayout.CommitWordOffset), StateLayout.EncodeCommit(written.Length, 0, 3));
+        var store = new StateStore(() => MappingAddress, old);
+
+        Assert.Equal("demo", Assert.Single(store.Read().Patches).Name);
+        store.Write(StateLayout.Serialize(TargetState.Empty));
+        Assert.Empty(new StateStore(() => MappingAddress, old).Read().Patches);
+        var secondHalf = (int)(StateLayout.Size + StateLayout.InMappingHalfSize);
+        Assert.Equal((byte)'{', inMapping[secondHalf]);
+
+        var patch = SampleState().Patches[0];
+        var tooLarge = StateLayout.Serialize(SampleState() with
+        {
+            Patches = [.. Enumerable.Range(0, 3000).Select(n => patch with { Name = $"demo-{n}" })],
+        });
+        var refused = Assert.Throws<StateFormatException>(() => store.Write(tooLarge));
+        Assert.Contains("GRAFTST4", refused.Message);
+        Assert.Empty(new StateStore(() => MappingAddress, old).Read().Patches);
+    }
+
     [Fact]
     public void ARecordFarLargerThanTheStateMappingIsWrittenAndReadBack()
     {
         // GRAFTST4 kept its records in the 4 MiB mapping itself, about 1.9 MB a half: a fourth
         // 1,000-function patch stacked did not fit. The region's halves are 256 MiB.
-        var rest = Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + StateLayout.HalfOffset(half) + HalfWindow, 8 << 20)).ToArray();
+        var rest = Enumerable.Range(0, 2).Select(half => image.Map(RecordRegion + ((ulong)half * StateLayout.HalfSize) + HalfWindow, 8 << 20)).ToArray();
         WriteHeader();
         var store = Store();
         store.Read();
