@@ -34,6 +34,7 @@ internal sealed record OperationOutput(
     int ThreadsMoved,
     int SelfSwitched,
     int SwitchedAsleep,
+    double? ConvergenceMilliseconds,
     int TrapsHandled,
     IReadOnlyList<StopsOutput> Stops,
     IReadOnlyList<PatchedFunction> Functions,

@@ -49,7 +49,8 @@ internal static class OperationPrinter
         var statistics = report.Transition;
         var stops = report.Stops;
         return new OperationOutput(report.PatchName, report.Pid, operation, statistics.Model, report.InFlight is null ? "complete" : "in-flight",
-            statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep, stops.TrapsHandled,
+            statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep,
+            statistics.Convergence?.TotalMilliseconds, stops.TrapsHandled,
             [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
             report.Functions, report.InFlight, report.Warnings);
     }
@@ -62,6 +63,7 @@ internal static class OperationPrinter
         return $"{report.Functions.Count} function(s), {ModelName(statistics.Model)}, " +
             $"{statistics.Attempts} attempt(s), " + (statistics.SelfSwitched > 0 ? $"{statistics.SelfSwitched} thread(s) switched themselves, " : "") +
             (statistics.SwitchedAsleep > 0 ? $"{statistics.SwitchedAsleep} asleep switched with no stop, " : "") +
+            (statistics.Convergence is { } converged ? $"every thread switched within {converged.TotalMilliseconds:0.###} ms of the entries' writing, " : "") +
             $"a thread stopped for at most {stops.LongestStop.TotalMilliseconds:0.###} ms" +
             (stops.LongestStopKind is { } kind ? $" ({kind})" : "") + $", at most {stops.MostStoppedAtOnce} stopped at once";
     }

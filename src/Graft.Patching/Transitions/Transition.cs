@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Graft.Model;
 using Graft.Model.State;
 using Graft.Patching.Redirect;
@@ -31,6 +32,11 @@ internal sealed class Transition : IDisposable
     private TransitionThreads threads;
     private Step step;
     private IReadOnlyList<StuckThread>? stuck;
+
+    // Stopwatch timestamps: the entries' writing begins (Start; a thread may take the new ones as soon as each is in
+    // place), and the first try that found no thread stuck.
+    private long startedAt;
+    private long convergedAt;
 
     private Transition(TargetProcess target, StateStore store, TargetState state, AppliedPatch patch, Universe goal, Action<string> notice)
     {
@@ -86,6 +92,7 @@ internal sealed class Transition : IDisposable
         (State, Patch) = TransitionRecord.Start(State.Replace(Patch, prepared), prepared, Patching);
         store.Write(State);
         Dispatchers.Write(target, State, Patch, TableAddress);
+        startedAt = Stopwatch.GetTimestamp();
         writer.Write(install);
         step = Step.Started;
         notice(Notices.Starting(Patch.Name, Patching));
@@ -120,6 +127,11 @@ internal sealed class Transition : IDisposable
     {
         Precondition.Require(step == Step.Started, $"try-complete: the transition is {step}, not started");
         stuck = threads.Run(deadline, swept => progress?.Report(Snapshot(swept, deadline)));
+        if (stuck.Count == 0 && convergedAt == 0)
+        {
+            convergedAt = Stopwatch.GetTimestamp();
+        }
+
         return stuck;
     }
 
@@ -184,7 +196,10 @@ internal sealed class Transition : IDisposable
             swept.Count == 0 ? null : $"thread {swept[0].Tid} {swept[0].Reason}", deadline.Left);
     }
 
-    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched, threads.SwitchedAsleep);
+    public TransitionStatistics Statistics() => new(ConsistencyModel.PerThread, threads.Sweeps, writer.ThreadsMoved, threads.SelfSwitched, threads.SwitchedAsleep)
+    {
+        Convergence = startedAt != 0 && convergedAt != 0 ? Stopwatch.GetElapsedTime(startedAt, convergedAt) : null,
+    };
 
     public void Dispose() => threads.Dispose();
 
