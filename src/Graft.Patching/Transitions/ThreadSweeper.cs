@@ -1,3 +1,4 @@
+using Graft.Linux.Inspection;
 using Graft.Linux.Tracing;
 using Graft.Linux.Unwinding;
 using Graft.Patching.Target;
@@ -14,6 +15,11 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    // How often the table is read while threads switch themselves, and after how many reads with no new switch a sweep
+    // comes (AwaitSelfSwitches): 16 busy threads on 2 CPUs each wait several milliseconds for one.
+    private static readonly TimeSpan SelfSwitchPoll = TimeSpan.FromMilliseconds(1);
+    private const int QuietPolls = 10;
 
     // A thread's pointer never changes (glibc sets it once, at creation), so one stop tells it.
     private readonly Dictionary<int, ulong> threadPointers = [];
@@ -53,6 +59,7 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         var stuckBefore = int.MaxValue;
         while (true)
         {
+            AwaitSelfSwitches(deadline);
             var stuck = Sweep(deadline);
             swept(stuck);
             if (stuck.Count == 0 || deadline.Interruption.IsCancellationRequested || !deadline.Allows(delay))
@@ -66,6 +73,42 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
             target.Pump(delay);
         }
     }
+
+    /// <summary>
+    /// Before a sweep, while threads may switch themselves (<see cref="X86.DispatcherCode"/>), reads the table every
+    /// millisecond instead of stopping anyone, until every thread has switched, none of those left is running (a
+    /// thread asleep switches by the sweep's proposal), or <see cref="QuietPolls"/> reads in a row found no new switch.
+    /// A thread switches itself at its next call of a patched function, so the callers of a hot function switch within
+    /// one call of theirs; a sweep that came first would stop them one at a time and find most of them inside the
+    /// function (docs/PERFORMANCE.md, item 19: a revert converged only in its second sweep).
+    /// </summary>
+    private void AwaitSelfSwitches(Deadline deadline)
+    {
+        if (table.SelfSwitchGoal != goal)
+        {
+            return;
+        }
+
+        var pending = Unswitched();
+        for (var quiet = 0; pending > 0 && quiet < QuietPolls && deadline.Allows(SelfSwitchPoll) && AnyUnswitchedRuns();)
+        {
+            target.Pump(SelfSwitchPoll);
+            RefreshTable();
+            var now = Unswitched();
+            quiet = now < pending ? 0 : quiet + 1;
+            pending = now;
+        }
+    }
+
+    private int Unswitched() => target.ThreadIds.Count(t => !IsSwitched(t));
+
+    // At most this many threads' states are read per look: in a process of a thousand threads asleep, reading them all
+    // would cost more than the sweep saves (1,000 idle threads: 25 ms more per apply, measured).
+    private const int RunningLookLimit = 64;
+
+    private bool AnyUnswitchedRuns() =>
+        target.ThreadIds.Where(t => !IsSwitched(t)).Take(RunningLookLimit)
+            .Any(t => ProcDirectory.State($"/proc/{target.Pid}/task/{t}/stat") == 'R');
 
     /// <summary>
     /// One pass over the threads not yet in the goal universe. Past the deadline the threads
