@@ -45,13 +45,15 @@ public sealed class Urgency : IDisposable
     /// Lowers a thread of graft's own that a graft killed inside a scope left under SCHED_FIFO (the
     /// agent, raised for a code write): nothing but graft gives that thread a policy, so any other
     /// than SCHED_OTHER is such a leftover, and under it a callback the agent later runs could keep
-    /// a CPU from every ordinary thread. True if it was lowered.
+    /// a CPU from every ordinary thread. Where graft may not change it, it stays as it is.
     /// </summary>
-    public static bool LowerLeftOver(int tid)
+    public static void LowerLeftOver(int tid)
     {
         var policy = Scheduling.sched_getscheduler(tid);
-        return policy >= 0 && (policy & ~Scheduling.SCHED_RESET_ON_FORK) != Scheduling.SCHED_OTHER
-            && Scheduling.sched_setscheduler(tid, Scheduling.SCHED_OTHER, new Scheduling.sched_param { sched_priority = 0 }) == 0;
+        if (policy >= 0 && (policy & ~Scheduling.SCHED_RESET_ON_FORK) != Scheduling.SCHED_OTHER)
+        {
+            _ = Scheduling.sched_setscheduler(tid, Scheduling.SCHED_OTHER, new Scheduling.sched_param { sched_priority = 0 });
+        }
     }
 
     /// <summary>Back to SCHED_OTHER, with the nice value each had (the policy change keeps it); a thread gone meanwhile is passed over.</summary>

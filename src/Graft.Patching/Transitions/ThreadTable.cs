@@ -107,6 +107,9 @@ internal sealed class ThreadTable
     /// <summary>No dispatcher starts another scan: one that has passed the check may still make its system call.</summary>
     public void ForbidScans() => memory.Write(address + ThreadTableLayout.ScanOffset, [0]);
 
+    /// <summary>Whether dispatchers may scan their stacks, rather than take only Graft's proposals (<see cref="AllowSelfSwitch"/>).</summary>
+    public bool ScansAllowed => memory.Read(address + ThreadTableLayout.ScanOffset, 1)[0] != 0;
+
     /// <summary>The calls of patched functions the thread has made outside the goal, as its dispatcher counts them.</summary>
     public uint CallsOf(ulong threadPointer) =>
         memory.ReadUInt32(address + ThreadTableLayout.EntryOffset(indexOf[threadPointer]) + ThreadTableLayout.EntryCallsOffset);
