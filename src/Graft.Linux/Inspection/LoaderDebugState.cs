@@ -28,6 +28,9 @@ public sealed class LoaderDebugState
 
     public LoaderState State => (LoaderState)memory.ReadUInt32(address + StateOffset);
 
+    /// <summary>Where r_state lies in the process.</summary>
+    public ulong StateAddress => address + StateOffset;
+
     /// <summary>The _r_debug of the process's dynamic linker; null for a static program, which loads nothing.</summary>
     public static LoaderDebugState? Find(ModuleMap modules, IMemory memory)
     {

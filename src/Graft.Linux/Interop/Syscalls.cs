@@ -23,6 +23,7 @@ public static class Syscalls
     public const long SYS_restart_syscall = 219;
     public const long SYS_memfd_create = 319;
     public const long SYS_membarrier = 324;
+    public const long SYS_pidfd_open = 434;
 
     public const ulong PROT_NONE = 0;
     public const ulong PROT_READ = 1;

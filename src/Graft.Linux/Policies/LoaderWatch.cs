@@ -5,10 +5,11 @@ namespace Graft.Linux.Policies;
 
 /// <summary>
 /// graftd's watch of the dynamic linker, the way a debugger does it: an int3 on r_brk (glibc's
-/// _dl_debug_state, a bare `ret` the loader calls each time its list of objects changes), and,
-/// while a dlclose is unmapping objects, syscall-stops on the thread doing it so that Graft sees
-/// each munmap before it happens. A thread that stops there is a <see cref="LoaderStop"/>: it
-/// holds the loader's lock, and stays stopped until <see cref="Continue"/>.
+/// _dl_debug_state, a bare `ret` the loader calls each time its list of objects changes), or in
+/// the loader stub (Graft.X86's LoaderStubCode) r_brk jumps to, and, while a dlclose is unmapping objects,
+/// syscall-stops on the thread doing it so that Graft sees each munmap before it happens. A
+/// thread that stops there is a <see cref="LoaderStop"/>: it holds the loader's lock, and stays
+/// stopped until <see cref="Continue"/>.
 /// </summary>
 public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
 {
@@ -32,7 +33,10 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
     // The munmap (start, length) already reported, which runs for real when the thread goes on.
     private readonly Dictionary<int, (ulong Start, ulong Length)> releasedUnmaps = [];
 
-    private ulong breakpoint;
+    // Where Graft's int3s are (r_brk, the stub's trap, or both while the watch moves to the
+    // stub), and where a thread stopped on one rests: r_brk, whose unwind information ld.so has.
+    private readonly HashSet<ulong> breakpoints = [];
+    private ulong restAt;
     private bool armed;
     private int serving;
     private bool inHandler;
@@ -55,28 +59,34 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
     }
 
     /// <summary>
-    /// Puts an int3 on r_brk. The loader's function there must be a bare `ret`, which Graft then
-    /// emulates; an int3 already there is one a graftd that died left behind, taken over.
+    /// Puts an int3 at <paramref name="trapAt"/>: r_brk itself, or the stub's trap. The byte
+    /// there must be a bare `ret`, which Graft then emulates (at both places the return address
+    /// into the loader is on top of the stack); an int3 already there is one a graftd that died
+    /// left behind, taken over. A thread stopped on it rests at <paramref name="rBrk"/> meanwhile,
+    /// where an unwinder finds ld.so's frame information. Called again with the stub's trap, the
+    /// int3 on r_brk stays served until the jump to the stub replaces it.
     /// </summary>
-    public void Watch(ulong rBrk)
+    public void Watch(ulong trapAt, ulong rBrk)
     {
-        var original = tracee.Memory.Read(rBrk, 1)[0];
+        var original = tracee.Memory.Read(trapAt, 1)[0];
         if (original is not (Ret or Int3))
         {
-            throw new InjectionException($"cannot watch the dynamic linker of process {tracee.Pid}: its r_brk at 0x{rBrk:x} is not a bare return (0x{original:x2})");
+            throw new InjectionException($"cannot watch the dynamic linker of process {tracee.Pid}: its r_brk at 0x{trapAt:x} is not a bare return (0x{original:x2})");
         }
 
         // Registered before the int3 is written: pairs with a thread that executes the int3 as
         // soon as it is there, whose trap must find this handler rather than be passed on.
-        breakpoint = rBrk;
-        tracee.HandleTrapsAt(rBrk, this);
-        tracee.Memory.Write(rBrk, [Int3]);
+        breakpoints.Add(trapAt);
+        restAt = rBrk;
+        tracee.HandleTrapsAt(trapAt, this);
+        tracee.Memory.Write(trapAt, [Int3]);
         armed = true;
     }
 
     /// <summary>
-    /// Takes the int3 away again and serves every trap already taken on it, so that no thread
-    /// is left to receive a SIGTRAP once Graft detaches (docs/ARCHITECTURE.md, invariant 1).
+    /// Takes the int3s away again and serves every trap already taken on them, so that no thread
+    /// is left to receive a SIGTRAP once Graft detaches (docs/ARCHITECTURE.md, invariant 1). An
+    /// int3 on r_brk that the jump to the stub has replaced is left alone.
     /// </summary>
     public void Unwatch()
     {
@@ -85,7 +95,12 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
             return;
         }
 
-        tracee.Memory.Write(breakpoint, [Ret]);
+        foreach (var trapAt in breakpoints.Where(b => tracee.Memory.Read(b, 1)[0] == Int3))
+        {
+            tracee.Memory.Write(trapAt, [Ret]);
+        }
+
+        breakpoints.Clear();
         armed = false;
 
         // The `ret` is back before the threads are stopped: pairs with Stop letting a thread take
@@ -167,11 +182,11 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
         }
     }
 
-    /// <summary>A thread stopped on the int3 at r_brk waits as a loader stop.</summary>
+    /// <summary>A thread stopped on an int3 of the watch waits as a loader stop, at r_brk.</summary>
     void ITrapHandler.Trapped(ThreadStop stop)
     {
         var regs = stop.Registers;
-        regs.rip = breakpoint;
+        regs.rip = restAt;
         stop.SetRegisters(regs);
         atBreakpoint.Add(stop.Tid);
         stop.Hold();

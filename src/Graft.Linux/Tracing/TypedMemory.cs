@@ -27,6 +27,13 @@ public static class TypedMemory
         return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
     }
 
+    public static void WriteUInt32(this IMemory memory, ulong address, uint value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
+        memory.Write(address, bytes);
+    }
+
     public static void WriteUInt64(this IMemory memory, ulong address, ulong value)
     {
         Span<byte> bytes = stackalloc byte[8];

@@ -12,7 +12,8 @@ namespace Graft.Model.State;
 ///   8      commit word: bits 0-31 record length, bit 32 which half holds it, bits 33-63 generation
 ///   16     address of the record region
 ///   4096   code page, read and execute only: where injected calls return (the return trampoline);
-///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk
+///          at 4160 the SIGTRAP handler that outlives graftd's int3 on r_brk; at 4352 graftd's
+///          loader stub, which r_brk jumps to (Graft.Linux's LoaderStub)
 ///   8192   scratch page (strings passed to injected calls)
 ///   12288  the per-thread table of the transition in flight and its blocked ranges, read by the slots' dispatchers
 /// </code>
@@ -32,6 +33,7 @@ public static class StateLayout
     public const int HeaderSize = 24;
     public const ulong CodeOffset = 4096;
     public const ulong LoaderTrapHandlerOffset = CodeOffset + 64;
+    public const ulong LoaderStubOffset = CodeOffset + 256;
     public const ulong PageSize = 4096;
     public const ulong ScratchOffset = 8192;
     public const int ScratchSize = 4096;

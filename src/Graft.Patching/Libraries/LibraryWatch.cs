@@ -31,6 +31,11 @@ internal sealed class LibraryWatch
     private readonly HashSet<int> unloadingUnwatched = [];
     private bool? guarded;
 
+    // The stub r_brk jumps to, once the process has a state mapping to hold it; null while the
+    // int3 on r_brk serves, for good once the stub was found unfit (LoaderStub.TryArm).
+    private LoaderStub? stub;
+    private bool stubUnfit;
+
     // The state record as last read, with the mapping and commit word it was read at. graftd is
     // its only writer while it holds the process, and every write changes the commit word (its
     // generation): an unchanged word is an unchanged record, not parsed again at every event.
@@ -69,13 +74,19 @@ internal sealed class LibraryWatch
         watch.alive.UnionWith(target.Modules.Modules.Select(Key));
         target.IsAlive = m => watch.alive.Contains(Key(m));
         watch.guarded = LoaderTrapGuard.Install(target, debugState.Brk);
-        watch.loader.Watch(debugState.Brk);
+        if (!watch.TryMoveToStub())
+        {
+            watch.loader.Watch(debugState.Brk, debugState.Brk);
+        }
+
         target.Loader = watch.loader;
         return watch;
     }
 
     public void Stop()
     {
+        // Disarmed before the int3s go: no thread enters the stub's int3 after this.
+        stub?.Disarm();
         loader.Unwatch();
         LoaderTrapGuard.Remove(target);
         target.Loader = null;
@@ -122,6 +133,7 @@ internal sealed class LibraryWatch
         // the handler lives) or unmapped it again (its rollback): the map is read again first.
         target.Refresh();
         guarded ??= LoaderTrapGuard.Install(target, debugState.Brk);
+        TryMoveToStub();
         if (debugState.State != LoaderState.Consistent)
         {
             return;
@@ -141,6 +153,51 @@ internal sealed class LibraryWatch
         }
 
         alive.UnionWith(fresh.Select(Key));
+    }
+
+    /// <summary>
+    /// Moves the watch from an int3 on r_brk (or from nothing, at the start) to the stub, where
+    /// the process has what it needs (<see cref="LoaderStub"/>); true if the stub serves.
+    /// The stub's int3 is armed before r_brk jumps to it, and an int3 on r_brk stays served
+    /// until the jump replaces it: no loader event goes unseen meanwhile.
+    /// </summary>
+    private bool TryMoveToStub()
+    {
+        if (stub is not null || stubUnfit)
+        {
+            return stub is not null;
+        }
+
+        if (StateStore.FindMapping(target.Modules) == 0)
+        {
+            return false;
+        }
+
+        if (LoaderStub.TryArm(target, debugState) is not { } armed)
+        {
+            stubUnfit = true;
+            return false;
+        }
+
+        loader.Watch(armed.TrapAddress, debugState.Brk);
+        try
+        {
+            if (!armed.IsJumpedTo)
+            {
+                armed.WriteJump();
+            }
+        }
+        catch (Exception e) when (e is GraftException or InjectionException && !armed.IsJumpedTo)
+        {
+            // The write was settled back to r_brk as it was (its `ret`, or the int3 served here).
+            notice($"warning: graftd watches the dynamic linker of process {target.Pid} with an int3 on r_brk: its jump to graftd's stub could not be written ({e.Message})");
+            armed.Disarm();
+            stubUnfit = true;
+            return false;
+        }
+
+        stub = armed;
+        return true;
     }
 
     /// <summary>

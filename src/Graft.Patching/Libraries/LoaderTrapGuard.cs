@@ -3,14 +3,17 @@ using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 using Graft.Model.State;
 using Graft.Patching.Target;
+using Graft.X86;
 
 namespace Graft.Patching.Libraries;
 
 /// <summary>
 /// Installs <see cref="LoaderTrapHandler"/> as the target's SIGTRAP handler while graftd watches
-/// its loader, so that a graftd killed with its int3 still on r_brk leaves a process that loads
-/// libraries on its own, and takes it away when graftd lets the process go. A program with a
-/// SIGTRAP handler of its own keeps it (and then relies on graftd staying alive).
+/// its loader, so that a graftd killed with its int3 still on r_brk (or the stub's, reached just
+/// before graftd died) leaves a process that loads libraries on its own, and takes it away when
+/// graftd lets the process go. A program with a SIGTRAP handler of its own keeps it: it relies
+/// on the <see cref="LoaderStub"/>, which stops trapping once graftd is gone, or where graftd
+/// could not put the stub in, on graftd staying alive.
 /// </summary>
 internal static class LoaderTrapGuard
 {
@@ -35,6 +38,7 @@ internal static class LoaderTrapGuard
         }
 
         var handler = store.Address + StateLayout.LoaderTrapHandlerOffset;
+        var stubTrap = store.Address + StateLayout.LoaderStubOffset + LoaderStubCode.TrapOffset;
         return OnAThread(target, tid =>
         {
             var current = CurrentHandler(target, store, tid);
@@ -43,7 +47,7 @@ internal static class LoaderTrapGuard
                 return false;
             }
 
-            target.Memory.Write(handler, LoaderTrapHandler.Code(rBrk));
+            target.Memory.Write(handler, LoaderTrapHandler.Code(rBrk, stubTrap));
             var action = new byte[SigactionSize];
             BinaryPrimitives.WriteUInt64LittleEndian(action, handler);
             BinaryPrimitives.WriteUInt64LittleEndian(action.AsSpan(8), Syscalls.SA_SIGINFO | Syscalls.SA_RESTORER | Syscalls.SA_ONSTACK);
@@ -80,12 +84,15 @@ internal static class LoaderTrapGuard
         return target.Syscalls.RtSigaction(tid, SIGTRAP, 0, store.Scratch, SigsetSize) ? target.Memory.ReadUInt64(store.Scratch) : ulong.MaxValue;
     }
 
-    /// <summary>rt_sigaction takes no lock of the program's: any thread will do.</summary>
-    private static bool OnAThread(TargetProcess target, Func<int, bool> work)
+    /// <summary>
+    /// Runs <paramref name="work"/> on whichever thread stops first, for system calls that take
+    /// no lock of the program's (rt_sigaction, pidfd_open, close); false if none stopped.
+    /// </summary>
+    internal static bool OnAThread(TargetProcess target, Func<int, bool> work, string purpose = StopPurposes.LoaderTrapGuard)
     {
         foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t)).ToList())
         {
-            using var stopped = target.TryStop(tid, StopPurposes.LoaderTrapGuard);
+            using var stopped = target.TryStop(tid, purpose);
             if (stopped is not null)
             {
                 return work(tid);

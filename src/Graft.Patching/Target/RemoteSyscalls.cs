@@ -51,6 +51,9 @@ internal sealed class RemoteSyscalls(Tracee tracee)
     public void Membarrier(int tid, ulong command) =>
         Checked(tracee.InjectSyscall(tid, Syscalls.SYS_membarrier, command, 0, 0), $"membarrier({command})");
 
+    /// <summary>pidfd_open(<paramref name="pid"/>, 0), as the target's pid namespace names it: the descriptor, or minus the errno.</summary>
+    public long TryPidfdOpen(int tid, int pid) => tracee.InjectSyscall(tid, Syscalls.SYS_pidfd_open, (ulong)pid, 0);
+
     /// <summary>rt_sigaction with the kernel's struct sigaction at <paramref name="action"/> / <paramref name="oldAction"/> (0 for none); true if it succeeded.</summary>
     public bool RtSigaction(int tid, ulong signal, ulong action, ulong oldAction, ulong sigsetSize) =>
         tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, signal, action, oldAction, sigsetSize) == 0;

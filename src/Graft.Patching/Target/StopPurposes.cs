@@ -54,4 +54,7 @@ internal static class StopPurposes
 
     /// <summary>graftd putting in or taking out its SIGTRAP handler.</summary>
     public const string LoaderTrapGuard = "loader trap guard";
+
+    /// <summary>graftd opening its pidfd in the process for its loader stub, or closing it.</summary>
+    public const string LoaderStub = "loader stub";
 }

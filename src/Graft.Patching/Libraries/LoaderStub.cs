@@ -1,0 +1,191 @@
+using Graft.Linux.Inspection;
+using Graft.Linux.Seccomp;
+using Graft.Linux.Tracing;
+using Graft.Model.State;
+using Graft.Patching.Redirect;
+using Graft.Patching.Target;
+using Graft.X86;
+
+namespace Graft.Patching.Libraries;
+
+/// <summary>
+/// graftd's loader stub in a watched process (<see cref="LoaderStubCode"/>, in the state
+/// mapping's code page): r_brk jumps to it, and it traps into graftd only for RT_CONSISTENT and
+/// RT_DELETE, only in the process graftd watches, and only while graftd lives. So a graftd
+/// killed outright leaves nothing behind that raises a SIGTRAP, whatever handler the program
+/// has, and a forked child of a watched process loads libraries untouched.
+/// <para>
+/// The stub needs what a plain int3 on r_brk does not, and graftd falls back to that int3
+/// without it: a state mapping (after the first apply), a pidfd of graftd that the process can
+/// open (the same pid namespace: pidfd_open runs in the process, which would read graftd's pid
+/// in its own namespace), no seccomp filter on any thread (the stub makes getpid and poll calls
+/// on the program's threads, which a filter could refuse or punish), and r_brk followed by
+/// padding up to the next 16-byte boundary, room for the 14-byte jump.
+/// </para>
+/// </summary>
+internal sealed class LoaderStub
+{
+    private const byte Ret = 0xc3;
+    private const byte Int3 = 0xcc;
+    private const ulong FunctionAlignment = 16;
+
+    // RT_ADD needs nothing of graftd: what it maps comes at the RT_CONSISTENT that follows.
+    private const uint WantedEvents = (1u << (int)LoaderState.Consistent) | (1u << (int)LoaderState.Deleting);
+
+    private readonly TargetProcess target;
+    private readonly ulong rBrk;
+    private readonly ulong address;
+    private int pidfd;
+
+    private LoaderStub(TargetProcess target, ulong rBrk, ulong address, int pidfd)
+    {
+        this.target = target;
+        this.rBrk = rBrk;
+        this.address = address;
+        this.pidfd = pidfd;
+    }
+
+    /// <summary>The stub's int3, for <see cref="Linux.Policies.LoaderWatch.Watch"/>.</summary>
+    public ulong TrapAddress => address + LoaderStubCode.TrapOffset;
+
+    /// <summary>Whether r_brk jumps to the stub (a graftd before this one may have left the jump).</summary>
+    public bool IsJumpedTo => LoaderStubCode.JumpTarget(target.Memory.Read(rBrk, LoaderStubCode.JumpSize)) == address;
+
+    /// <summary>
+    /// Writes the stub and arms it for this graftd (its int3 still a `ret`: the watch arms that);
+    /// null where the stub cannot serve (above), and the int3 on r_brk must.
+    /// </summary>
+    public static LoaderStub? TryArm(TargetProcess target, LoaderDebugState debugState)
+    {
+        var mapping = StateStore.FindMapping(target.Modules);
+        if (mapping == 0 || !InGraftdsPidNamespace(target.Pid) || UnderSeccomp(target))
+        {
+            return null;
+        }
+
+        var rBrk = debugState.Brk;
+        var address = mapping + StateLayout.LoaderStubOffset;
+        var head = target.Memory.Read(rBrk, (int)FunctionAlignment);
+        if (LoaderStubCode.JumpTarget(head) is { } jumpTarget)
+        {
+            if (jumpTarget != address)
+            {
+                return null;
+            }
+
+            // A graftd before this one left its stub: its descriptor goes if it is still its.
+            var previous = target.Memory.Read(address, LoaderStubCode.Size);
+            CloseIfStale(target, BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidfdOffset), BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidOffset));
+        }
+        else if (!HasRoomForTheJump(rBrk, head))
+        {
+            return null;
+        }
+
+        // Disarmed first (no event wanted, no pidfd), so that a thread already in the stub leaves it.
+        target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, 0);
+        target.Memory.Write(address, LoaderStubCode.Code(debugState.StateAddress, target.Pid));
+        var opened = -1L;
+        LoaderTrapGuard.OnAThread(target, tid => (opened = target.Syscalls.TryPidfdOpen(tid, Environment.ProcessId)) >= 0, StopPurposes.LoaderStub);
+        if (opened < 0)
+        {
+            return null;
+        }
+
+        target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidOffset, (uint)Environment.ProcessId);
+        target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, (uint)opened);
+
+        // Wanted last: pairs with the stub reading it before the pid and the pidfd.
+        target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, WantedEvents);
+        return new LoaderStub(target, rBrk, address, (int)opened);
+    }
+
+    /// <summary>
+    /// Sends r_brk to the stub with the int3 protocol, while the program's threads run: a thread
+    /// that reaches r_brk meanwhile goes on at the stub. r_brk's `ret` is one instruction and its
+    /// padding is never run, so no thread can be inside the bytes written.
+    /// </summary>
+    public void WriteJump()
+    {
+        var writer = new CodeWriter(target);
+        writer.Prepare();
+        writer.Write([new CodeEdit(rBrk, LoaderStubCode.Jump(address), address)]);
+    }
+
+    /// <summary>
+    /// No event wanted and no pidfd any more (the stub then only reads r_state and returns),
+    /// and graftd's descriptor closed in the process. The jump stays for the next graftd.
+    /// </summary>
+    public void Disarm()
+    {
+        // Wanted first: pairs with the stub reading it before the pidfd, which then goes.
+        target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, 0);
+        target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, unchecked((uint)-1));
+        if (pidfd >= 0)
+        {
+            var fd = pidfd;
+            LoaderTrapGuard.OnAThread(target, tid =>
+            {
+                target.Syscalls.Close(tid, fd);
+                return true;
+            }, StopPurposes.LoaderStub);
+            pidfd = -1;
+        }
+    }
+
+    /// <summary>A `ret` (or an int3 of a graftd before) followed by padding to the next function's alignment, 14 bytes or more in all.</summary>
+    private static bool HasRoomForTheJump(ulong rBrk, byte[] head)
+    {
+        var room = (int)(((rBrk + 1 + FunctionAlignment - 1) & ~(FunctionAlignment - 1)) - rBrk);
+        return head[0] is Ret or Int3 && room >= LoaderStubCode.JumpSize && Padding.IsPadding(head.AsSpan(1, room - 1));
+    }
+
+    /// <summary>Whether the process sees graftd by the pid graftd has (pidfd_open runs in the process).</summary>
+    private static bool InGraftdsPidNamespace(int pid)
+    {
+        try
+        {
+            return new FileInfo("/proc/self/ns/pid").LinkTarget is { } own && own == new FileInfo($"/proc/{pid}/ns/pid").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static bool UnderSeccomp(TargetProcess target) =>
+        target.ThreadIds.Any(tid => SeccompStatus.Read(target.Pid, tid) is not (SeccompMode.Disabled or null));
+
+    /// <summary>
+    /// Closes the descriptor a graftd before this one left, if it still is a pidfd of that
+    /// graftd, or of a process gone (fdinfo's Pid -1): the program may have reused the number.
+    /// </summary>
+    private static void CloseIfStale(TargetProcess target, int fd, int graftdPid)
+    {
+        if (fd < 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var link = new FileInfo($"/proc/{target.Pid}/fd/{fd}").LinkTarget ?? "";
+            var owner = File.ReadLines($"/proc/{target.Pid}/fdinfo/{fd}").FirstOrDefault(l => l.StartsWith("Pid:", StringComparison.Ordinal));
+            if (!link.Contains("pidfd", StringComparison.Ordinal) || owner is null
+                || !int.TryParse(owner["Pid:".Length..].Trim(), out var pid) || (pid != -1 && pid != graftdPid))
+            {
+                return;
+            }
+        }
+        catch (IOException)
+        {
+            return;
+        }
+
+        LoaderTrapGuard.OnAThread(target, tid =>
+        {
+            target.Syscalls.Close(tid, fd);
+            return true;
+        }, StopPurposes.LoaderStub);
+    }
+}

@@ -1,0 +1,95 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Daemon;
+
+/// <summary>
+/// graftd's loader stub (docs/ARCHITECTURE.md, "A graftd that dies"): r_brk jumps to it, and it
+/// traps only in the process graftd watches and only while graftd lives. Each program here has a
+/// SIGTRAP handler of its own, which graft's own handler never replaces: an int3 of graftd's
+/// reached with no graftd to take it ends the program ("sigtrap", exit 5).
+/// </summary>
+public sealed class LoaderStubTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("graftd-stub-").FullName;
+
+    private string Socket => Path.Combine(directory, "graftd.sock");
+
+    private string Journal => Path.Combine(directory, "graftd.journal");
+
+    /// <summary>
+    /// graftd holds the process (stack_p1 names libstackmod.so, not loaded) and is killed
+    /// outright: the process loads and unloads the library on its own, unpatched, and a graftd
+    /// started again takes the stub over and patches the next load.
+    /// </summary>
+    [Fact]
+    public void AProgramWithItsOwnSigtrapHandlerLoadsLibrariesAfterGraftdIsKilled()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        Assert.Equal("trap-handler installed", host.Send("trap-handler", ""));
+        using (var graftd = GraftdProcess.Start(Socket, Journal))
+        {
+            Apply(host, "stack_p1");
+            graftd.Kill();
+        }
+
+        AwaitNoTracer(host.Pid);
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
+            Assert.StartsWith("call ", host.Send("call libstackmod.so stack_b", ""));
+            Assert.Equal("unloaded libstackmod.so", host.Send("unload libstackmod.so", ""));
+        }
+
+        Assert.True(host.IsAlive);
+        using var second = GraftdProcess.Start(Socket, Journal);
+        Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, second.Stop());
+        Assert.True(host.IsAlive);
+    }
+
+    /// <summary>
+    /// A child forked from a process graftd holds is not traced (graftd lets children go) but
+    /// inherits the jump on r_brk: it loads and unloads a library on its own, while graftd
+    /// still patches the parent's next load.
+    /// </summary>
+    [Fact]
+    public void AChildForkedFromAHeldProcessLoadsLibrariesOnItsOwn()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        Assert.Equal("trap-handler installed", host.Send("trap-handler", ""));
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        Apply(host, "stack_p1");
+
+        // Wait status 0: the child exited 0; a child that took the trap would report 5 << 8.
+        Assert.Equal("fork-load 0", host.Send("fork-load libstackmod.so", ""));
+        Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, graftd.Stop());
+        Assert.True(host.IsAlive);
+    }
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    private void Apply(RunningFixture host, string patch)
+    {
+        var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch(patch));
+        Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+    }
+
+    /// <summary>The kernel detaches a dead tracer's tracees as it exits; this waits until it has.</summary>
+    private static void AwaitNoTracer(int pid)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (TracerOf(pid) != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"process {pid} still traced 10 s after graftd was killed");
+            Thread.Sleep(10);
+        }
+    }
+
+    private static int TracerOf(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))["TracerPid:".Length..].Trim());
+}
