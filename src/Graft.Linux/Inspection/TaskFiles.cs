@@ -26,6 +26,12 @@ public static class TaskFiles
             : null;
     }
 
+    /// <summary>How long it has run on a CPU, in nanoseconds (the first field of its schedstat); null when it is gone.</summary>
+    public static ulong? RunTime(int pid, int tid) =>
+        Read(pid, tid, "schedstat") is { } line && ulong.TryParse(line.Split(' ')[0], CultureInfo.InvariantCulture, out var nanoseconds)
+            ? nanoseconds
+            : null;
+
     private static string? Read(int pid, int tid, string file)
     {
         try

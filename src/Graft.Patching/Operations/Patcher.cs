@@ -28,7 +28,10 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
 
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long graft stays attached after an operation, serving the threads and watching for a fatal signal.</summary>
+    /// <summary>
+    /// How long graft stays attached after an operation at most, serving the threads and
+    /// watching for a fatal signal; less once every thread sleeps (<see cref="TargetProcess.Settle"/>).
+    /// </summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long a process found unreadable is given to report its death (the kernel's exit events follow a kill closely).</summary>
@@ -234,7 +237,7 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
                 }
             }
 
-            target.Pump(settle);
+            target.Settle(settle);
             return result;
         }
     }

@@ -15,6 +15,9 @@ namespace Graft.Patching.Target;
 /// </summary>
 internal sealed class TargetProcess : IDisposable
 {
+    /// <summary>How long every thread must stay off the CPU for <see cref="Settle"/> to end early.</summary>
+    private static readonly TimeSpan QuietStep = TimeSpan.FromMilliseconds(5);
+
     private readonly Tracee tracee;
     private readonly SleepingThreadStacks sleepingStacks;
     private int? agent;
@@ -180,6 +183,32 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>Serves the running threads for <paramref name="duration"/>: signals passed on, graft's traps and events handled.</summary>
     public void Pump(TimeSpan duration) => tracee.Pump(duration);
 
+    /// <summary>
+    /// Serves the threads after an operation for up to <paramref name="longest"/>, so that a
+    /// fatal signal the new code causes at once is caught before graft reports success; ends
+    /// early once no thread has run for <see cref="QuietStep"/> (schedstat): a process whose
+    /// threads all sleep runs none of the new code while graft waits, and waiting on would
+    /// catch nothing.
+    /// </summary>
+    public void Settle(TimeSpan longest)
+    {
+        var deadline = Deadline.After(longest);
+        var before = RunTimes();
+        while (deadline.Allows(QuietStep))
+        {
+            tracee.Pump(QuietStep);
+            var now = RunTimes();
+            if (now.Count == before.Count && now.All(thread => before.TryGetValue(thread.Key, out var time) && time == thread.Value))
+            {
+                return;
+            }
+
+            before = now;
+        }
+
+        tracee.Pump(deadline.Left);
+    }
+
     /// <summary>Calls <paramref name="function"/> on a stopped thread, returning through <paramref name="trampoline"/>.</summary>
     public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
         tracee.InjectCall(tid, trampoline, function, timeout, args);
@@ -209,6 +238,10 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>graftd's watch of the dynamic linker, to be started and then set as <see cref="Loader"/>.</summary>
     public LoaderWatch WatchLoader(Action<LoaderStop> stopped, Func<ulong, ulong, bool> isWatchedUnmap) =>
         new(tracee, stopped, isWatchedUnmap);
+
+    /// <summary>Each thread's time on a CPU so far; graft's agent, which only waits for graft, left out.</summary>
+    private Dictionary<int, ulong?> RunTimes() =>
+        tracee.ThreadIds.Where(tid => tid != agent).ToDictionary(tid => tid, tid => TaskFiles.RunTime(Pid, tid));
 
     public void Dispose()
     {
