@@ -59,8 +59,11 @@ internal static class CallerThread
         while (true)
         {
             reasons.Clear();
-            // A vfork child shares the memory, not the process: graft's calls are never its.
-            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t) && t != target.Agent).ToList())
+            // A vfork child shares the memory, not the process: graft's calls are never its. The
+            // main thread first: its allocations go to malloc's main arena, while on a thread that
+            // never allocated the loader's mallocs would create that thread's arena, 64 MiB glibc
+            // never gives back, and a refused apply could not leave the process as it found it.
+            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t) && t != target.Agent).OrderBy(t => t != target.Pid).ToList())
             {
                 if (target.TryStop(tid, purpose) is not { } stopped)
                 {
