@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Text;
 
 using Graft.X86.Tests.Native;
 
@@ -20,9 +21,17 @@ public sealed unsafe class LoaderStubExecutionTests
 {
     private const int Consistent = 0;
     private const int Adding = 1;
-    private const int StateOffset = 0x200;
-    private const int CallerOffset = 0x400;
+    private const int CallerOffset = 0x800;
+
+    // The loader's data, in the second page: struct r_debug of each namespace, the link_maps, their names.
+    private const int DebugOffset = 0x1000;
+    private const int DebugSize = 0x40;
+    private const int LinkMapsOffset = 0x1200;
+    private const int LinkMapSize = 0x28;
+    private const int NamesOffset = 0x1800;
     private const byte Cmc = 0xf5;
+
+    private static readonly string[][] OneNamespace = [["", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]];
 
     // CF, PF, AF, ZF, SF, OF set; DF clear, as the ABI wants it at a call.
     private const int Flags = 0x8d5;
@@ -117,19 +126,98 @@ public sealed unsafe class LoaderStubExecutionTests
         Assert.Equal(Kept, Run(Consistent, 1 << Consistent, Environment.ProcessId, graftd));
     }
 
-    /// <summary>Kept (1) if the stub returned everything as it found it, Trapped (2) if only the carry flag differs, 0 otherwise.</summary>
-    private static int Run(int state, int wanted, int processId, int pidfd)
+    /// <summary>The graftd Graft.Patching's LoaderStub uses must hash as the stub does: FNV-1a, 64 bits (its published test vectors).</summary>
+    [Fact]
+    public void NamesHashAsFnv1a64()
     {
-        using var memory = new MappedMemory(4096);
-        var stub = LoaderStubCode.Code(memory.Address + StateOffset, processId);
+        Assert.Equal(0xcbf29ce484222325UL, LoaderStubCode.NameHash([]));
+        Assert.Equal(0xaf63dc4c8601ec8cUL, LoaderStubCode.NameHash("a"u8));
+        Assert.Equal(0x85944171f73967e8UL, LoaderStubCode.NameHash("foobar"u8));
+    }
+
+    [Fact]
+    public void AnRtConsistentWithEveryObjectKnownReturns()
+    {
+        using var graftd = new OwnPidfd();
+        Assert.Equal(Kept, Run(Consistent, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, OneNamespace, OneNamespace[0]));
+    }
+
+    [Fact]
+    public void AnRtConsistentWithAnObjectNotKnownTraps()
+    {
+        using var graftd = new OwnPidfd();
+        string[][] loaded = [[.. OneNamespace[0], "/opt/app/libnew.so"]];
+        Assert.Equal(Trapped, Run(Consistent, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, loaded, OneNamespace[0]));
+
+        // Known by its name only: the same file under another path is another name.
+        Assert.Equal(Trapped, Run(Consistent, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, loaded, [.. OneNamespace[0], "libnew.so"]));
+    }
+
+    /// <summary>dlmopen's namespaces: r_next of an r_debug of version 2 (glibc 2.35 on) leads to the next one's objects.</summary>
+    [Fact]
+    public void AnObjectNotKnownInAnotherNamespaceTraps()
+    {
+        using var graftd = new OwnPidfd();
+        string[][] loaded = [OneNamespace[0], ["/lib64/ld-linux-x86-64.so.2", "/opt/app/libisolated.so"]];
+        Assert.Equal(Trapped, Run(Consistent, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, loaded, OneNamespace[0]));
+        Assert.Equal(Kept, Run(Consistent, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, loaded, [.. loaded[0], .. loaded[1]]));
+    }
+
+    /// <summary>The filter only decides RT_CONSISTENT: RT_ADD and RT_DELETE trap only if wanted outright.</summary>
+    [Fact]
+    public void TheKnownObjectsFilterLeavesOtherEventsAlone()
+    {
+        using var graftd = new OwnPidfd();
+        string[][] loaded = [[.. OneNamespace[0], "/opt/app/libnew.so"]];
+        Assert.Equal(Kept, Run(Adding, (int)LoaderStubCode.KnownObjectsFilter, Environment.ProcessId, graftd.Fd, loaded, OneNamespace[0]));
+    }
+
+    /// <summary>Kept (1) if the stub returned everything as it found it, Trapped (2) if only the carry flag differs, 0 otherwise.</summary>
+    private static int Run(int state, int wanted, int processId, int pidfd, string[][]? namespaces = null, string[]? known = null)
+    {
+        using var memory = new MappedMemory(8192);
+        var stub = LoaderStubCode.Code(memory.Address + DebugOffset, processId);
         stub[LoaderStubCode.TrapOffset] = Cmc;
         BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.GraftdPidfdOffset), pidfd);
         BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.WantedEventsOffset), wanted);
         stub.CopyTo(memory.Bytes);
-        BinaryPrimitives.WriteInt32LittleEndian(memory.Bytes[StateOffset..], state);
+        var hashes = (known ?? []).Select(n => LoaderStubCode.NameHash(Encoding.UTF8.GetBytes(n))).ToList();
+        BinaryPrimitives.WriteInt32LittleEndian(memory.Bytes[LoaderStubCode.KnownCountOffset..], hashes.Count);
+        for (var index = 0; index < hashes.Count; index++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(memory.Bytes[(LoaderStubCode.KnownHashesOffset + (index * 8))..], hashes[index]);
+        }
+
+        WriteLoaderLists(memory, namespaces ?? OneNamespace, state);
         Assembled.At(memory.Address + CallerOffset, assembler => CallAndCheck(assembler, memory.Address)).CopyTo(memory.Bytes[CallerOffset..]);
         memory.MakeExecutable();
         return ((delegate* unmanaged<int>)(memory.Address + CallerOffset))();
+    }
+
+    /// <summary>An r_debug per namespace (version 2, chained by r_next, when there are several), each with its link_maps.</summary>
+    private static void WriteLoaderLists(MappedMemory memory, string[][] namespaces, int state)
+    {
+        var bytes = memory.Bytes;
+        var map = LinkMapsOffset;
+        var name = NamesOffset;
+        for (var space = 0; space < namespaces.Length; space++)
+        {
+            var debug = DebugOffset + (space * DebugSize);
+            BinaryPrimitives.WriteInt32LittleEndian(bytes[debug..], namespaces.Length > 1 ? 2 : 1);
+            BinaryPrimitives.WriteInt32LittleEndian(bytes[(debug + 24)..], state);
+            var next = space + 1 < namespaces.Length ? memory.Address + (ulong)(debug + DebugSize) : 0;
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes[(debug + 40)..], next);
+            var link = debug + 8;
+            foreach (var objectName in namespaces[space])
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes[link..], memory.Address + (ulong)map);
+                Encoding.UTF8.GetBytes(objectName).CopyTo(bytes[name..]);
+                BinaryPrimitives.WriteUInt64LittleEndian(bytes[(map + 8)..], memory.Address + (ulong)name);
+                name += objectName.Length + 1;
+                link = map + 24;
+                map += LinkMapSize;
+            }
+        }
     }
 
     private static void CallAndCheck(Assembler assembler, ulong stub)
@@ -187,5 +275,13 @@ public sealed unsafe class LoaderStubExecutionTests
         }
 
         assembler.ret();
+    }
+
+    /// <summary>A pidfd of the test's own process: graftd alive.</summary>
+    private sealed class OwnPidfd : IDisposable
+    {
+        public int Fd { get; } = Pidfd.Open(Environment.ProcessId);
+
+        public void Dispose() => Pidfd.Close(Fd);
     }
 }

@@ -10,9 +10,19 @@ namespace Graft.Linux.Inspection;
 /// </summary>
 public sealed class LoaderDebugState
 {
-    // struct r_debug { int r_version; struct link_map *r_map; ElfW(Addr) r_brk; enum r_state; ElfW(Addr) r_ldbase; }
+    // struct r_debug { int r_version; struct link_map *r_map; ElfW(Addr) r_brk; enum r_state; ElfW(Addr) r_ldbase; },
+    // extended (r_version 2 on, glibc 2.35) by struct r_debug_extended *r_next: the next namespace's.
+    private const ulong MapOffset = 8;
     private const ulong BrkOffset = 16;
     private const ulong StateOffset = 24;
+    private const ulong NextOffset = 40;
+
+    // struct link_map { ElfW(Addr) l_addr; char *l_name; ElfW(Dyn) *l_ld; struct link_map *l_next, *l_prev; }
+    private const ulong NameOffset = 8;
+    private const ulong LinkNextOffset = 24;
+
+    // Far above any real process: a list the program corrupted into a cycle ends here.
+    private const int MaxObjects = 65536;
 
     private readonly IMemory memory;
     private readonly ulong address;
@@ -28,8 +38,27 @@ public sealed class LoaderDebugState
 
     public LoaderState State => (LoaderState)memory.ReadUInt32(address + StateOffset);
 
-    /// <summary>Where r_state lies in the process.</summary>
-    public ulong StateAddress => address + StateOffset;
+    /// <summary>_r_debug itself.</summary>
+    public ulong Address => address;
+
+    /// <summary>
+    /// The name (l_name) of every object in the loader's lists, in every namespace: r_map of
+    /// _r_debug, then of each r_debug chained by r_next. The main program's is empty.
+    /// </summary>
+    public List<string> ObjectNames()
+    {
+        var names = new List<string>();
+        for (var debug = address; debug != 0 && names.Count < MaxObjects; debug = memory.ReadUInt32(debug) >= 2 ? memory.ReadUInt64(debug + NextOffset) : 0)
+        {
+            for (var map = memory.ReadUInt64(debug + MapOffset); map != 0 && names.Count < MaxObjects; map = memory.ReadUInt64(map + LinkNextOffset))
+            {
+                var name = memory.ReadUInt64(map + NameOffset);
+                names.Add(name == 0 ? "" : memory.ReadCString(name));
+            }
+        }
+
+        return names;
+    }
 
     /// <summary>The _r_debug of the process's dynamic linker; null for a static program, which loads nothing.</summary>
     public static LoaderDebugState? Find(ModuleMap modules, IMemory memory)

@@ -4,6 +4,7 @@ using Graft.Linux.Tracing;
 using Graft.Model.State;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
+using Graft.X86;
 
 namespace Graft.Patching.Libraries;
 
@@ -35,6 +36,13 @@ internal sealed class LibraryWatch
     // int3 on r_brk serves, for good once the stub was found unfit (LoaderStub.TryArm).
     private LoaderStub? stub;
     private bool stubUnfit;
+
+    // From BeforeOperation to CatchUp the stub traps at every event, as an int3 on r_brk would:
+    // the operation holds the loader's events, and resolves only libraries that have come.
+    private bool inOperation;
+
+    // A thread is between an RT_DELETE served here and the RT_CONSISTENT that ends its dlclose.
+    private bool unloading;
 
     // The state record as last read, with the mapping and commit word it was read at. graftd is
     // its only writer while it holds the process, and every write changes the commit word (its
@@ -111,6 +119,9 @@ internal sealed class LibraryWatch
     /// Before an operation of Graft's own: a dlclose under way that was let go unwatched (no
     /// library a patch names was alive) may unload a library the operation is about to patch;
     /// its munmaps are watched from now on, so that the library goes through its going handler.
+    /// With the stub, which let loads and unloads of known objects pass unseen, every event traps
+    /// again, the loader is let reach a consistent moment, and what came and went unseen is
+    /// taken into the alive set (<see cref="Resynchronize"/>).
     /// </summary>
     public void BeforeOperation()
     {
@@ -120,6 +131,43 @@ internal sealed class LibraryWatch
         }
 
         unloadingUnwatched.Clear();
+        inOperation = true;
+        if (stub is not null)
+        {
+            stub.Want(LoaderStub.Every);
+            Resynchronize();
+        }
+    }
+
+    /// <summary>
+    /// Once every event traps: waits, serving loader stops, until no load or unload is under way
+    /// (one that started before traps at its RT_CONSISTENT at the latest), then drops from the
+    /// alive set what is no longer mapped and adds what the stub let come unseen. Only objects no
+    /// patch names can have come unseen (a named one is never among the known names), so one
+    /// that a patch names and the loader is still mapping is left to its coming handler.
+    /// </summary>
+    private void Resynchronize()
+    {
+        var deadline = Deadline.After(SettleTimeout);
+        using (loader.Serve())
+        {
+            while (debugState.State != LoaderState.Consistent)
+            {
+                if (!deadline.Allows(TimeSpan.FromMilliseconds(1)))
+                {
+                    throw new GraftException(GraftFailure.Timeout, $"the dynamic linker of process {target.Pid} stayed busy for {SettleTimeout.TotalSeconds} s");
+                }
+
+                target.Pump(TimeSpan.FromMilliseconds(1));
+            }
+        }
+
+        target.Refresh();
+        var modules = target.Modules.Modules;
+        var mapped = modules.Select(Key).ToHashSet();
+        alive.RemoveWhere(k => !mapped.Contains(k));
+        var named = NamedByAPatch();
+        alive.UnionWith(modules.Where(m => !named(m)).Select(Key));
     }
 
     /// <summary>
@@ -134,17 +182,14 @@ internal sealed class LibraryWatch
         target.Refresh();
         guarded ??= LoaderTrapGuard.Install(target, debugState.Brk);
         TryMoveToStub();
+        inOperation = false;
         if (debugState.State != LoaderState.Consistent)
         {
+            // The stub keeps trapping at every event until the RT_CONSISTENT under way is served.
             return;
         }
 
         var fresh = target.Modules.Modules.Where(m => !alive.Contains(Key(m))).ToList();
-        if (fresh.Count == 0)
-        {
-            return;
-        }
-
         var named = fresh.Where(NamedByAPatch()).ToList();
         if (named.Count > 0)
         {
@@ -153,6 +198,7 @@ internal sealed class LibraryWatch
         }
 
         alive.UnionWith(fresh.Select(Key));
+        Narrow();
     }
 
     /// <summary>
@@ -231,6 +277,10 @@ internal sealed class LibraryWatch
                 {
                     Consistent(stop.Tid);
                 }
+
+                // Still at the loader's event, its lock held: no other thread is in the loader.
+                unloading = state == LoaderState.Deleting;
+                Narrow();
             }
         }
         catch (Exception e) when (e is GraftException or InjectionException or RemoteMemoryException or Linux.Interop.ErrnoException)
@@ -241,6 +291,28 @@ internal sealed class LibraryWatch
         {
             loader.Continue(stop.Tid, watchUnmaps);
         }
+    }
+
+    /// <summary>
+    /// What the stub traps for from here on, at a moment when every object in the loader's lists
+    /// has come: RT_CONSISTENT only for an object not among those now known (or always, until the
+    /// dlclose of an RT_DELETE served here ends); RT_DELETE while a library a patch names may
+    /// unload; never RT_ADD. Nothing changes during an operation, nor with the int3 on r_brk.
+    /// </summary>
+    private void Narrow()
+    {
+        if (stub is null || inOperation)
+        {
+            return;
+        }
+
+        var wanted = MayUnloadAPatchedLibrary() ? 1u << (int)LoaderState.Deleting : 0;
+        if (unloading || !stub.Know(debugState.ObjectNames()))
+        {
+            wanted |= 1u << (int)LoaderState.Consistent;
+        }
+
+        stub.Want(wanted | LoaderStubCode.KnownObjectsFilter);
     }
 
     /// <summary>The loader's list is whole again: what is new has come, what has gone is dropped.</summary>

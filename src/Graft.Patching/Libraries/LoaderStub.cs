@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text;
 using Graft.Linux.Inspection;
 using Graft.Linux.Seccomp;
 using Graft.Linux.Tracing;
@@ -10,10 +12,10 @@ namespace Graft.Patching.Libraries;
 
 /// <summary>
 /// graftd's loader stub in a watched process (<see cref="LoaderStubCode"/>, in the state
-/// mapping's code page): r_brk jumps to it, and it traps into graftd only for RT_CONSISTENT and
-/// RT_DELETE, only in the process graftd watches, and only while graftd lives. So a graftd
-/// killed outright leaves nothing behind that raises a SIGTRAP, whatever handler the program
-/// has, and a forked child of a watched process loads libraries untouched.
+/// mapping's code page): r_brk jumps to it, and it traps into graftd only for the events graftd
+/// wants (<see cref="Want"/>), only in the process graftd watches, and only while graftd lives.
+/// So a graftd killed outright leaves nothing behind that raises a SIGTRAP, whatever handler the
+/// program has, and a forked child of a watched process loads libraries untouched.
 /// <para>
 /// The stub needs what a plain int3 on r_brk does not, and graftd falls back to that int3
 /// without it: a state mapping (after the first apply), a pidfd of graftd that the process can
@@ -29,8 +31,8 @@ internal sealed class LoaderStub
     private const byte Int3 = 0xcc;
     private const ulong FunctionAlignment = 16;
 
-    // RT_ADD needs nothing of graftd: what it maps comes at the RT_CONSISTENT that follows.
-    private const uint WantedEvents = (1u << (int)LoaderState.Consistent) | (1u << (int)LoaderState.Deleting);
+    // The stub's place in the code page leaves the rest of the page to its known hashes.
+    private static readonly int KnownCapacity = LoaderStubCode.KnownCapacity((int)(StateLayout.PageSize - (StateLayout.LoaderStubOffset - StateLayout.CodeOffset)));
 
     private readonly TargetProcess target;
     private readonly ulong rBrk;
@@ -84,7 +86,7 @@ internal sealed class LoaderStub
 
         // Disarmed first (no event wanted, no pidfd), so that a thread already in the stub leaves it.
         target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, 0);
-        target.Memory.Write(address, LoaderStubCode.Code(debugState.StateAddress, target.Pid));
+        target.Memory.Write(address, LoaderStubCode.Code(debugState.Address, target.Pid));
         var opened = -1L;
         LoaderTrapGuard.OnAThread(target, tid => (opened = target.Syscalls.TryPidfdOpen(tid, Environment.ProcessId)) >= 0, StopPurposes.LoaderStub);
         if (opened < 0)
@@ -94,10 +96,42 @@ internal sealed class LoaderStub
 
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidOffset, (uint)Environment.ProcessId);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, (uint)opened);
+        var stub = new LoaderStub(target, rBrk, address, (int)opened);
 
         // Wanted last: pairs with the stub reading it before the pid and the pidfd.
-        target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, WantedEvents);
-        return new LoaderStub(target, rBrk, address, (int)opened);
+        stub.Want(Every);
+        return stub;
+    }
+
+    /// <summary>Every loader event, as an int3 on r_brk would see it.</summary>
+    public static uint Every => (1u << (int)LoaderState.Consistent) | (1u << (int)LoaderState.Adding) | (1u << (int)LoaderState.Deleting);
+
+    /// <summary>The events the stub traps for from now on: a bit per r_state, and <see cref="LoaderStubCode.KnownObjectsFilter"/>.</summary>
+    public void Want(uint events) => target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, events);
+
+    /// <summary>
+    /// Tells the stub which objects graftd knows, by the names the loader has for them; false
+    /// if there are more than its page holds. Their count goes to 0 first, so that a thread that
+    /// reads the hashes meanwhile finds none known, and traps, rather than a mix.
+    /// </summary>
+    public bool Know(IEnumerable<string> names)
+    {
+        var hashes = names.Select(n => LoaderStubCode.NameHash(Encoding.UTF8.GetBytes(n))).Distinct().ToList();
+        if (hashes.Count > KnownCapacity)
+        {
+            return false;
+        }
+
+        var bytes = new byte[hashes.Count * sizeof(ulong)];
+        for (var index = 0; index < hashes.Count; index++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(index * sizeof(ulong)), hashes[index]);
+        }
+
+        target.Memory.WriteUInt32(address + LoaderStubCode.KnownCountOffset, 0);
+        target.Memory.Write(address + LoaderStubCode.KnownHashesOffset, bytes);
+        target.Memory.WriteUInt32(address + LoaderStubCode.KnownCountOffset, (uint)hashes.Count);
+        return true;
     }
 
     /// <summary>
