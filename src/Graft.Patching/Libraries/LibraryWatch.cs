@@ -278,9 +278,14 @@ internal sealed class LibraryWatch
                     Consistent(stop.Tid);
                 }
 
-                // Still at the loader's event, its lock held: no other thread is in the loader.
-                unloading = state == LoaderState.Deleting;
-                Narrow();
+                // Still at the loader's event, its lock held: no other thread is in the loader. Not
+                // at RT_ADD, where the lists may already hold objects the loader is still mapping,
+                // which have not come: known, their RT_CONSISTENT would not stop.
+                if (state != LoaderState.Adding)
+                {
+                    unloading = state == LoaderState.Deleting;
+                    Narrow();
+                }
             }
         }
         catch (Exception e) when (e is GraftException or InjectionException or RemoteMemoryException or Linux.Interop.ErrnoException)
