@@ -51,45 +51,24 @@ public sealed unsafe class LoaderStubExecutionTests
     [Fact]
     public void AWantedEventInTheWatchedProcessWithGraftdAliveTraps()
     {
-        var graftd = Pidfd.Open(Environment.ProcessId);
-        try
-        {
-            Assert.Equal(Trapped, Run(Consistent, 1 << Consistent, Environment.ProcessId, graftd));
-        }
-        finally
-        {
-            Pidfd.Close(graftd);
-        }
+        using var graftd = new OwnPidfd();
+        Assert.Equal(Trapped, Run(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd));
     }
 
     [Fact]
     public void AnEventNotWantedReturnsWithoutASystemCall()
     {
-        var graftd = Pidfd.Open(Environment.ProcessId);
-        try
-        {
-            Assert.Equal(Kept, Run(Adding, 1 << Consistent, Environment.ProcessId, graftd));
-            Assert.Equal(Kept, Run(40, -1, Environment.ProcessId, graftd));
-        }
-        finally
-        {
-            Pidfd.Close(graftd);
-        }
+        using var graftd = new OwnPidfd();
+        Assert.Equal(Kept, Run(Adding, 1 << Consistent, Environment.ProcessId, graftd.Fd));
+        Assert.Equal(Kept, Run(40, -1, Environment.ProcessId, graftd.Fd));
     }
 
     /// <summary>A forked child inherits the stub and the descriptor, but getpid() tells it apart.</summary>
     [Fact]
     public void AnotherProcessThanTheWatchedOneReturns()
     {
-        var graftd = Pidfd.Open(Environment.ProcessId);
-        try
-        {
-            Assert.Equal(Kept, Run(Consistent, 1 << Consistent, Environment.ProcessId + 1, graftd));
-        }
-        finally
-        {
-            Pidfd.Close(graftd);
-        }
+        using var graftd = new OwnPidfd();
+        Assert.Equal(Kept, Run(Consistent, 1 << Consistent, Environment.ProcessId + 1, graftd.Fd));
     }
 
     [Fact]

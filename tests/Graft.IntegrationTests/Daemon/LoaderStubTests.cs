@@ -71,6 +71,46 @@ public sealed class LoaderStubTests : IDisposable
         Assert.True(host.IsAlive);
     }
 
+    /// <summary>
+    /// A library graftd has seen once loads and unloads again without a stop: with graftd frozen
+    /// (SIGSTOP), a stop would wait for it, and the load would not answer. A library not seen
+    /// before, here the one stack_p1 names, does stop, and is patched once graftd goes on.
+    /// </summary>
+    [Fact]
+    public void ALibraryGraftdHasSeenComesAndGoesWithoutAStop()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        Apply(host, "stack_p1");
+        Assert.Equal("loaded libcbmod.so", host.Send("load libcbmod.so", ""));
+        Assert.Equal("unloaded libcbmod.so", host.Send("unload libcbmod.so", ""));
+
+        var skip = 0;
+        graftd.Signal("STOP");
+        try
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                Assert.Equal("loaded libcbmod.so", host.Send("load libcbmod.so", "", TimeSpan.FromSeconds(10)));
+                Assert.Equal("unloaded libcbmod.so", host.Send("unload libcbmod.so", "", TimeSpan.FromSeconds(10)));
+            }
+
+            skip = host.Lines().Count;
+            host.Write("load libstackmod.so");
+            Thread.Sleep(500);
+            Assert.Equal(skip, host.Lines().Count);
+        }
+        finally
+        {
+            graftd.Signal("CONT");
+        }
+
+        Assert.Equal("loaded libstackmod.so", host.WaitForLine(l => l.StartsWith("load", StringComparison.Ordinal), TimeSpan.FromSeconds(30), skip));
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, graftd.Stop());
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     private void Apply(RunningFixture host, string patch)
