@@ -30,6 +30,8 @@ internal sealed class CodeWriter(TargetProcess target)
             return;
         }
 
+        target.AwaitUntracedVforkChildren(UnsureBound);
+
         // From the first int3 on, a thread that calls one of these functions waits for graft.
         using var urgent = Urgency.Raise(target.Agent is { } agent ? [Urgency.Caller, agent] : [Urgency.Caller]);
         var memory = target.Memory;

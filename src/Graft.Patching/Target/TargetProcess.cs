@@ -22,6 +22,9 @@ internal sealed class TargetProcess : IDisposable
     private readonly SleepingThreadStacks sleepingStacks;
     private int? agent;
 
+    // Once none is found, none can come: every vfork from then on is of a thread seized with PTRACE_O_TRACEVFORK.
+    private bool untracedVforkChildrenGone;
+
     private TargetProcess(Tracee tracee)
     {
         this.tracee = tracee;
@@ -238,6 +241,34 @@ internal sealed class TargetProcess : IDisposable
     /// <summary>graftd's watch of the dynamic linker, to be started and then set as <see cref="Loader"/>.</summary>
     public LoaderWatch WatchLoader(Action<LoaderStop> stopped, Func<ulong, ulong, bool> isWatchedUnmap) =>
         new(tracee, stopped, isWatchedUnmap);
+
+    /// <summary>
+    /// Waits until no vfork child of a thread of the process shares its memory untraced: one
+    /// made before graft attached, which PTRACE_O_TRACEVFORK did not follow. It runs the
+    /// process's code, and an int3 graft writes would kill it (VforkChildTests saw it die). A
+    /// vfork child calls execve or exits soon: its parent is blocked until it does.
+    /// </summary>
+    public void AwaitUntracedVforkChildren(TimeSpan bound)
+    {
+        var deadline = Deadline.After(bound);
+        while (!untracedVforkChildrenGone)
+        {
+            var children = VforkChildren.SharingMemory(Pid, tracee.ThreadIds.ToList(), tracee.IsVforkChild);
+            if (children.Count == 0)
+            {
+                untracedVforkChildrenGone = true;
+                return;
+            }
+
+            if (deadline.HasPassed)
+            {
+                throw new GraftException(GraftFailure.Timeout,
+                    $"process {children[0]}, a vfork child of process {Pid} from before graft attached, still ran in its memory after {bound.TotalSeconds} s");
+            }
+
+            tracee.Pump(TimeSpan.FromMilliseconds(1));
+        }
+    }
 
     /// <summary>Each thread's time on a CPU so far; graft's agent, which only waits for graft, left out.</summary>
     private Dictionary<int, ulong?> RunTimes() =>

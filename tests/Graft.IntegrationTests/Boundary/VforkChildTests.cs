@@ -24,6 +24,25 @@ public sealed class VforkChildTests
         Assert.True(vforker.IsAlive);
     }
 
+    /// <summary>
+    /// A child vforked before graft attached is not traced (PTRACE_O_TRACEVFORK follows only the
+    /// vforks made since) and runs describe() throughout: graft waits for it to leave the
+    /// process's memory before it writes an int3 there, rather than kill it with one.
+    /// </summary>
+    [Fact]
+    public void AVforkChildFromBeforeGraftAttachedIsWaitedForBeforeCodeIsWritten()
+    {
+        using var vforker = RunningFixture.Start("vforker", "300");
+        vforker.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal));
+
+        Ticks.CycleDescribe(vforker, 2);
+
+        var last = vforker.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal));
+        Assert.True(long.Parse(Field(last, "children")) > 0, last);
+        Assert.Equal("0", Field(last, "died"));
+        Assert.True(vforker.IsAlive);
+    }
+
     private static string Field(string line, string name) =>
         line.Split(' ').Single(f => f.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
 }
