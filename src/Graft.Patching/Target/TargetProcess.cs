@@ -15,8 +15,11 @@ namespace Graft.Patching.Target;
 /// </summary>
 internal sealed class TargetProcess : IDisposable
 {
-    /// <summary>How long every thread must stay off the CPU for <see cref="Settle"/> to end early.</summary>
+    /// <summary>How often <see cref="Settle"/> reads the threads' run times.</summary>
     private static readonly TimeSpan QuietStep = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How many steps a thread that has not run since the operation must sleep through to count as settled.</summary>
+    private const int SleeperSteps = 2;
 
     private readonly Tracee tracee;
     private readonly SleepingThreadStacks sleepingStacks;
@@ -188,20 +191,37 @@ internal sealed class TargetProcess : IDisposable
 
     /// <summary>
     /// Serves the threads after an operation for up to <paramref name="longest"/>, so that a
-    /// fatal signal the new code causes at once is caught before graft reports success; ends
-    /// early once no thread has run for <see cref="QuietStep"/> (schedstat): a process whose
-    /// threads all sleep runs none of the new code while graft waits, and waiting on would
-    /// catch nothing.
+    /// fatal signal the new code causes at once is caught before graft reports success. Ends
+    /// early once every thread has settled, as its run time (schedstat), read every
+    /// <see cref="QuietStep"/>, shows: it ran and then went back to sleep for a whole step (it
+    /// woke into the new code and is done with what woke it), or it slept through
+    /// <see cref="SleeperSteps"/> steps (it runs none of the new code while graft waits). A
+    /// thread that never stops running keeps graft the whole time.
     /// </summary>
     public void Settle(TimeSpan longest)
     {
         var deadline = Deadline.After(longest);
+        var ran = new HashSet<int>();
+        var quietSteps = new Dictionary<int, int>();
         var before = RunTimes();
         while (deadline.Allows(QuietStep))
         {
             tracee.Pump(QuietStep);
             var now = RunTimes();
-            if (now.Count == before.Count && now.All(thread => before.TryGetValue(thread.Key, out var time) && time == thread.Value))
+            foreach (var (tid, time) in now)
+            {
+                if (!before.TryGetValue(tid, out var earlier) || earlier != time)
+                {
+                    ran.Add(tid);
+                    quietSteps[tid] = 0;
+                }
+                else
+                {
+                    quietSteps[tid] = quietSteps.GetValueOrDefault(tid) + 1;
+                }
+            }
+
+            if (now.Keys.All(tid => quietSteps[tid] >= (ran.Contains(tid) ? 1 : SleeperSteps)))
             {
                 return;
             }
