@@ -151,7 +151,7 @@ public static class LoaderStubCode
             0x59,                                              // e7: pop rcx
             0x58,                                              // e8: pop rax
             0x9d,                                              // e9: popfq
-            0xc3,                                              // ea: trap: ret
+            0xc3,                                              // ea: trap: ret (int3 while graftd watches)
             0xc3,                                              // eb: ret
             0x41, 0x5b,                                        // ec: leave: pop r11
             0x41, 0x59,                                        // ee: pop r9

@@ -210,6 +210,7 @@ public sealed class GraftdTests : IDisposable
         Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
     }
 
-    private static int TracerOf(int pid) =>
+    /// <summary>The thread tracing the process (TracerPid of its status), 0 for none.</summary>
+    internal static int TracerOf(int pid) =>
         int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))["TracerPid:".Length..].Trim());
 }

@@ -123,13 +123,10 @@ public sealed class LoaderStubTests : IDisposable
     private static void AwaitNoTracer(int pid)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (TracerOf(pid) != 0)
+        while (GraftdTests.TracerOf(pid) != 0)
         {
             Assert.True(DateTime.UtcNow < deadline, $"process {pid} still traced 10 s after graftd was killed");
             Thread.Sleep(10);
         }
     }
-
-    private static int TracerOf(int pid) =>
-        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))["TracerPid:".Length..].Trim());
 }
