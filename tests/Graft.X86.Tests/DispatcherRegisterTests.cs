@@ -13,7 +13,8 @@ namespace Graft.X86.Tests;
 /// </summary>
 public sealed unsafe class DispatcherRegisterTests
 {
-    private static readonly (AssemblerRegister64 Register, ulong Value)[] Expected =
+    /// <summary>A distinct value per general register, each with the top bit set, for callers that check them all.</summary>
+    internal static readonly (AssemblerRegister64 Register, ulong Value)[] Expected =
     [
         (rbx, 0x8000_0001_0101_0101), (rbp, 0x8000_0002_0202_0202), (r12, 0x8000_0003_0303_0303),
         (r13, 0x8000_0004_0404_0404), (r14, 0x8000_0005_0505_0505), (r15, 0x8000_0006_0606_0606),

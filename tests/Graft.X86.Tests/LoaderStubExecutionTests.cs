@@ -39,14 +39,7 @@ public sealed unsafe class LoaderStubExecutionTests
     private const int Kept = 1;
     private const int Trapped = 2;
 
-    private static readonly (AssemblerRegister64 Register, ulong Value)[] Expected =
-    [
-        (rbx, 0x8000_0001_0101_0101), (rbp, 0x8000_0002_0202_0202), (r12, 0x8000_0003_0303_0303),
-        (r13, 0x8000_0004_0404_0404), (r14, 0x8000_0005_0505_0505), (r15, 0x8000_0006_0606_0606),
-        (rdi, 0x8000_0007_0707_0707), (rsi, 0x8000_0008_0808_0808), (rdx, 0x8000_0009_0909_0909),
-        (rcx, 0x8000_000a_0a0a_0a0a), (r8, 0x8000_000b_0b0b_0b0b), (r9, 0x8000_000c_0c0c_0c0c),
-        (rax, 0x8000_000d_0d0d_0d0d), (r10, 0x8000_000e_0e0e_0e0e), (r11, 0x8000_000f_0f0f_0f0f),
-    ];
+    private static readonly (AssemblerRegister64 Register, ulong Value)[] Expected = DispatcherRegisterTests.Expected;
 
     [Fact]
     public void AWantedEventInTheWatchedProcessWithGraftdAliveTraps()

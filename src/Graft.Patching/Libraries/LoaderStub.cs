@@ -157,12 +157,7 @@ internal sealed class LoaderStub
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, unchecked((uint)-1));
         if (pidfd >= 0)
         {
-            var fd = pidfd;
-            LoaderTrapGuard.OnAThread(target, tid =>
-            {
-                target.Syscalls.Close(tid, fd);
-                return true;
-            }, StopPurposes.LoaderStub);
+            CloseInTarget(target, pidfd);
             pidfd = -1;
         }
     }
@@ -216,10 +211,12 @@ internal sealed class LoaderStub
             return;
         }
 
-        LoaderTrapGuard.OnAThread(target, tid =>
-        {
-            target.Syscalls.Close(tid, fd);
-            return true;
-        }, StopPurposes.LoaderStub);
+        CloseInTarget(target, fd);
     }
+
+    private static void CloseInTarget(TargetProcess target, int fd) => LoaderTrapGuard.OnAThread(target, tid =>
+    {
+        target.Syscalls.Close(tid, fd);
+        return true;
+    }, StopPurposes.LoaderStub);
 }
