@@ -1,3 +1,4 @@
+using Graft.Linux.Interop;
 using Graft.Linux.Unwinding;
 
 namespace Graft.Patching.Target;
@@ -14,6 +15,11 @@ internal static class CallerThread
 {
     // Outermost frames that belong to thread startup (start_thread, clone3, __libc_start_main ...).
     private const int StartupFrames = 3;
+
+    // How long graft waits for a main thread that is busy in the C library (a printf, a memcpy)
+    // before it takes another thread, and how often it looks again meanwhile.
+    private static readonly TimeSpan MainThreadPatience = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MainThreadRetry = TimeSpan.FromMilliseconds(1);
 
     private static readonly HashSet<string> BlockingCalls =
     [
@@ -56,28 +62,33 @@ internal static class CallerThread
         }
 
         var reasons = new List<string>();
+        var patienceEnds = DateTime.UtcNow + deadline.Bound(MainThreadPatience);
         while (true)
         {
             reasons.Clear();
-            // A vfork child shares the memory, not the process: graft's calls are never its. The
-            // main thread first: its allocations go to malloc's main arena, while on a thread that
-            // never allocated the loader's mallocs would create that thread's arena, 64 MiB glibc
-            // never gives back, and a refused apply could not leave the process as it found it.
-            foreach (var tid in target.ThreadIds.Where(t => !target.IsVforkChild(t) && t != target.Agent).OrderBy(t => t != target.Pid).ToList())
+            // The main thread first, and while it is only busy for a moment, it alone: its
+            // allocations go to malloc's main arena. On a thread that never allocated, the
+            // loader's mallocs (and the frees of a dlclose, through the thread's tcache) would
+            // create that thread's arena, 64 MiB of address space glibc never gives back, and a
+            // refused apply could not leave the process as it found it. A vfork child shares the
+            // memory, not the process: graft's calls are never its.
+            if (TryFit(target, target.Pid, purpose, reasons, out var mainAsleepOnALock) is { } main)
             {
-                if (target.TryStop(tid, purpose) is not { } stopped)
-                {
-                    continue;
-                }
+                return main;
+            }
 
-                var unfit = Unfit(target.Stack(tid));
-                if (unfit is null)
+            if (mainAsleepOnALock is false && DateTime.UtcNow < patienceEnds)
+            {
+                target.Pump(MainThreadRetry);
+                continue;
+            }
+
+            foreach (var tid in target.ThreadIds.Where(t => t != target.Pid && !target.IsVforkChild(t) && t != target.Agent).ToList())
+            {
+                if (TryFit(target, tid, purpose, reasons, out _) is { } stopped)
                 {
                     return stopped;
                 }
-
-                reasons.Add($"thread {tid} {unfit}");
-                stopped.Dispose();
             }
 
             deadline.ThrowIfInterrupted();
@@ -89,6 +100,30 @@ internal static class CallerThread
 
             target.Pump(TimeSpan.FromMilliseconds(20));
         }
+    }
+
+    /// <summary>
+    /// The thread stopped, if it is fit to run calls; else why not, added to <paramref name="reasons"/>.
+    /// <paramref name="asleepOnALock"/> says, of a thread that was stopped and found unfit, whether it
+    /// waits in a futex (pthread_join, a mutex, a condition), which may last: null if it could not be stopped.
+    /// </summary>
+    private static StoppedThread? TryFit(TargetProcess target, int tid, string purpose, List<string> reasons, out bool? asleepOnALock)
+    {
+        asleepOnALock = null;
+        if (target.TryStop(tid, purpose) is not { } stopped)
+        {
+            return null;
+        }
+
+        if (Unfit(target.Stack(tid)) is not { } unfit)
+        {
+            return stopped;
+        }
+
+        reasons.Add($"thread {tid} {unfit}");
+        asleepOnALock = (long)target.Registers(tid).orig_rax == Syscalls.SYS_futex;
+        stopped.Dispose();
+        return null;
     }
 
     /// <summary>glibc's internal aliases (__nanosleep, __libc_read) name the same functions as the public ones.</summary>

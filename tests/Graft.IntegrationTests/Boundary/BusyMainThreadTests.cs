@@ -1,0 +1,28 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Boundary;
+
+/// <summary>
+/// graft's injected dlopen, and the dlclose of a rollback, run on the main thread even while it is
+/// busy in the C library most of the time: its allocations go to malloc's main arena. On a worker
+/// that never allocated they would create that thread's arena, 64 MiB of address space glibc
+/// never gives back, and a refused apply would leave the process changed.
+/// </summary>
+public sealed class BusyMainThreadTests
+{
+    [Fact]
+    public void ARefusedApplyLeavesNoMallocArenaWhenTheMainThreadIsBusyInTheCLibrary()
+    {
+        // The workers never leave hot() and never allocate; the main thread is inside memset
+        // almost all the time. A stop-world apply finds no safe moment and is rolled back.
+        using var hot = RunningFixture.Start("hot", "2", "100000", "0", "busy");
+        var before = TargetText.Read(hot.Pid);
+
+        var result = Shell.Graft(
+            "apply", hot.Pid.ToString(), Repository.Patch("hot_new"), "--consistency", "stop-world", "--timeout", "2");
+
+        Assert.Equal(3, result.ExitCode);
+        before.AssertUnchanged(hot.Pid);
+        Assert.True(hot.IsAlive);
+    }
+}
