@@ -1,3 +1,4 @@
+using Graft.IntegrationTests.RealDaemons;
 using Graft.IntegrationTests.Support;
 
 namespace Graft.IntegrationTests.Daemon;
@@ -111,12 +112,70 @@ public sealed class LoaderStubTests : IDisposable
         Assert.Equal(0, graftd.Stop());
     }
 
+    /// <summary>
+    /// The case that once killed Debian's redis-server with SIGTRAP: graftd holds it, for
+    /// lib_greeting names libfixture.so.1, which redis may load, and is killed outright. MODULE
+    /// LOAD of that library, which is no module, goes through r_brk both ways (redis dlopens it,
+    /// finds no RedisModule_OnLoad and dlcloses it): three times with no graftd, then with a
+    /// graftd started again, which takes redis back and patches the library as it comes.
+    /// </summary>
+    [Fact]
+    public void RedisLoadsModulesAfterGraftdIsKilled()
+    {
+        var port = Ports.Free();
+        using var redis = RunningFixture.StartDaemon(RedisTests.RedisServer, "Ready to accept connections",
+            "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-module-command", "yes");
+        using (var graftd = GraftdProcess.Start(Socket, Journal))
+        {
+            Apply(redis, "lib_greeting");
+            Assert.True(GraftdTests.TracerOf(redis.Pid) != 0, "graftd does not hold redis");
+            graftd.Kill();
+        }
+
+        AwaitNoTracer(redis.Pid);
+        for (var round = 0; round < 3; round++)
+        {
+            LoadNoModule(redis, port);
+        }
+
+        using var second = GraftdProcess.Start(Socket, Journal);
+        AwaitTracer(redis.Pid, second.Pid);
+        var skip = second.ReadJournal().Count;
+        LoadNoModule(redis, port);
+        second.WaitForJournal(l => l.EndsWith($"process {redis.Pid}: applying patch 'lib-greeting' to loading module 'libfixture.so.1'", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), skip);
+        Assert.Equal(["PONG"], RedisTests.Cli(port, "PING"));
+        Assert.Equal(0, second.Stop());
+        Assert.True(redis.IsAlive);
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    /// <summary>MODULE LOAD of libfixture.so.1, refused by redis after its dlopen succeeded, as its log says.</summary>
+    private static void LoadNoModule(RunningFixture redis, int port)
+    {
+        var skip = redis.Lines().Count;
+        var reply = Assert.Single(RedisTests.Cli(port, $"MODULE LOAD {Repository.Fixture("libfixture.so.1")}"));
+        Assert.StartsWith("ERR Error loading the extension", reply);
+        redis.WaitForLine(l => l.Contains("does not export RedisModule_OnLoad()", StringComparison.Ordinal), TimeSpan.FromSeconds(5), skip);
+        Assert.True(redis.IsAlive);
+    }
 
     private void Apply(RunningFixture host, string patch)
     {
         var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch(patch));
         Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+    }
+
+    /// <summary>A graftd that starts takes back the processes it must hold, each on a thread of its own; this waits until it has.</summary>
+    private static void AwaitTracer(int pid, int graftd)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (GraftdTests.TracerOf(pid) is var tracer && (tracer == 0 || !Directory.Exists($"/proc/{graftd}/task/{tracer}")))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"process {pid} not traced by graftd {graftd} 10 s after it started");
+            Thread.Sleep(10);
+        }
     }
 
     /// <summary>The kernel detaches a dead tracer's tracees as it exits; this waits until it has.</summary>

@@ -12,7 +12,7 @@ namespace Graft.IntegrationTests.RealDaemons;
 /// </summary>
 public sealed class RedisTests(ITestOutputHelper output)
 {
-    private const string RedisServer = "/usr/bin/redis-server";
+    internal const string RedisServer = "/usr/bin/redis-server";
 
     [Theory]
     [InlineData(ConsistencyModel.PerThread)]
@@ -42,7 +42,7 @@ public sealed class RedisTests(ITestOutputHelper output)
     }
 
     /// <summary>Commands through redis-cli, one per line; its replies, one per line.</summary>
-    private static string[] Cli(int port, string commands)
+    internal static string[] Cli(int port, string commands)
     {
         var result = Shell.Run("/bin/sh", "-c", $"printf '%s' '{commands}' | redis-cli -h 127.0.0.1 -p {port}");
         Assert.True(result.ExitCode == 0, result.Stderr);
