@@ -6,21 +6,24 @@ namespace Graft.X86;
 public sealed class PrologueAnalysis
 {
     private PrologueAnalysis(
-        PrologueRefusal refusal, string message, ulong patchAddress, byte[] windowBytes, IReadOnlyList<Instruction> windowInstructions)
+        PrologueRefusal refusal, Lazy<string> message, ulong patchAddress, byte[] windowBytes, IReadOnlyList<Instruction> windowInstructions)
     {
         Refusal = refusal;
-        Message = message;
+        this.message = message;
         PatchAddress = patchAddress;
         WindowBytes = windowBytes;
         WindowInstructions = windowInstructions;
     }
+
+    // Formatted when asked (graft analyze, a refusal): Iced's formatter costs an apply milliseconds to set up.
+    private readonly Lazy<string> message;
 
     public bool IsPatchable => Refusal == PrologueRefusal.None;
 
     public PrologueRefusal Refusal { get; }
 
     /// <summary>One line for a human: why the function is refused, or what will be rewritten.</summary>
-    public string Message { get; }
+    public string Message => message.Value;
 
     /// <summary>Where the jump goes: the function's address, or just after a leading endbr64.</summary>
     public ulong PatchAddress { get; }
@@ -33,13 +36,13 @@ public sealed class PrologueAnalysis
     /// <summary>The decoded instructions of the window, at their original addresses.</summary>
     internal IReadOnlyList<Instruction> WindowInstructions { get; }
 
-    internal static PrologueAnalysis Patchable(ulong patchAddress, byte[] windowBytes, IReadOnlyList<Instruction> windowInstructions, string message)
+    internal static PrologueAnalysis Patchable(ulong patchAddress, byte[] windowBytes, IReadOnlyList<Instruction> windowInstructions, Func<string> message)
     {
-        return new PrologueAnalysis(PrologueRefusal.None, message, patchAddress, windowBytes, windowInstructions);
+        return new PrologueAnalysis(PrologueRefusal.None, new Lazy<string>(message), patchAddress, windowBytes, windowInstructions);
     }
 
     internal static PrologueAnalysis Refused(PrologueRefusal refusal, string message, ulong patchAddress, byte[] windowBytes)
     {
-        return new PrologueAnalysis(refusal, message, patchAddress, windowBytes, []);
+        return new PrologueAnalysis(refusal, new Lazy<string>(message), patchAddress, windowBytes, []);
     }
 }

@@ -57,13 +57,13 @@ public static class PrologueAnalyzer
             return PrologueAnalysis.Refused(verdict.Refusal, verdict.Message, patchAddress, windowBytes);
         }
 
-        string moved = string.Join("; ", window.Instructions.Select(instruction => InstructionText.Format(instruction)));
         string dropped = window.Instructions.Any(profiling) ? "; the profiling call is left out of the relocated copy" : "";
         return PrologueAnalysis.Patchable(
             patchAddress,
             windowBytes,
             [.. window.Instructions.Select(instruction => profiling(instruction) ? ProfilingCall.Nop(instruction) : instruction)],
-            $"patchable: the jump replaces {window.Length} bytes at {InstructionText.Offset(window.StartOffset)}..{InstructionText.Offset(window.EndOffset)}: {moved}{dropped}");
+            () => $"patchable: the jump replaces {window.Length} bytes at {InstructionText.Offset(window.StartOffset)}..{InstructionText.Offset(window.EndOffset)}: "
+                + $"{string.Join("; ", window.Instructions.Select(instruction => InstructionText.Format(instruction)))}{dropped}");
     }
 
     private static string TooSmallMessage(int length, int patchOffset)

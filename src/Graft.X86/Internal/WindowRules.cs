@@ -11,7 +11,6 @@ internal static class WindowRules
         for (int index = 0; index < window.Instructions.Count; index++)
         {
             Instruction instruction = window.Instructions[index];
-            string at = InstructionText.At(function, instruction);
             if (instruction.Mnemonic == Mnemonic.Call && isProfilingCall(instruction))
             {
                 continue;
@@ -21,21 +20,21 @@ internal static class WindowRules
             {
                 return new Verdict(
                     PrologueRefusal.CallInWindow,
-                    $"{at} is a call inside {window.Description}; moved to the slot, it would push a return address into the slot page");
+                    $"{InstructionText.At(function, instruction)} is a call inside {window.Description}; moved to the slot, it would push a return address into the slot page");
             }
 
             if (instruction.Mnemonic is Mnemonic.Int3 or Mnemonic.Int1)
             {
                 return new Verdict(
                     PrologueRefusal.UnsupportedInstructionInWindow,
-                    $"{at} is a breakpoint inside {window.Description}, set by a debugger or a half-written patch; the original bytes are unknown");
+                    $"{InstructionText.At(function, instruction)} is a breakpoint inside {window.Description}, set by a debugger or a half-written patch; the original bytes are unknown");
             }
 
             if (index > 0 && EndsFlow(window.Instructions[index - 1]))
             {
                 return new Verdict(
                     PrologueRefusal.UnsupportedInstructionInWindow,
-                    $"{at} follows {InstructionText.Format(window.Instructions[index - 1])} inside {window.Description}; "
+                    $"{InstructionText.At(function, instruction)} follows {InstructionText.Format(window.Instructions[index - 1])} inside {window.Description}; "
                     + "it can only be reached by a jump from elsewhere, which would land in the middle of the new jump");
             }
 
@@ -44,7 +43,7 @@ internal static class WindowRules
             {
                 return new Verdict(
                     PrologueRefusal.UnsupportedInstructionInWindow,
-                    $"{at} inside {window.Description} cannot be re-encoded: {error}");
+                    $"{InstructionText.At(function, instruction)} inside {window.Description} cannot be re-encoded: {error}");
             }
         }
 
