@@ -151,10 +151,15 @@ internal sealed class ThreadTable
         {
             if (HasProposal(threadPointer))
             {
-                memory.Write(address + ThreadTableLayout.EntryOffset(index) + ThreadTableLayout.EntryProposalOffset, [0]);
-                proposalOf[threadPointer] = (0, false);
+                Withdraw(threadPointer, index);
             }
         }
+    }
+
+    private void Withdraw(ulong threadPointer, int index)
+    {
+        memory.Write(address + ThreadTableLayout.EntryOffset(index) + ThreadTableLayout.EntryProposalOffset, [0]);
+        proposalOf[threadPointer] = (0, false);
     }
 
     /// <summary>
@@ -195,6 +200,20 @@ internal sealed class ThreadTable
         }
 
         universeOf[threadPointer] = universe;
+    }
+
+    /// <summary>
+    /// A thread just created, which has not run yet, in <paramref name="universe"/>. glibc gives a
+    /// new thread the stack and thread pointer of one that ended, whose entry lives on: a proposal
+    /// made for that thread's stack is taken back, or it would count the newborn as switched.
+    /// </summary>
+    public void SetNewborn(ulong threadPointer, Universe universe)
+    {
+        Set(threadPointer, universe);
+        if (HasProposal(threadPointer))
+        {
+            Withdraw(threadPointer, indexOf[threadPointer]);
+        }
     }
 
     /// <summary>

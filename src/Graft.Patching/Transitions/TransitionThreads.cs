@@ -143,11 +143,20 @@ internal sealed class TransitionThreads : IDisposable
         }
     }
 
-    /// <summary>A new thread takes its creator's universe (the kernel's klp_copy_process).</summary>
+    /// <summary>
+    /// A new thread takes its creator's universe (the kernel's klp_copy_process). A creator whose
+    /// proposal holds counts as switched (<see cref="ThreadSweeper.IsSwitched"/>) while its entry
+    /// still names the universe it started in: its child takes the goal. Given the entry's universe,
+    /// the child would start in one the sweeps no longer wait for, and a transition completing
+    /// meanwhile would give it the final code in the middle of an old call (pair's "churn",
+    /// whose spawner is switched asleep by a proposal, once saw a mixed result).
+    /// </summary>
     private void Inherit(int creator, int child)
     {
         table.Refresh();
-        table.Set(sweeper.ThreadPointer(child), table.UniverseOf(sweeper.ThreadPointer(creator)));
+        var creatorPointer = sweeper.ThreadPointer(creator);
+        var universe = table.ProposalHolds(creatorPointer, Goal) ? Goal : table.UniverseOf(creatorPointer);
+        table.SetNewborn(sweeper.ThreadPointer(child), universe);
     }
 
     /// <summary>

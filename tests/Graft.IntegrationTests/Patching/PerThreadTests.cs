@@ -37,6 +37,29 @@ public sealed class PerThreadTests
         Assert.True(revert.Transition.SwitchedAsleep >= 8, $"{revert.Transition.SwitchedAsleep} switched asleep");
     }
 
+    /// <summary>
+    /// A thread created by a switched one starts switched (the kernel's klp_copy_process), also when
+    /// its creator was switched asleep by a proposal and has called no patched function since:
+    /// blocker's spawner never calls one. Each child calls describe() once, at its start, and the
+    /// worker keeps the transition in flight for the whole apply; the children the spawner creates
+    /// once it is switched run the new describe(). Before, they took the universe its entry still
+    /// named, the old one, in a transition that counted their creator as switched: by hand, 194 of
+    /// 194 children during an apply ran the old describe(), and 179 of 190 with the change.
+    /// </summary>
+    [Fact]
+    public void ThreadsCreatedByAThreadSwitchedAsleepStartSwitched()
+    {
+        using var blocker = RunningFixture.Start("blocker", "spawn");
+        var before = blocker.Lines().Count;
+
+        // Exit 7: the transition stays in flight, the worker still in the old slow_path().
+        var apply = Shell.Graft("apply", blocker.Pid.ToString(), Repository.Patch("slow_path"), "--timeout", "1");
+
+        Assert.True(apply.ExitCode == 7, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+        var children = blocker.Lines().Skip(before).Where(l => l.StartsWith("child ", StringComparison.Ordinal)).ToList();
+        Assert.True(children.Contains("child new"), $"no child ran the new describe(): {children.Count} children, {children.Count(c => c == "child old")} old");
+    }
+
     [Fact]
     public void BlockedThreadHoldsBackOnlyItselfAndTheNextSweepCompletesOnceItIsReleased()
     {
