@@ -5,6 +5,9 @@ namespace Graft.X86;
 /// <summary>Whether, and where, a function's entry can be replaced with a jump into a slot.</summary>
 public sealed class PrologueAnalysis
 {
+    // Formatted when asked (graft analyze, a refusal): Iced's formatter costs an apply milliseconds to set up.
+    private readonly Lazy<string> message;
+
     private PrologueAnalysis(
         PrologueRefusal refusal, Lazy<string> message, ulong patchAddress, byte[] windowBytes, IReadOnlyList<Instruction> windowInstructions)
     {
@@ -14,9 +17,6 @@ public sealed class PrologueAnalysis
         WindowBytes = windowBytes;
         WindowInstructions = windowInstructions;
     }
-
-    // Formatted when asked (graft analyze, a refusal): Iced's formatter costs an apply milliseconds to set up.
-    private readonly Lazy<string> message;
 
     public bool IsPatchable => Refusal == PrologueRefusal.None;
 

@@ -70,8 +70,7 @@ internal static class CallerThread
             // allocations go to malloc's main arena. On a thread that never allocated, the
             // loader's mallocs (and the frees of a dlclose, through the thread's tcache) would
             // create that thread's arena, 64 MiB of address space glibc never gives back, and a
-            // refused apply could not leave the process as it found it. A vfork child shares the
-            // memory, not the process: graft's calls are never its.
+            // refused apply could not leave the process as it found it.
             if (TryFit(target, target.Pid, purpose, reasons, out var mainAsleepOnALock) is { } main)
             {
                 return main;
@@ -83,6 +82,7 @@ internal static class CallerThread
                 continue;
             }
 
+            // A vfork child shares the memory, not the process: graft's calls are never its.
             foreach (var tid in target.ThreadIds.Where(t => t != target.Pid && !target.IsVforkChild(t) && t != target.Agent).ToList())
             {
                 if (TryFit(target, tid, purpose, reasons, out _) is { } stopped)

@@ -148,8 +148,8 @@ internal sealed class TransitionThreads : IDisposable
     /// proposal holds counts as switched (<see cref="ThreadSweeper.IsSwitched"/>) while its entry
     /// still names the universe it started in: its child takes the goal. Given the entry's universe,
     /// the child would start in one the sweeps no longer wait for, and a transition completing
-    /// meanwhile would give it the final code in the middle of an old call (pair's "churn",
-    /// whose spawner is switched asleep by a proposal, once saw a mixed result).
+    /// meanwhile would give it the final code in the middle of an old call: the likely cause of
+    /// the one mixed result pair's "churn" gave, whose spawner is switched asleep by a proposal.
     /// </summary>
     private void Inherit(int creator, int child)
     {
