@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Text;
 
 using Graft.X86.Tests.Native;
@@ -17,7 +18,7 @@ namespace Graft.X86.Tests;
 /// is a `cmc` here instead of graftd's int3, so the carry flag, flipped, tells that the stub
 /// went the way that traps, and nothing else may differ.
 /// </summary>
-public sealed unsafe class LoaderStubExecutionTests
+public sealed class LoaderStubExecutionTests
 {
     private const int Consistent = 0;
     private const int Adding = 1;
@@ -98,6 +99,75 @@ public sealed unsafe class LoaderStubExecutionTests
         Assert.Equal(Kept, Run(Consistent, 1 << Consistent, Environment.ProcessId, graftd));
     }
 
+    /// <summary>
+    /// graftd does not trace the process: the stub writes one byte to graftd and waits; graftd,
+    /// tracing the process again, sets the field and answers, and the stub then traps.
+    /// </summary>
+    [Fact]
+    public async Task AWantedEventWhileGraftdIsDetachedCallsItBackAndTrapsOnceAnswered()
+    {
+        using var graftd = new OwnPidfd();
+        using var socket = new GraftdSocket();
+        using var memory = Prepare(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd, socket: socket);
+        var call = Task.Factory.StartNew(() => Call(memory), TaskCreationOptions.LongRunning);
+        var called = new byte[1];
+        Assert.Equal(1, socket.Graftd.Receive(called));
+
+        // Whatever time passes here, only graftd's answer lets the stub go on.
+        Thread.Sleep(50);
+        Assert.False(call.IsCompleted);
+        SetAttached(memory);
+        socket.Graftd.Send(called);
+        Assert.Equal(Trapped, await call);
+    }
+
+    /// <summary>graftd gone while the stub waits: the read ends without a byte, and the stub returns as r_brk's `ret`.</summary>
+    [Fact]
+    public async Task AGraftdThatClosesItsEndWhileTheStubWaitsLetsItReturn()
+    {
+        using var graftd = new OwnPidfd();
+        using var socket = new GraftdSocket();
+        using var memory = Prepare(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd, socket: socket);
+        var call = Task.Factory.StartNew(() => Call(memory), TaskCreationOptions.LongRunning);
+        Assert.Equal(1, socket.Graftd.Receive(new byte[1]));
+        socket.Graftd.Close();
+        Assert.Equal(Kept, await call);
+    }
+
+    /// <summary>The program closed graftd's socket and reused its number: the cookie differs, and the stub writes nothing to it.</summary>
+    [Fact]
+    public void ADescriptorThatIsNoLongerGraftdsSocketIsNotWrittenTo()
+    {
+        using var graftd = new OwnPidfd();
+        using var socket = new GraftdSocket();
+        using var other = new GraftdSocket();
+        using var memory = Prepare(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd, socket: socket with { Cookie = other.Cookie });
+        Assert.Equal(Kept, Call(memory));
+        Assert.Equal(0, socket.Graftd.Available);
+    }
+
+    [Fact]
+    public void AnEventNotWantedWhileGraftdIsDetachedIsNotCalledBack()
+    {
+        using var graftd = new OwnPidfd();
+        using var socket = new GraftdSocket();
+        using var memory = Prepare(Adding, 1 << Consistent, Environment.ProcessId, graftd.Fd, socket: socket);
+        Assert.Equal(Kept, Call(memory));
+        Assert.Equal(0, socket.Graftd.Available);
+    }
+
+    [Fact]
+    public void NoSocketWhileGraftdIsDetachedReturns()
+    {
+        using var graftd = new OwnPidfd();
+        using var memory = Prepare(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd);
+        var bytes = memory.Bytes;
+        Assert.Equal(-1, BinaryPrimitives.ReadInt32LittleEndian(bytes[LoaderStubCode.SocketOffset..]));
+        using var self = File.OpenHandle("/proc/self/mem", FileMode.Open, FileAccess.ReadWrite);
+        RandomAccess.Write(self, [0, 0, 0, 0], (long)memory.Address + LoaderStubCode.AttachedOffset);
+        Assert.Equal(Kept, Call(memory));
+    }
+
     /// <summary>The graftd Graft.Patching's LoaderStub uses must hash as the stub does: FNV-1a, 64 bits (its published test vectors).</summary>
     [Fact]
     public void NamesHashAsFnv1a64()
@@ -147,11 +217,25 @@ public sealed unsafe class LoaderStubExecutionTests
     /// <summary>Kept (1) if the stub returned everything as it found it, Trapped (2) if only the carry flag differs, 0 otherwise.</summary>
     private static int Run(int state, int wanted, int processId, int pidfd, string[][]? namespaces = null, string[]? known = null)
     {
-        using var memory = new MappedMemory(8192);
+        using var memory = Prepare(state, wanted, processId, pidfd, namespaces, known);
+        return Call(memory);
+    }
+
+    /// <summary>The stub, its fields, the loader's lists and the checking caller; graftd traces the process unless the caller clears <see cref="LoaderStubCode.AttachedOffset"/>.</summary>
+    private static MappedMemory Prepare(int state, int wanted, int processId, int pidfd, string[][]? namespaces = null, string[]? known = null, GraftdSocket? socket = null)
+    {
+        var memory = new MappedMemory(8192);
         var stub = LoaderStubCode.Code(memory.Address + DebugOffset, processId);
         stub[LoaderStubCode.TrapOffset] = Cmc;
         BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.GraftdPidfdOffset), pidfd);
         BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.WantedEventsOffset), wanted);
+        BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.AttachedOffset), socket is null ? 1 : 0);
+        if (socket is not null)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(stub.AsSpan(LoaderStubCode.SocketOffset), socket.ProcessFd);
+            BinaryPrimitives.WriteUInt64LittleEndian(stub.AsSpan(LoaderStubCode.SocketCookieOffset), socket.Cookie);
+        }
+
         stub.CopyTo(memory.Bytes);
         var hashes = (known ?? []).Select(n => LoaderStubCode.NameHash(Encoding.UTF8.GetBytes(n))).ToList();
         BinaryPrimitives.WriteInt32LittleEndian(memory.Bytes[LoaderStubCode.KnownCountOffset..], hashes.Count);
@@ -163,7 +247,16 @@ public sealed unsafe class LoaderStubExecutionTests
         WriteLoaderLists(memory, namespaces ?? OneNamespace, state);
         Assembled.At(memory.Address + CallerOffset, assembler => CallAndCheck(assembler, memory.Address)).CopyTo(memory.Bytes[CallerOffset..]);
         memory.MakeExecutable();
-        return ((delegate* unmanaged<int>)(memory.Address + CallerOffset))();
+        return memory;
+    }
+
+    private static unsafe int Call(MappedMemory memory) => ((delegate* unmanaged<int>)(memory.Address + CallerOffset))();
+
+    /// <summary>graftd sets the field as it does in a target: through /proc/PID/mem, into a page that is not writable.</summary>
+    private static void SetAttached(MappedMemory memory)
+    {
+        using var self = File.OpenHandle("/proc/self/mem", FileMode.Open, FileAccess.ReadWrite);
+        RandomAccess.Write(self, [1, 0, 0, 0], (long)memory.Address + LoaderStubCode.AttachedOffset);
     }
 
     /// <summary>An r_debug per namespace (version 2, chained by r_next, when there are several), each with its link_maps.</summary>
@@ -247,6 +340,41 @@ public sealed unsafe class LoaderStubExecutionTests
         }
 
         assembler.ret();
+    }
+
+    /// <summary>A connected Unix stream socket: the process's end (blocking, as the one graftd makes a target open) and graftd's.</summary>
+    private sealed record GraftdSocket : IDisposable
+    {
+        public GraftdSocket()
+        {
+            var name = new UnixDomainSocketEndPoint($"\0graft-stub-test-{Guid.NewGuid():N}");
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(name);
+            listener.Listen(1);
+            Process = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Process.Connect(name);
+            Graftd = listener.Accept();
+            var cookie = new byte[8];
+            Process.GetRawSocketOption(SolSocket, SoCookie, cookie);
+            Cookie = BinaryPrimitives.ReadUInt64LittleEndian(cookie);
+        }
+
+        private const int SolSocket = 1;
+        private const int SoCookie = 57;
+
+        public Socket Process { get; }
+
+        public Socket Graftd { get; }
+
+        public ulong Cookie { get; init; }
+
+        public int ProcessFd => (int)Process.Handle;
+
+        public void Dispose()
+        {
+            Process.Dispose();
+            Graftd.Dispose();
+        }
     }
 
     /// <summary>A pidfd of the test's own process: graftd alive.</summary>

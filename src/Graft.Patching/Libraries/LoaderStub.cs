@@ -96,6 +96,7 @@ internal sealed class LoaderStub
 
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidOffset, (uint)Environment.ProcessId);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, (uint)opened);
+        target.Memory.WriteUInt32(address + LoaderStubCode.AttachedOffset, 1);
         var stub = new LoaderStub(target, rBrk, address, (int)opened);
 
         // Wanted last: pairs with the stub reading it before the pid and the pidfd.
