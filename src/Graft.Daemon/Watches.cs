@@ -9,6 +9,7 @@ internal sealed class Watches(Action<string> journal) : IDisposable
 {
     private readonly Dictionary<int, ProcessWatch> byPid = [];
     private readonly Lock gate = new();
+    private bool disposed;
 
     /// <summary>
     /// At start: every process whose state record holds patches (a graftd restarted finds what
@@ -41,13 +42,35 @@ internal sealed class Watches(Action<string> journal) : IDisposable
     {
         lock (gate)
         {
+            ObjectDisposedException.ThrowIf(disposed, this);
             if (byPid.TryGetValue(pid, out var watch) && watch.IsRunning)
             {
                 return watch;
             }
 
+            // The watch before, if any, has ended: its thread gone, the process detached. What it
+            // left with the loader stub calling back is the new watch's to take over.
             watch?.Dispose();
-            return byPid[pid] = ProcessWatch.Start(pid, journal, letGoAtOnce);
+            byPid.Remove(pid);
+            return byPid[pid] = ProcessWatch.Start(pid, journal, letGoAtOnce, watch?.TakeDetached(), () => CalledBack(pid));
+        }
+    }
+
+    /// <summary>
+    /// The loader stub of a process graftd detached from wants an event served: a watch attaches
+    /// again, takes the stub over and answers it (ProcessWatch, LibraryWatch.Resume).
+    /// </summary>
+    private void CalledBack(int pid)
+    {
+        try
+        {
+            For(pid, letGoAtOnce: true);
+        }
+        catch (Exception e)
+        {
+            // On a thread of the pool: whatever it is, graftd carries on, and the process's
+            // stub reads the end of the socket once the watch before closes it.
+            journal($"process {pid}: its loader stub called graftd back, but no watch could attach: {e.Message}");
         }
     }
 
@@ -70,9 +93,13 @@ internal sealed class Watches(Action<string> journal) : IDisposable
     {
         lock (gate)
         {
+            disposed = true;
             foreach (var watch in byPid.Values)
             {
                 watch.Dispose();
+
+                // graftd's end of the stub's socket closes: the stub lets every event pass, as with a graftd gone.
+                watch.TakeDetached()?.Dispose();
             }
 
             byPid.Clear();

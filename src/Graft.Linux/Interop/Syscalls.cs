@@ -13,6 +13,9 @@ public static class Syscalls
     public const long SYS_rt_sigaction = 13;
     public const long SYS_rt_sigreturn = 15;
     public const long SYS_pause = 34;
+    public const long SYS_socket = 41;
+    public const long SYS_connect = 42;
+    public const long SYS_getsockopt = 55;
     public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
@@ -45,6 +48,13 @@ public static class Syscalls
     public const ulong F_SEAL_SHRINK = 2;
     public const ulong F_SEAL_GROW = 4;
     public const ulong F_SEAL_WRITE = 8;
+
+    // <sys/socket.h>: the Unix stream socket graftd's loader stub calls back on, and its cookie.
+    public const ulong AF_UNIX = 1;
+    public const ulong SOCK_STREAM = 1;
+    public const ulong SOCK_CLOEXEC = 0x80000;
+    public const ulong SOL_SOCKET = 1;
+    public const ulong SO_COOKIE = 57;
 
     // <linux/prctl.h>: the calling thread's name (comm), at most 15 bytes and a NUL.
     public const ulong PR_SET_NAME = 15;

@@ -122,6 +122,35 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
         watchingUnmaps.Clear();
     }
 
+    /// <summary>Whether a loader stop waits that nobody served yet.</summary>
+    public bool HasHeld => held.Count > 0;
+
+    /// <summary>
+    /// The running threads whose pc is in [<paramref name="start"/>, <paramref name="end"/>], each
+    /// stopped once to read it and resumed at once; a thread already stopped is left as it is.
+    /// </summary>
+    public List<int> RunningWithin(ulong start, ulong end)
+    {
+        var within = new List<int>();
+        foreach (var tid in tracee.ThreadIds.Where(t => !tracee.IsStopped(t)).ToList())
+        {
+            if (!tracee.Stop(tid, StopKinds.LoaderWatch))
+            {
+                continue;
+            }
+
+            var pc = tracee.GetRegisters(tid).rip;
+            if (pc >= start && pc <= end)
+            {
+                within.Add(tid);
+            }
+
+            tracee.Resume(tid);
+        }
+
+        return within;
+    }
+
     /// <summary>Within the returned scope, loader stops go to the handler as they come; held ones first.</summary>
     public IDisposable Serve()
     {

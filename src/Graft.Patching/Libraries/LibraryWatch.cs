@@ -20,6 +20,7 @@ namespace Graft.Patching.Libraries;
 internal sealed class LibraryWatch
 {
     private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DetachTimeout = TimeSpan.FromMilliseconds(200);
 
     private readonly TargetProcess target;
     private readonly LoaderDebugState debugState;
@@ -44,6 +45,9 @@ internal sealed class LibraryWatch
     // A thread is between an RT_DELETE served here and the RT_CONSISTENT that ends its dlclose.
     private bool unloading;
 
+    // Set once TryDetach has let the stub call graftd back: Stop then leaves the stub armed.
+    private DetachedLoaderWatch? detached;
+
     // The state record as last read, with the mapping and commit word it was read at. graftd is
     // its only writer while it holds the process, and every write changes the commit word (its
     // generation): an unchanged word is an unchanged record, not parsed again at every event.
@@ -58,12 +62,28 @@ internal sealed class LibraryWatch
         loader = target.WatchLoader(OnLoaderStop, IsWatchedUnmap);
     }
 
-    /// <summary>Starts watching at a moment the loader is consistent; null for a static program, which loads nothing.</summary>
-    public static LibraryWatch? Start(TargetProcess target, Action<string> notice)
+    /// <summary>
+    /// Starts watching at a moment the loader is consistent; null for a static program, which
+    /// loads nothing. With <paramref name="detached"/>, what this graftd kept when it detached,
+    /// it takes the stub back as it left it (<see cref="Resume"/>) where the process still has it.
+    /// </summary>
+    public static LibraryWatch? Start(TargetProcess target, Action<string> notice, DetachedLoaderWatch? detached)
     {
         if (LoaderDebugState.Find(target.Modules, target.Memory) is not { } debugState)
         {
+            detached?.Dispose();
             return null;
+        }
+
+        if (detached is not null)
+        {
+            if (Resume(target, notice, debugState, detached) is { } resumed)
+            {
+                return resumed;
+            }
+
+            notice($"graftd's loader stub in process {target.Pid} is not as graftd left it; watching the dynamic linker from scratch");
+            detached.Dispose();
         }
 
         var deadline = Deadline.After(SettleTimeout);
@@ -91,8 +111,108 @@ internal sealed class LibraryWatch
         return watch;
     }
 
+    /// <summary>
+    /// Takes back the stub this graftd left calling it back. No wait for a consistent loader
+    /// here: a thread may be inside the stub, waiting for graftd's answer in the middle of a load
+    /// or an unload; it traps once the stub is attached again, and is served as any loader stop.
+    /// What had come when graftd detached is alive still if it is mapped; what is mapped besides
+    /// came unseen if no patch names it (a named library is never known to the stub, so it can
+    /// only come through a stop: one mapped but not alive is left to its coming handler).
+    /// </summary>
+    private static LibraryWatch? Resume(TargetProcess target, Action<string> notice, LoaderDebugState debugState, DetachedLoaderWatch detached)
+    {
+        if (LoaderStub.Adopt(target, debugState, detached) is not { } adopted)
+        {
+            return null;
+        }
+
+        var watch = new LibraryWatch(target, debugState, notice);
+        target.Refresh();
+        var modules = target.Modules.Modules;
+        var named = watch.NamedByAPatch();
+        watch.alive.UnionWith(modules.Select(Key).Where(detached.Alive.Contains));
+        watch.alive.UnionWith(modules.Where(m => !named(m)).Select(Key));
+        target.IsAlive = m => watch.alive.Contains(Key(m));
+        watch.guarded = LoaderTrapGuard.Install(target, debugState.Brk);
+        watch.stub = adopted;
+        watch.loader.Watch(adopted.TrapAddress, debugState.Brk);
+        target.Loader = watch.loader;
+        adopted.Attach();
+        return watch;
+    }
+
+    /// <summary>
+    /// Lets graftd stop tracing the process while the stub still watches its loader: a wanted
+    /// event then calls graftd back instead of trapping (<see cref="LoaderStub.Detach"/>). Null,
+    /// with nothing changed, where that cannot be now: no stub with a socket, an operation or a
+    /// dlclose under way, or a thread that stays between the stub's check and its int3. Every
+    /// thread found there is let reach the int3 and served first; none can enter once the field
+    /// is cleared. The int3 and the SIGTRAP handler go with <see cref="Stop"/>.
+    /// </summary>
+    public DetachedLoaderWatch? TryDetach()
+    {
+        if (stub?.Channel is not { } channel || !CanDetach())
+        {
+            return null;
+        }
+
+        stub.Detach();
+        var (start, end) = stub.TrapWindow;
+        var deadline = Deadline.After(DetachTimeout);
+        while (true)
+        {
+            using (loader.Serve())
+            {
+                target.Pump(TimeSpan.FromMilliseconds(1));
+            }
+
+            // A thread served just now may have begun an unload, which needs the munmap watch.
+            if (!CanDetach())
+            {
+                break;
+            }
+
+            if (loader.RunningWithin(start, end).Count == 0 && !loader.HasHeld)
+            {
+                detached = new DetachedLoaderWatch(alive.ToHashSet(), channel, stub.Pidfd);
+                return detached;
+            }
+
+            if (!deadline.Allows(TimeSpan.FromMilliseconds(1)))
+            {
+                break;
+            }
+        }
+
+        stub.Attach();
+        return null;
+    }
+
+    /// <summary>Undoes <see cref="TryDetach"/> while graftd still traces the process: wanted events trap again.</summary>
+    public void Reattach()
+    {
+        if (detached is not null)
+        {
+            stub!.Attach();
+            detached = null;
+        }
+    }
+
+    private bool CanDetach() =>
+        !inOperation && !unloading && unloadingUnwatched.Count == 0 && debugState.State == LoaderState.Consistent;
+
     public void Stop()
     {
+        if (detached is not null)
+        {
+            // The stub stays armed and calls graftd back; only what needs a tracer goes.
+            loader.Unwatch();
+            LoaderTrapGuard.Remove(target);
+            target.Loader = null;
+            target.IsAlive = _ => true;
+            return;
+        }
+
         // Disarmed before the int3s go: no thread enters the stub's int3 after this.
         stub?.Disarm();
         loader.Unwatch();
@@ -100,6 +220,9 @@ internal sealed class LibraryWatch
         target.Loader = null;
         target.IsAlive = _ => true;
     }
+
+    /// <summary>How many loader stops this watch has served.</summary>
+    public int EventsServed { get; private set; }
 
     /// <summary>
     /// Whether graftd must go on following the loader for these patches: one names a library
@@ -252,6 +375,7 @@ internal sealed class LibraryWatch
     /// </summary>
     private void OnLoaderStop(LoaderStop stop)
     {
+        EventsServed++;
         // From RT_DELETE to the RT_CONSISTENT that ends the dlclose, the thread's munmaps are watched.
         bool? watchUnmaps = null;
         try

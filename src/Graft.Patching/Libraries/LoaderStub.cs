@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Graft.Linux.Inspection;
+using Graft.Linux.Interop;
 using Graft.Linux.Seccomp;
 using Graft.Linux.Tracing;
 using Graft.Model.State;
@@ -39,16 +40,25 @@ internal sealed class LoaderStub
     private readonly ulong address;
     private int pidfd;
 
-    private LoaderStub(TargetProcess target, ulong rBrk, ulong address, int pidfd)
+    private LoaderStub(TargetProcess target, ulong rBrk, ulong address, int pidfd, LoaderChannel? channel)
     {
         this.target = target;
         this.rBrk = rBrk;
         this.address = address;
         this.pidfd = pidfd;
+        Channel = channel;
     }
 
     /// <summary>The stub's int3, for <see cref="Linux.Policies.LoaderWatch.Watch"/>.</summary>
     public ulong TrapAddress => address + LoaderStubCode.TrapOffset;
+
+    /// <summary>Where a thread that found graftd tracing the process goes on to the int3 (<see cref="LoaderStubCode.TrapWindowStart"/>), inclusive.</summary>
+    public (ulong Start, ulong End) TrapWindow => (address + LoaderStubCode.TrapWindowStart, TrapAddress);
+
+    /// <summary>The socket the stub calls graftd back on while graftd does not trace the process; null where the process could not open it.</summary>
+    public LoaderChannel? Channel { get; private set; }
+
+    public int Pidfd => pidfd;
 
     /// <summary>Whether r_brk jumps to the stub (a graftd before this one may have left the jump).</summary>
     public bool IsJumpedTo => LoaderStubCode.JumpTarget(target.Memory.Read(rBrk, LoaderStubCode.JumpSize)) == address;
@@ -78,6 +88,7 @@ internal sealed class LoaderStub
             // A graftd before this one left its stub: its descriptor goes if it is still its.
             var previous = target.Memory.Read(address, LoaderStubCode.Size);
             CloseIfStale(target, BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidfdOffset), BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidOffset));
+            CloseIfStaleSocket(target, BitConverter.ToInt32(previous, LoaderStubCode.SocketOffset), BitConverter.ToUInt64(previous, LoaderStubCode.SocketCookieOffset), mapping + StateLayout.ScratchOffset);
         }
         else if (!HasRoomForTheJump(rBrk, head))
         {
@@ -94,14 +105,68 @@ internal sealed class LoaderStub
             return null;
         }
 
+        LoaderChannel? channel = null;
+        LoaderTrapGuard.OnAThread(target, tid => (channel = LoaderChannel.Open(target, tid, mapping + StateLayout.ScratchOffset)) is not null, StopPurposes.LoaderStub);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidOffset, (uint)Environment.ProcessId);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, (uint)opened);
-        target.Memory.WriteUInt32(address + LoaderStubCode.AttachedOffset, 1);
-        var stub = new LoaderStub(target, rBrk, address, (int)opened);
+        if (channel is not null)
+        {
+            target.Memory.WriteUInt64(address + LoaderStubCode.SocketCookieOffset, channel.Cookie);
+            target.Memory.WriteUInt32(address + LoaderStubCode.SocketOffset, (uint)channel.ProcessFd);
+        }
+
+        var stub = new LoaderStub(target, rBrk, address, (int)opened, channel);
+        stub.Attach();
 
         // Wanted last: pairs with the stub reading it before the pid and the pidfd.
         stub.Want(Every);
         return stub;
+    }
+
+    /// <summary>
+    /// The stub this graftd left armed when it detached (<paramref name="detached"/>), taken back
+    /// as it was, its events still wanted and a thread perhaps waiting in it for graftd's answer;
+    /// null if the process no longer has it as graftd left it (it executed another program,
+    /// closed graftd's descriptors), and graftd arms it again from scratch.
+    /// </summary>
+    public static LoaderStub? Adopt(TargetProcess target, LoaderDebugState debugState, DetachedLoaderWatch detached)
+    {
+        var mapping = StateStore.FindMapping(target.Modules);
+        if (mapping == 0)
+        {
+            return null;
+        }
+
+        var address = mapping + StateLayout.LoaderStubOffset;
+        var fields = target.Memory.Read(address, LoaderStubCode.Size);
+        var channel = detached.Channel;
+        var fits = LoaderStubCode.JumpTarget(target.Memory.Read(debugState.Brk, LoaderStubCode.JumpSize)) == address
+            && BitConverter.ToInt32(fields, LoaderStubCode.GraftdPidOffset) == Environment.ProcessId
+            && BitConverter.ToInt32(fields, LoaderStubCode.GraftdPidfdOffset) == detached.Pidfd
+            && BitConverter.ToInt32(fields, LoaderStubCode.SocketOffset) == channel.ProcessFd
+            && BitConverter.ToUInt64(fields, LoaderStubCode.SocketCookieOffset) == channel.Cookie;
+        return fits ? new LoaderStub(target, debugState.Brk, address, detached.Pidfd, channel) : null;
+    }
+
+    /// <summary>
+    /// graftd traces the process: a wanted event traps. The field first, then the answers to the
+    /// calls kept (pairs with the stub reading the field again after each answer).
+    /// </summary>
+    public void Attach()
+    {
+        target.Memory.WriteUInt32(address + LoaderStubCode.AttachedOffset, 1);
+        Channel?.SetAttached(true);
+    }
+
+    /// <summary>
+    /// graftd is about to stop tracing the process: a wanted event calls it back from now on.
+    /// No more answers first, then the field; a thread that read the field before is in
+    /// <see cref="TrapWindow"/> and must reach the int3 before graftd detaches.
+    /// </summary>
+    public void Detach()
+    {
+        Channel?.SetAttached(false);
+        target.Memory.WriteUInt32(address + LoaderStubCode.AttachedOffset, 0);
     }
 
     /// <summary>Every loader event, as an int3 on r_brk would see it.</summary>
@@ -153,13 +218,21 @@ internal sealed class LoaderStub
     /// </summary>
     public void Disarm()
     {
-        // Wanted first: pairs with the stub reading it before the pidfd, which then goes.
+        // Wanted first: pairs with the stub reading it before the pidfd and the socket, which then go.
         target.Memory.WriteUInt32(address + LoaderStubCode.WantedEventsOffset, 0);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, unchecked((uint)-1));
+        target.Memory.WriteUInt32(address + LoaderStubCode.SocketOffset, unchecked((uint)-1));
         if (pidfd >= 0)
         {
             CloseInTarget(target, pidfd);
             pidfd = -1;
+        }
+
+        if (Channel is not null)
+        {
+            CloseInTarget(target, Channel.ProcessFd);
+            Channel.Dispose();
+            Channel = null;
         }
     }
 
@@ -213,6 +286,27 @@ internal sealed class LoaderStub
         }
 
         CloseInTarget(target, fd);
+    }
+
+    /// <summary>Closes the socket a graftd before this one left, if the descriptor still is that socket (its cookie): the program may have reused the number.</summary>
+    private static void CloseIfStaleSocket(TargetProcess target, int fd, ulong cookie, ulong scratch)
+    {
+        if (fd < 0)
+        {
+            return;
+        }
+
+        LoaderTrapGuard.OnAThread(target, tid =>
+        {
+            target.Memory.Write(scratch + sizeof(ulong), BitConverter.GetBytes(sizeof(ulong)));
+            if (target.Syscalls.TryGetsockopt(tid, fd, Syscalls.SOL_SOCKET, Syscalls.SO_COOKIE, scratch, scratch + sizeof(ulong)) == 0
+                && target.Memory.ReadUInt64(scratch) == cookie)
+            {
+                target.Syscalls.Close(tid, fd);
+            }
+
+            return true;
+        }, StopPurposes.LoaderStub);
     }
 
     private static void CloseInTarget(TargetProcess target, int fd) => LoaderTrapGuard.OnAThread(target, tid =>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Graft.Patching.Libraries;
 using Graft.Patching.Operations;
 
 namespace Graft.Patching.Service;
@@ -9,7 +10,9 @@ namespace Graft.Patching.Service;
 /// process (signals, library loads and unloads), and retries a transition in flight every
 /// second, as the kernel's klp_transition_work_fn does. It lets the process go once no patch
 /// is left in it, once nothing is left to hold it for (<see cref="WatchedProcess.NeedsHolding"/>:
-/// the next command attaches again), or when it exits.
+/// the next command attaches again), or when it exits. A process it must hold only for its
+/// loader's events it detaches from after <see cref="DetachAfter"/> without one, leaving the
+/// loader stub to call graftd back (<see cref="Detached"/>): the next watch takes that over.
 /// </summary>
 public sealed class ProcessWatch : IDisposable
 {
@@ -17,36 +20,53 @@ public sealed class ProcessWatch : IDisposable
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RetryTimeout = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How long a watch stays attached after the last loader event it served: a burst of loads pays one attach.</summary>
+    private static readonly TimeSpan DetachAfter = TimeSpan.FromMilliseconds(500);
+
     private readonly BlockingCollection<Submission> submissions = [];
     private readonly Lock gate = new();
     private readonly Action<string> journal;
     private readonly Thread thread;
     private readonly bool letGoAtOnce;
+    private readonly Action calledBack;
+    private DetachedLoaderWatch? resume;
+    private DetachedLoaderWatch? detached;
     private volatile bool stopping;
     private volatile int osThread;
 
-    private ProcessWatch(int pid, Action<string> journal, bool letGoAtOnce)
+    private ProcessWatch(int pid, Action<string> journal, bool letGoAtOnce, DetachedLoaderWatch? resume, Action calledBack)
     {
         Pid = pid;
         this.journal = journal;
         this.letGoAtOnce = letGoAtOnce;
+        this.resume = resume;
+        this.calledBack = calledBack;
         thread = new Thread(Loop, maxStackSize: 4 << 20) { Name = $"graftd-{pid}", IsBackground = true };
     }
 
     public int Pid { get; }
 
-    /// <summary>False once the watch has ended: the process exited, or has no patch left.</summary>
+    /// <summary>False once the watch has ended: the process exited, has no patch left, or was left to its loader stub.</summary>
     public bool IsRunning => thread.IsAlive && !stopping;
+
+    /// <summary>
+    /// What the watch left when it detached with the loader stub calling graftd back, for the
+    /// next watch to take over (then no longer this one's to close); null otherwise.
+    /// </summary>
+    public DetachedLoaderWatch? TakeDetached() => Interlocked.Exchange(ref detached, null);
 
     /// <summary>
     /// Attaches and starts watching; a process that cannot be attached to is the caller's
     /// <see cref="GraftException"/>. The watch lets the process go after an operation or a
     /// transition that leaves it nothing to hold it for (<see cref="WatchedProcess.NeedsHolding"/>);
-    /// with <paramref name="letGoAtOnce"/> (a graftd starting, which finds the process), also at once.
+    /// with <paramref name="letGoAtOnce"/> (a graftd starting, which finds the process, or a
+    /// stub calling back), also at once. <paramref name="resume"/> is what the watch before this
+    /// one left when it detached (<see cref="TakeDetached"/>); <paramref name="calledBack"/> runs
+    /// when the stub calls graftd after this watch has detached in turn.
     /// </summary>
-    public static ProcessWatch Start(int pid, Action<string> journal, bool letGoAtOnce = false)
+    public static ProcessWatch Start(int pid, Action<string> journal, bool letGoAtOnce, DetachedLoaderWatch? resume, Action calledBack)
     {
-        var watch = new ProcessWatch(pid, journal, letGoAtOnce);
+        var watch = new ProcessWatch(pid, journal, letGoAtOnce, resume, calledBack);
         var attached = new TaskCompletionSource<WatchedProcess>();
         watch.thread.Start(attached);
         try
@@ -94,7 +114,7 @@ public sealed class ProcessWatch : IDisposable
         WatchedProcess watched;
         try
         {
-            watched = WatchedProcess.Attach(Pid, text => journal($"process {Pid}: {text}"));
+            watched = WatchedProcess.Attach(Pid, text => journal($"process {Pid}: {text}"), Interlocked.Exchange(ref resume, null));
         }
         catch (Exception e)
         {
@@ -135,6 +155,8 @@ public sealed class ProcessWatch : IDisposable
     private void Watch(WatchedProcess watched)
     {
         var sinceRetry = Stopwatch.StartNew();
+        var sinceLoaderEvent = Stopwatch.StartNew();
+        var served = watched.LoaderEventsServed;
         var reconsider = letGoAtOnce;
         while (!stopping && Directory.Exists($"/proc/{Pid}/task"))
         {
@@ -148,6 +170,7 @@ public sealed class ProcessWatch : IDisposable
                 }
 
                 reconsider = true;
+                sinceLoaderEvent.Restart();
                 continue;
             }
 
@@ -165,6 +188,21 @@ public sealed class ProcessWatch : IDisposable
 
             reconsider = false;
             watched.Serve(ServeSlice);
+            if (watched.LoaderEventsServed != served)
+            {
+                served = watched.LoaderEventsServed;
+                sinceLoaderEvent.Restart();
+            }
+            else if (sinceLoaderEvent.Elapsed >= DetachAfter)
+            {
+                if (Detach(watched))
+                {
+                    return;
+                }
+
+                sinceLoaderEvent.Restart();
+            }
+
             if (sinceRetry.Elapsed >= RetryInterval)
             {
                 sinceRetry.Restart();
@@ -216,6 +254,34 @@ public sealed class ProcessWatch : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the watch with the loader stub left calling graftd back, unless that cannot be now
+    /// (<see cref="WatchedProcess.TryDetach"/>) or an operation is queued, which undoes it
+    /// (decided under the gate, as <see cref="LetGo"/>).
+    /// </summary>
+    private bool Detach(WatchedProcess watched)
+    {
+        if (watched.TryDetach() is not { } left)
+        {
+            return false;
+        }
+
+        lock (gate)
+        {
+            if (submissions.Count > 0)
+            {
+                watched.Reattach();
+                return false;
+            }
+
+            stopping = true;
+            detached = left;
+        }
+
+        left.OnCall(calledBack);
+        return true;
+    }
+
     /// <summary>klp_transition_work_fn: one more sweep of the transition in flight, quietly unless it completes; false if none was in flight.</summary>
     private bool RetryTransition(WatchedProcess watched)
     {
@@ -241,7 +307,7 @@ public sealed class ProcessWatch : IDisposable
         try
         {
             watched.Dispose();
-            journal($"released process {Pid}");
+            journal(detached is null ? $"released process {Pid}" : $"detached from process {Pid}: its loader stub calls graftd back at the next library event graftd needs");
         }
         catch (Exception e)
         {

@@ -17,15 +17,17 @@ public sealed class WatchedProcess : IDisposable
     private readonly TargetProcess target;
     private readonly LibraryWatch? libraries;
 
-    private WatchedProcess(TargetProcess target, Action<string> notice)
+    private WatchedProcess(TargetProcess target, Action<string> notice, DetachedLoaderWatch? detached)
     {
         this.target = target;
         try
         {
-            libraries = LibraryWatch.Start(target, notice);
+            libraries = LibraryWatch.Start(target, notice, detached);
         }
         catch
         {
+            // A stub waiting for graftd's answer reads the end of the socket and goes on.
+            detached?.Dispose();
             target.Dispose();
             throw;
         }
@@ -33,9 +35,44 @@ public sealed class WatchedProcess : IDisposable
 
     public int Pid => target.Pid;
 
-    /// <summary>Attaches to the process and starts watching its loader; <paramref name="notice"/> hears of every library event.</summary>
-    public static WatchedProcess Attach(int pid, Action<string> notice) =>
-        OperatorErrors.Run(pid, () => new WatchedProcess(TargetProcess.Attach(pid), notice));
+    /// <summary>
+    /// Attaches to the process and starts watching its loader; <paramref name="notice"/> hears of
+    /// every library event. <paramref name="detached"/> is what graftd kept when it last detached
+    /// from the process with its loader stub left calling back (<see cref="TryDetach"/>); it is
+    /// taken back here, or closed if the process no longer fits it.
+    /// </summary>
+    public static WatchedProcess Attach(int pid, Action<string> notice, DetachedLoaderWatch? detached = null)
+    {
+        TargetProcess target;
+        try
+        {
+            target = OperatorErrors.Run(pid, () => TargetProcess.Attach(pid));
+        }
+        catch
+        {
+            detached?.Dispose();
+            throw;
+        }
+
+        return OperatorErrors.Run(pid, () => new WatchedProcess(target, notice, detached));
+    }
+
+    /// <summary>
+    /// Leaves the loader to the stub, which calls graftd back at each event graftd wants, so that
+    /// graftd can stop tracing a process it must still watch: signals then cost the process
+    /// nothing. Null where that cannot be now (<see cref="LibraryWatch.TryDetach"/>) or a
+    /// transition is in flight (graftd retries it and follows new threads); otherwise what graftd
+    /// keeps until the next attach, and <see cref="Dispose"/> then detaches.
+    /// </summary>
+    public DetachedLoaderWatch? TryDetach() => OperatorErrors.Run(Pid, () =>
+        new StateStore(target.Modules, target.Memory).Read().InTransition is null ? libraries?.TryDetach() : null);
+
+    /// <summary>Undoes <see cref="TryDetach"/>: an operation came before graftd detached.</summary>
+    public void Reattach() => OperatorErrors.Run(Pid, () =>
+    {
+        libraries?.Reattach();
+        return 0;
+    });
 
     /// <summary>A patcher whose operations run on this attachment.</summary>
     public Patcher NewPatcher(Action<string> notice, IProgress<TransitionSnapshot>? progress) => new(notice, progress, this);
@@ -54,6 +91,9 @@ public sealed class WatchedProcess : IDisposable
         var state = new StateStore(target.Modules, target.Memory).Read();
         return state.InTransition is not null || libraries?.IsNeededFor(state) == true;
     });
+
+    /// <summary>How many loader stops graftd has served on this attachment.</summary>
+    public int LoaderEventsServed => libraries?.EventsServed ?? 0;
 
     /// <summary>Serves the process for a while: signals passed on, library loads and unloads handled as they come.</summary>
     public void Serve(TimeSpan duration) => OperatorErrors.Run(Pid, () =>

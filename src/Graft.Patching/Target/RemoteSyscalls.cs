@@ -54,6 +54,16 @@ internal sealed class RemoteSyscalls(Tracee tracee)
     /// <summary>pidfd_open(<paramref name="pid"/>, 0), as the target's pid namespace names it: the descriptor, or minus the errno.</summary>
     public long TryPidfdOpen(int tid, int pid) => tracee.InjectSyscall(tid, Syscalls.SYS_pidfd_open, (ulong)pid, 0);
 
+    /// <summary>socket(<paramref name="domain"/>, <paramref name="type"/>, 0): the descriptor, or minus the errno.</summary>
+    public long TrySocket(int tid, ulong domain, ulong type) => tracee.InjectSyscall(tid, Syscalls.SYS_socket, domain, type, 0);
+
+    /// <summary>connect() with the address at <paramref name="address"/>: 0, or minus the errno.</summary>
+    public long TryConnect(int tid, int fd, ulong address, ulong length) => tracee.InjectSyscall(tid, Syscalls.SYS_connect, (ulong)fd, address, length);
+
+    /// <summary>getsockopt() into <paramref name="value"/>, its length in and out at <paramref name="length"/>: 0, or minus the errno.</summary>
+    public long TryGetsockopt(int tid, int fd, ulong level, ulong name, ulong value, ulong length) =>
+        tracee.InjectSyscall(tid, Syscalls.SYS_getsockopt, (ulong)fd, level, name, value, length);
+
     /// <summary>rt_sigaction with the kernel's struct sigaction at <paramref name="action"/> / <paramref name="oldAction"/> (0 for none); true if it succeeded.</summary>
     public bool RtSigaction(int tid, ulong signal, ulong action, ulong oldAction, ulong sigsetSize) =>
         tracee.InjectSyscall(tid, Syscalls.SYS_rt_sigaction, signal, action, oldAction, sigsetSize) == 0;

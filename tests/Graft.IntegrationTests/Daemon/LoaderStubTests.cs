@@ -117,7 +117,7 @@ public sealed class LoaderStubTests : IDisposable
     /// lib_greeting names libfixture.so.1, which redis may load, and is killed outright. MODULE
     /// LOAD of that library, which is no module, goes through r_brk both ways (redis dlopens it,
     /// finds no RedisModule_OnLoad and dlcloses it): three times with no graftd, then with a
-    /// graftd started again, which takes redis back and patches the library as it comes.
+    /// graftd started again, which watches redis again and patches the library as it comes.
     /// </summary>
     [Fact]
     public void RedisLoadsModulesAfterGraftdIsKilled()
@@ -128,7 +128,8 @@ public sealed class LoaderStubTests : IDisposable
         using (var graftd = GraftdProcess.Start(Socket, Journal))
         {
             Apply(redis, "lib_greeting");
-            Assert.True(GraftdTests.TracerOf(redis.Pid) != 0, "graftd does not hold redis");
+            Assert.Contains(graftd.ReadJournal(), l => l.EndsWith($"watching process {redis.Pid}", StringComparison.Ordinal));
+            Assert.DoesNotContain(graftd.ReadJournal(), l => l.EndsWith($"released process {redis.Pid}", StringComparison.Ordinal));
             graftd.Kill();
         }
 
@@ -138,9 +139,9 @@ public sealed class LoaderStubTests : IDisposable
             LoadNoModule(redis, port);
         }
 
+        var skip = File.ReadAllLines(Journal).Length;
         using var second = GraftdProcess.Start(Socket, Journal);
-        AwaitTracer(redis.Pid, second.Pid);
-        var skip = second.ReadJournal().Count;
+        second.WaitForJournal(l => l.EndsWith($"watching process {redis.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(10), skip);
         LoadNoModule(redis, port);
         second.WaitForJournal(l => l.EndsWith($"process {redis.Pid}: applying patch 'lib-greeting' to loading module 'libfixture.so.1'", StringComparison.Ordinal),
             TimeSpan.FromSeconds(10), skip);
@@ -165,17 +166,6 @@ public sealed class LoaderStubTests : IDisposable
     {
         var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch(patch));
         Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
-    }
-
-    /// <summary>A graftd that starts takes back the processes it must hold, each on a thread of its own; this waits until it has.</summary>
-    private static void AwaitTracer(int pid, int graftd)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (GraftdTests.TracerOf(pid) is var tracer && (tracer == 0 || !Directory.Exists($"/proc/{graftd}/task/{tracer}")))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"process {pid} not traced by graftd {graftd} 10 s after it started");
-            Thread.Sleep(10);
-        }
     }
 
     /// <summary>The kernel detaches a dead tracer's tracees as it exits; this waits until it has.</summary>
