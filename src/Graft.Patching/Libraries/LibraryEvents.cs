@@ -90,7 +90,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
     {
         // The file the target loaded, not whatever the path holds now.
-        var code = patch.LoadedFrom is null ? Operations.Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target.Pid, patch.Path, patch.LoadedFrom);
+        var code = patch.LoadedFrom is null ? Operations.Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target, patch);
         var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
         var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };

@@ -3,6 +3,7 @@ using Graft.Elf;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Model.Patches;
+using Graft.Model.State;
 using Graft.Patching.Target;
 
 namespace Graft.Patching.Loading;
@@ -55,16 +56,26 @@ internal static class PatchCopy
     public static void Close(TargetProcess target, int tid, string loadedFrom) =>
         target.Syscalls.Close(tid, DescriptorOf(loadedFrom));
 
-    /// <summary>The patch file a target has loaded, read back from its memfd (graftd, for a library that comes later).</summary>
-    public static PatchDefinition ReadLoaded(int pid, string path, string loadedFrom)
+    /// <summary>
+    /// The patch file a target has loaded, read back from its memfd (graftd, for a library that
+    /// comes later): through the mapping of the patch's image (/proc/PID/map_files), which holds
+    /// the memfd whatever the program did with its descriptors (a daemon's closefrom closes it,
+    /// and the number may name another file since), else through the descriptor.
+    /// </summary>
+    public static PatchDefinition ReadLoaded(TargetProcess target, AppliedPatch patch)
     {
+        var loadedFrom = patch.LoadedFrom!;
+        var mapping = target.Modules.MappingAt(patch.ImageStart);
+        var file = mapping is not null && mapping.Path.Contains("/memfd:" + MemfdPrefix, StringComparison.Ordinal)
+            ? $"/proc/{target.Pid}/map_files/{mapping.Start:x}-{mapping.End:x}"
+            : $"{ProcDirectory.Of(target.Pid)}/fd/{DescriptorOf(loadedFrom)}";
         try
         {
-            return PatchFile.Parse(path, File.ReadAllBytes($"{ProcDirectory.Of(pid)}/fd/{DescriptorOf(loadedFrom)}"));
+            return PatchFile.Parse(patch.Path, File.ReadAllBytes(file));
         }
         catch (Exception e) when (e is PatchFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new GraftException(GraftFailure.Internal, $"cannot read back patch {path} from process {pid}: {e.Message}", e);
+            throw new GraftException(GraftFailure.Internal, $"cannot read back patch {patch.Path} from process {target.Pid}: {e.Message}", e);
         }
     }
 
