@@ -5,11 +5,22 @@ using Graft.Patching.Service;
 namespace Graft.Daemon;
 
 /// <summary>The processes graftd holds, one <see cref="ProcessWatch"/> each, created on demand.</summary>
-internal sealed class Watches(Action<string> journal) : IDisposable
+internal sealed class Watches : IDisposable
 {
+    /// <summary>How often graftd looks whether the processes it detached from still have what their stub calls it back with.</summary>
+    private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
+
     private readonly Dictionary<int, ProcessWatch> byPid = [];
     private readonly Lock gate = new();
+    private readonly Action<string> journal;
+    private readonly Timer checks;
     private bool disposed;
+
+    public Watches(Action<string> journal)
+    {
+        this.journal = journal;
+        checks = new Timer(_ => CheckDetached(), null, CheckInterval, CheckInterval);
+    }
 
     /// <summary>
     /// At start: every process whose state record holds patches (a graftd restarted finds what
@@ -89,8 +100,41 @@ internal sealed class Watches(Action<string> journal) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A process graftd detached from that closed graftd's descriptors (a daemon's closefrom)
+    /// would load libraries unseen: a watch attaches and arms its stub anew. One that exited is
+    /// forgotten.
+    /// </summary>
+    private void CheckDetached()
+    {
+        List<int> lost;
+        lock (gate)
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            foreach (var (pid, gone) in byPid.Where(w => !w.Value.IsRunning && !Directory.Exists($"/proc/{w.Key}")).ToList())
+            {
+                gone.Dispose();
+                gone.TakeDetached()?.Dispose();
+                byPid.Remove(pid);
+            }
+
+            lost = [.. byPid.Values.Where(w => w.LostItsCallBack).Select(w => w.Pid)];
+        }
+
+        foreach (var pid in lost)
+        {
+            journal($"process {pid}: graftd's descriptors for its loader stub were closed; watching its loader again");
+            CalledBack(pid);
+        }
+    }
+
     public void Dispose()
     {
+        checks.Dispose();
         lock (gate)
         {
             disposed = true;

@@ -17,6 +17,21 @@ public static class TaskFiles
             ? number
             : null;
 
+    /// <summary>
+    /// The pc of a thread asleep in a system call (the last field of its syscall file); null
+    /// while it runs, when it is stopped outside a system call (the file's number is -1 there,
+    /// as at a trap), or when it is gone.
+    /// </summary>
+    public static ulong? AsleepInSyscallAt(int pid, int tid)
+    {
+        var fields = Read(pid, tid, "syscall")?.TrimEnd('\n').Split(' ');
+        return fields is { Length: > 2 } && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var number) && number >= 0
+            && fields[^1].StartsWith("0x", StringComparison.Ordinal)
+            && ulong.TryParse(fields[^1].AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var pc)
+            ? pc
+            : null;
+    }
+
     /// <summary>The signals it blocks (SigBlk of its status file; SIGKILL and SIGSTOP never show).</summary>
     public static ulong? BlockedSignals(int pid, int tid)
     {

@@ -1,3 +1,4 @@
+using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 
@@ -105,9 +106,15 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
 
         // The `ret` is back before the threads are stopped: pairs with Stop letting a thread take
         // a trap it has pending (Tracee.SettlePendingTrap), which then ends at once (Trapped,
-        // unarmed) instead of waiting as a loader stop.
+        // unarmed) instead of waiting as a loader stop. A thread asleep in a system call has none:
+        // a trap is taken at the int3, outside any system call, and stops the thread there.
         foreach (var tid in tracee.ThreadIds.ToList())
         {
+            if (!tracee.IsStopped(tid) && TaskFiles.AsleepInSyscallAt(tracee.Pid, tid) is not null)
+            {
+                continue;
+            }
+
             if (tracee.Stop(tid, StopKinds.LoaderWatch))
             {
                 tracee.Resume(tid);
@@ -127,13 +134,20 @@ public sealed class LoaderWatch : ITrapHandler, ISyscallObserver
 
     /// <summary>
     /// The running threads whose pc is in [<paramref name="start"/>, <paramref name="end"/>], each
-    /// stopped once to read it and resumed at once; a thread already stopped is left as it is.
+    /// stopped once to read it and resumed at once; a thread already stopped is left as it is,
+    /// and so is one asleep in a system call elsewhere (/proc's syscall file; the only system
+    /// call a caller's range may hold never sleeps).
     /// </summary>
     public List<int> RunningWithin(ulong start, ulong end)
     {
         var within = new List<int>();
         foreach (var tid in tracee.ThreadIds.Where(t => !tracee.IsStopped(t)).ToList())
         {
+            if (TaskFiles.AsleepInSyscallAt(tracee.Pid, tid) is { } asleep && (asleep < start || asleep > end))
+            {
+                continue;
+            }
+
             if (!tracee.Stop(tid, StopKinds.LoaderWatch))
             {
                 continue;

@@ -22,6 +22,15 @@ public sealed class DetachedLoaderWatch : IDisposable
     /// <summary>graftd's pidfd in the process, which the stub still polls once it traps again.</summary>
     internal int Pidfd { get; }
 
+    /// <summary>
+    /// Whether the process still has graftd's descriptors as graftd left them: its end of the
+    /// socket, and graftd's pidfd, which the stub polls once it traps again. A program that closes
+    /// descriptors it does not know (a daemon's closefrom) turns the stub's calls off; graftd then
+    /// attaches again to arm it anew.
+    /// </summary>
+    public bool IsIntact(int pid) =>
+        Channel.IsOpenIn(pid) && LoaderStub.PidfdOwner(pid, Pidfd) == Environment.ProcessId;
+
     /// <summary>Runs <paramref name="callBack"/> when the stub calls: a loader event graftd wants waits for graftd to attach.</summary>
     public void OnCall(Action callBack) => Channel.OnCall(callBack);
 

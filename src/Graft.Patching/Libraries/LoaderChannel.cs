@@ -24,15 +24,17 @@ internal sealed class LoaderChannel : IDisposable
     private readonly Socket socket;
     private readonly Lock gate = new();
     private readonly CancellationTokenSource closing = new();
+    private readonly string processLink;
     private int unanswered;
     private bool attached;
     private Action? wake;
 
-    private LoaderChannel(Socket socket, int processFd, ulong cookie)
+    private LoaderChannel(Socket socket, int processFd, ulong cookie, string processLink)
     {
         this.socket = socket;
         ProcessFd = processFd;
         Cookie = cookie;
+        this.processLink = processLink;
         _ = Task.Run(ReadCalls);
     }
 
@@ -97,7 +99,22 @@ internal sealed class LoaderChannel : IDisposable
             return null;
         }
 
-        return new LoaderChannel(accepted, (int)fd, target.Memory.ReadUInt64(cookieAt));
+        return new LoaderChannel(accepted, (int)fd, target.Memory.ReadUInt64(cookieAt), Link(target.Pid, (int)fd) ?? "");
+    }
+
+    /// <summary>Whether the process's descriptor is still its end of this socket (the same socket inode behind the number).</summary>
+    public bool IsOpenIn(int pid) => Link(pid, ProcessFd) == processLink;
+
+    private static string? Link(int pid, int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -144,7 +144,8 @@ internal sealed class LoaderStub
             && BitConverter.ToInt32(fields, LoaderStubCode.GraftdPidOffset) == Environment.ProcessId
             && BitConverter.ToInt32(fields, LoaderStubCode.GraftdPidfdOffset) == detached.Pidfd
             && BitConverter.ToInt32(fields, LoaderStubCode.SocketOffset) == channel.ProcessFd
-            && BitConverter.ToUInt64(fields, LoaderStubCode.SocketCookieOffset) == channel.Cookie;
+            && BitConverter.ToUInt64(fields, LoaderStubCode.SocketCookieOffset) == channel.Cookie
+            && detached.IsIntact(target.Pid);
         return fits ? new LoaderStub(target, debugState.Brk, address, detached.Pidfd, channel) : null;
     }
 
@@ -265,27 +266,27 @@ internal sealed class LoaderStub
     /// </summary>
     private static void CloseIfStale(TargetProcess target, int fd, int graftdPid)
     {
-        if (fd < 0)
+        if (fd >= 0 && PidfdOwner(target.Pid, fd) is { } owner && (owner == -1 || owner == graftdPid))
         {
-            return;
+            CloseInTarget(target, fd);
         }
+    }
 
+    /// <summary>Whose pidfd the descriptor of process <paramref name="pid"/> is (-1: a process gone); null if it is no pidfd.</summary>
+    internal static int? PidfdOwner(int pid, int fd)
+    {
         try
         {
-            var link = new FileInfo($"/proc/{target.Pid}/fd/{fd}").LinkTarget ?? "";
-            var owner = File.ReadLines($"/proc/{target.Pid}/fdinfo/{fd}").FirstOrDefault(l => l.StartsWith("Pid:", StringComparison.Ordinal));
-            if (!link.Contains("pidfd", StringComparison.Ordinal) || owner is null
-                || !int.TryParse(owner["Pid:".Length..].Trim(), out var pid) || (pid != -1 && pid != graftdPid))
-            {
-                return;
-            }
+            var link = new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget ?? "";
+            var owner = File.ReadLines($"/proc/{pid}/fdinfo/{fd}").FirstOrDefault(l => l.StartsWith("Pid:", StringComparison.Ordinal));
+            return link.Contains("pidfd", StringComparison.Ordinal) && owner is not null && int.TryParse(owner["Pid:".Length..].Trim(), out var of)
+                ? of
+                : null;
         }
         catch (IOException)
         {
-            return;
+            return null;
         }
-
-        CloseInTarget(target, fd);
     }
 
     /// <summary>Closes the socket a graftd before this one left, if the descriptor still is that socket (its cookie): the program may have reused the number.</summary>

@@ -56,6 +56,13 @@ public sealed class ProcessWatch : IDisposable
     public DetachedLoaderWatch? TakeDetached() => Interlocked.Exchange(ref detached, null);
 
     /// <summary>
+    /// Whether the watch detached and the process no longer has graftd's descriptors its stub
+    /// needs (<see cref="DetachedLoaderWatch.IsIntact"/>): its loader events would go unseen until
+    /// a watch attaches and arms the stub again.
+    /// </summary>
+    public bool LostItsCallBack => !IsRunning && detached is { } left && !left.IsIntact(Pid);
+
+    /// <summary>
     /// Attaches and starts watching; a process that cannot be attached to is the caller's
     /// <see cref="GraftException"/>. The watch lets the process go after an operation or a
     /// transition that leaves it nothing to hold it for (<see cref="WatchedProcess.NeedsHolding"/>);

@@ -113,6 +113,49 @@ public sealed class DetachedWatchTests : IDisposable
         Assert.True(host.IsAlive);
     }
 
+    /// <summary>
+    /// The program closes every descriptor it did not open itself, graftd's socket and pidfd
+    /// among them, and opens others under their numbers: the stub can no longer call graftd
+    /// back. graftd finds that out on its own, arms the stub anew, and the next load is patched.
+    /// </summary>
+    [Fact]
+    public void AProgramThatClosesGraftdsDescriptorsIsArmedAgain()
+    {
+        using var log = new CallbackLog();
+        using var host = StartHost(log);
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        Apply(host, "stack_p1");
+        var detaches = AwaitDetached(graftd, host.Pid, 1);
+        Assert.Equal("closed-from 3", host.Send("closefrom 3", ""));
+        graftd.WaitForJournal(l => l.EndsWith($"process {host.Pid}: graftd's descriptors for its loader stub were closed; watching its loader again", StringComparison.Ordinal), Patience);
+        AwaitDetached(graftd, host.Pid, detaches + 1);
+        Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", "", Patience));
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, graftd.Stop());
+        Assert.True(host.IsAlive);
+    }
+
+    /// <summary>
+    /// A process in a network namespace of its own cannot reach graftd's listener (an abstract
+    /// Unix socket name lives in a network namespace), so its stub has no socket to call back
+    /// on: graftd stays attached, past the time it would have detached, and serves loads as before.
+    /// </summary>
+    [Fact]
+    public void AProcessThatCannotReachGraftdsSocketStaysAttached()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartProgramWithInput("/usr/bin/unshare", log.Environment, "--net", Repository.Fixture("modhost"));
+        using var graftd = GraftdProcess.Start(Socket, Journal);
+        Apply(host, "stack_p1");
+        Thread.Sleep(1500);
+        Assert.NotEqual(0, GraftdTests.TracerOf(host.Pid));
+        Assert.DoesNotContain(graftd.ReadJournal(), l => l.Contains($"detached from process {host.Pid}:", StringComparison.Ordinal));
+        Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", "", Patience));
+        Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, graftd.Stop());
+        Assert.True(host.IsAlive);
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     /// <summary>modhost, with a SIGTRAP handler of its own: a trap of graftd's that no tracer takes ends it.</summary>

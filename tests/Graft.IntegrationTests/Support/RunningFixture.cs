@@ -59,6 +59,10 @@ internal sealed class RunningFixture : IDisposable
     public static RunningFixture StartWithInput(string fixture, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         StartProgram(Repository.Fixture(fixture), arguments, environment, withInput: true);
 
+    /// <summary>Starts any program that reads commands from its standard input, as <see cref="StartWithInput"/> does a fixture.</summary>
+    public static RunningFixture StartProgramWithInput(string path, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartProgram(path, arguments, environment, withInput: true);
+
     private static RunningFixture StartProgram(string path, string[] arguments, IReadOnlyDictionary<string, string> environment, bool withInput,
         Func<string, bool>? ready = null)
     {
