@@ -58,6 +58,7 @@ internal sealed class LoaderStub
     /// <summary>The socket the stub calls graftd back on while graftd does not trace the process; null where the process could not open it.</summary>
     public LoaderChannel? Channel { get; private set; }
 
+    /// <summary>graftd's pidfd in the process, which the stub polls before it traps.</summary>
     public int Pidfd => pidfd;
 
     /// <summary>Whether r_brk jumps to the stub (a graftd before this one may have left the jump).</summary>
@@ -105,8 +106,17 @@ internal sealed class LoaderStub
             return null;
         }
 
+        // Without the socket the stub serves as before, graftd staying attached.
         LoaderChannel? channel = null;
-        LoaderTrapGuard.OnAThread(target, tid => (channel = LoaderChannel.Open(target, tid, mapping + StateLayout.ScratchOffset)) is not null, StopPurposes.LoaderStub);
+        try
+        {
+            LoaderTrapGuard.OnAThread(target, tid => (channel = LoaderChannel.Open(target, tid, mapping + StateLayout.ScratchOffset)) is not null, StopPurposes.LoaderStub);
+        }
+        catch (Exception e) when (e is InjectionException or System.Net.Sockets.SocketException)
+        {
+            channel = null;
+        }
+
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidOffset, (uint)Environment.ProcessId);
         target.Memory.WriteUInt32(address + LoaderStubCode.GraftdPidfdOffset, (uint)opened);
         if (channel is not null)

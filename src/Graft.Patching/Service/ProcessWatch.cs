@@ -12,7 +12,7 @@ namespace Graft.Patching.Service;
 /// is left in it, once nothing is left to hold it for (<see cref="WatchedProcess.NeedsHolding"/>:
 /// the next command attaches again), or when it exits. A process it must hold only for its
 /// loader's events it detaches from after <see cref="DetachAfter"/> without one, leaving the
-/// loader stub to call graftd back (<see cref="Detached"/>): the next watch takes that over.
+/// loader stub to call graftd back (<see cref="TakeDetached"/>): the next watch takes that over.
 /// </summary>
 public sealed class ProcessWatch : IDisposable
 {
