@@ -144,8 +144,8 @@ internal sealed class LibraryWatch
     /// <summary>
     /// Lets graftd stop tracing the process while the stub still watches its loader: a wanted
     /// event then calls graftd back instead of trapping (<see cref="LoaderStub.Detach"/>). Null,
-    /// with nothing changed, where that cannot be now: no stub with a socket, an operation or a
-    /// dlclose under way, or a thread that stays between the stub's check and its int3. Every
+    /// with nothing changed, where that cannot be now: no stub with a socket, an operation, a
+    /// transition or a dlclose under way, or a thread that stays between the stub's check and its int3. Every
     /// thread found there is let reach the int3 and served first; none can enter once the field
     /// is cleared. The int3 and the SIGTRAP handler go with <see cref="Stop"/>.
     /// </summary>
@@ -198,8 +198,11 @@ internal sealed class LibraryWatch
         }
     }
 
+    // A transition in flight keeps graftd attached: it retries the sweeps and follows new threads.
+    // The record is read again only if its commit word changed (Record).
     private bool CanDetach() =>
-        !inOperation && !unloading && unloadingUnwatched.Count == 0 && debugState.State == LoaderState.Consistent;
+        !inOperation && !unloading && unloadingUnwatched.Count == 0 && debugState.State == LoaderState.Consistent
+        && Record().InTransition is null;
 
     public void Stop()
     {

@@ -60,12 +60,11 @@ public sealed class WatchedProcess : IDisposable
     /// <summary>
     /// Leaves the loader to the stub, which calls graftd back at each event graftd wants, so that
     /// graftd can stop tracing a process it must still watch: signals then cost the process
-    /// nothing. Null where that cannot be now (<see cref="LibraryWatch.TryDetach"/>) or a
-    /// transition is in flight (graftd retries it and follows new threads); otherwise what graftd
-    /// keeps until the next attach, and <see cref="Dispose"/> then detaches.
+    /// nothing. Null where that cannot be now (<see cref="LibraryWatch.TryDetach"/>: a process
+    /// with no socket to call back on, a transition in flight); otherwise what graftd keeps until
+    /// the next attach, and <see cref="Dispose"/> then detaches.
     /// </summary>
-    public DetachedLoaderWatch? TryDetach() => OperatorErrors.Run(Pid, () =>
-        new StateStore(target.Modules, target.Memory).Read().InTransition is null ? libraries?.TryDetach() : null);
+    public DetachedLoaderWatch? TryDetach() => OperatorErrors.Run(Pid, () => libraries?.TryDetach());
 
     /// <summary>Undoes <see cref="TryDetach"/>: an operation came before graftd detached.</summary>
     public void Reattach() => OperatorErrors.Run(Pid, () =>
