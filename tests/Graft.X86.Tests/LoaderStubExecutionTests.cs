@@ -116,7 +116,7 @@ public sealed class LoaderStubExecutionTests
         // Whatever time passes here, only graftd's answer lets the stub go on.
         Thread.Sleep(50);
         Assert.False(call.IsCompleted);
-        SetAttached(memory);
+        SetAttached(memory, true);
         socket.Graftd.Send(called);
         Assert.Equal(Trapped, await call);
     }
@@ -163,8 +163,7 @@ public sealed class LoaderStubExecutionTests
         using var memory = Prepare(Consistent, 1 << Consistent, Environment.ProcessId, graftd.Fd);
         var bytes = memory.Bytes;
         Assert.Equal(-1, BinaryPrimitives.ReadInt32LittleEndian(bytes[LoaderStubCode.SocketOffset..]));
-        using var self = File.OpenHandle("/proc/self/mem", FileMode.Open, FileAccess.ReadWrite);
-        RandomAccess.Write(self, [0, 0, 0, 0], (long)memory.Address + LoaderStubCode.AttachedOffset);
+        SetAttached(memory, false);
         Assert.Equal(Kept, Call(memory));
     }
 
@@ -252,11 +251,11 @@ public sealed class LoaderStubExecutionTests
 
     private static unsafe int Call(MappedMemory memory) => ((delegate* unmanaged<int>)(memory.Address + CallerOffset))();
 
-    /// <summary>graftd sets the field as it does in a target: through /proc/PID/mem, into a page that is not writable.</summary>
-    private static void SetAttached(MappedMemory memory)
+    /// <summary>graftd writes the field as it does in a target: through /proc/PID/mem, into a page that is not writable.</summary>
+    private static void SetAttached(MappedMemory memory, bool attached)
     {
         using var self = File.OpenHandle("/proc/self/mem", FileMode.Open, FileAccess.ReadWrite);
-        RandomAccess.Write(self, [1, 0, 0, 0], (long)memory.Address + LoaderStubCode.AttachedOffset);
+        RandomAccess.Write(self, [attached ? (byte)1 : (byte)0, 0, 0, 0], (long)memory.Address + LoaderStubCode.AttachedOffset);
     }
 
     /// <summary>An r_debug per namespace (version 2, chained by r_next, when there are several), each with its link_maps.</summary>

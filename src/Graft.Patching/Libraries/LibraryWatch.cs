@@ -127,11 +127,8 @@ internal sealed class LibraryWatch
         }
 
         var watch = new LibraryWatch(target, debugState, notice);
-        target.Refresh();
-        var modules = target.Modules.Modules;
-        var named = watch.NamedByAPatch();
-        watch.alive.UnionWith(modules.Select(Key).Where(detached.Alive.Contains));
-        watch.alive.UnionWith(modules.Where(m => !named(m)).Select(Key));
+        watch.alive.UnionWith(detached.Alive);
+        watch.TakeInUnseen();
         target.IsAlive = m => watch.alive.Contains(Key(m));
         watch.guarded = LoaderTrapGuard.Install(target, debugState.Brk);
         watch.stub = adopted;
@@ -288,6 +285,16 @@ internal sealed class LibraryWatch
             }
         }
 
+        TakeInUnseen();
+    }
+
+    /// <summary>
+    /// What came and went while the stub let loads and unloads pass unseen: what is no longer
+    /// mapped leaves the alive set, and what is mapped and named by no patch joins it (a named
+    /// library is never known to the stub, so it comes only through a stop).
+    /// </summary>
+    private void TakeInUnseen()
+    {
         target.Refresh();
         var modules = target.Modules.Modules;
         var mapped = modules.Select(Key).ToHashSet();
