@@ -196,13 +196,16 @@ internal sealed class TargetProcess : IDisposable
     /// <see cref="QuietStep"/>, shows: it ran and then went back to sleep for a whole step (it
     /// woke into the new code and is done with what woke it), or it slept through
     /// <see cref="SleeperSteps"/> steps (it runs none of the new code while graft waits). A
-    /// thread that never stops running keeps graft the whole time.
+    /// thread stays settled when it wakes again: threads that wake often and out of step with
+    /// each other seldom all sleep through the same step. A thread that never stops running
+    /// keeps graft the whole time.
     /// </summary>
     public void Settle(TimeSpan longest)
     {
         var deadline = Deadline.After(longest);
         var ran = new HashSet<int>();
         var quietSteps = new Dictionary<int, int>();
+        var settled = new HashSet<int>();
         var before = RunTimes();
         while (deadline.Allows(QuietStep))
         {
@@ -215,13 +218,13 @@ internal sealed class TargetProcess : IDisposable
                     ran.Add(tid);
                     quietSteps[tid] = 0;
                 }
-                else
+                else if ((quietSteps[tid] = quietSteps.GetValueOrDefault(tid) + 1) >= (ran.Contains(tid) ? 1 : SleeperSteps))
                 {
-                    quietSteps[tid] = quietSteps.GetValueOrDefault(tid) + 1;
+                    settled.Add(tid);
                 }
             }
 
-            if (now.Keys.All(tid => quietSteps[tid] >= (ran.Contains(tid) ? 1 : SleeperSteps)))
+            if (now.Keys.All(settled.Contains))
             {
                 return;
             }
