@@ -7,9 +7,8 @@ internal sealed class FunctionIndex
 {
     private readonly ElfSymbol[] sorted;
 
-    public FunctionIndex(ElfFile elf)
+    public FunctionIndex(IReadOnlyList<ElfSymbol> symbols)
     {
-        var symbols = elf.Symbols.Count > 0 ? elf.Symbols : elf.DynamicSymbols;
         sorted = [.. symbols
             .Where(s => s.IsDefined && s.Type is ElfSymbolType.Func or ElfSymbolType.GnuIFunc && s.Size > 0)
             .OrderBy(s => s.Value)

@@ -10,6 +10,7 @@ public sealed class LoadedModule
 {
     private readonly Lazy<ElfFile> elf;
     private readonly Lazy<FunctionIndex> functions;
+    private readonly Lazy<FunctionIndex> exportedFunctions;
 
     internal LoadedModule(string path, bool isMainExecutable, IReadOnlyList<MemoryMapping> mappings, Func<ElfFile> loadElf)
     {
@@ -17,7 +18,8 @@ public sealed class LoadedModule
         IsMainExecutable = isMainExecutable;
         Mappings = mappings;
         elf = new Lazy<ElfFile>(loadElf);
-        functions = new Lazy<FunctionIndex>(() => new FunctionIndex(Elf));
+        functions = new Lazy<FunctionIndex>(() => new FunctionIndex(Elf.Symbols.Count > 0 ? Elf.Symbols : Elf.DynamicSymbols));
+        exportedFunctions = new Lazy<FunctionIndex>(() => new FunctionIndex(Elf.DynamicSymbols));
     }
 
     /// <summary>The path the process mapped (as /proc/&lt;pid&gt;/maps shows it), or "[vdso]".</summary>
@@ -50,15 +52,21 @@ public sealed class LoadedModule
 
     public bool Contains(ulong address) => Mappings.Any(m => m.Contains(address));
 
-    /// <summary>
-    /// Builds the index <see cref="FunctionAt"/> reads now, rather than on first use while a
-    /// thread is stopped: for a stripped object it comes from the separate debug file, 4 MiB
-    /// for glibc's libc.
-    /// </summary>
-    public void PrepareFunctions() => _ = functions.Value;
-
     /// <summary>The function symbol covering an address of the process, if the object has one.</summary>
     public ElfSymbol? FunctionAt(ulong address) => functions.Value.Find(address - LoadBias);
+
+    /// <summary>
+    /// Builds the index <see cref="ExportedFunctionAt"/> reads now, rather than on first use
+    /// while a thread is stopped. It comes from the object's own .dynsym, already read.
+    /// </summary>
+    public void PrepareExportedFunctions() => _ = exportedFunctions.Value;
+
+    /// <summary>
+    /// The exported function (.dynsym) covering an address of the process, if any: null for an
+    /// address in a function the object does not export. Unlike <see cref="FunctionAt"/> it never
+    /// reads a stripped object's separate debug file (4 MiB for glibc's libc).
+    /// </summary>
+    public ElfSymbol? ExportedFunctionAt(ulong address) => exportedFunctions.Value.Find(address - LoadBias);
 
     public string Describe(ulong address) => FunctionAt(address) is { } symbol
         ? $"{symbol.Name}+0x{address - LoadBias - symbol.Value:x}"

@@ -55,10 +55,10 @@ internal static class CallerThread
 
     private static StoppedThread AcquireProgramThread(TargetProcess target, Deadline deadline, string purpose)
     {
-        // Unfit names the C library's functions on a stack: read their symbols while every thread runs.
+        // Unfit names the C library's functions on a stack: index them while every thread runs.
         foreach (var module in target.Modules.Modules.Where(SystemLibraries.Contains))
         {
-            module.PrepareFunctions();
+            module.PrepareExportedFunctions();
         }
 
         var reasons = new List<string>();
@@ -120,9 +120,11 @@ internal static class CallerThread
             return stopped;
         }
 
-        reasons.Add($"thread {tid} {unfit}");
         asleepOnALock = (long)target.Registers(tid).orig_rax == Syscalls.SYS_futex;
         stopped.Dispose();
+
+        // Described once the thread runs again: naming a frame may read a stripped object's debug file.
+        reasons.Add($"thread {tid} {unfit.Describe()}");
         return null;
     }
 
@@ -133,31 +135,41 @@ internal static class CallerThread
         return trimmed.StartsWith("libc_", StringComparison.Ordinal) ? trimmed["libc_".Length..] : trimmed;
     }
 
-    /// <summary>Why the thread cannot run calls, or null if it can.</summary>
-    public static string? Unfit(ThreadStack stack)
+    /// <summary>
+    /// Why the thread cannot run calls, or null if it can. The C library's frames are named by
+    /// its exported functions (every call in <see cref="BlockingCalls"/> is one): a frame in a
+    /// function it does not export is unfit, whatever its name.
+    /// </summary>
+    public static UnfitStack? Unfit(ThreadStack stack)
     {
         if (!stack.IsReliable)
         {
-            return $"has an unreliable stack ({stack.UnreliableReason})";
+            return new UnfitStack($"has an unreliable stack ({stack.UnreliableReason})", null);
         }
 
         var frames = stack.Frames;
         if (frames.Skip(1).Any(f => f.IsExact))
         {
-            return "is running a signal handler";
+            return new UnfitStack("is running a signal handler", null);
         }
 
         var innermost = frames.TakeWhile(f => SystemLibraries.Contains(f.Module)).ToList();
         foreach (var frame in innermost)
         {
-            var name = frame.Module!.FunctionAt(frame.CallSite)?.Name;
+            var name = frame.Module!.ExportedFunctionAt(frame.CallSite)?.Name;
             if (name is null || !BlockingCalls.Contains(PublicName(name)))
             {
-                return $"is inside the C library or the dynamic linker ({frame})";
+                return new UnfitStack("is inside the C library or the dynamic linker", frame);
             }
         }
 
         var outer = frames.Skip(innermost.Count).SkipLast(StartupFrames).FirstOrDefault(f => SystemLibraries.Contains(f.Module));
-        return outer is null ? null : $"has the C library in the middle of its stack ({outer})";
+        return outer is null ? null : new UnfitStack("has the C library in the middle of its stack", outer);
+    }
+
+    /// <summary>What makes a stack unfit, and the frame that does.</summary>
+    public sealed record UnfitStack(string What, StackFrame? Frame)
+    {
+        public string Describe() => Frame is null ? What : $"{What} ({Frame})";
     }
 }
