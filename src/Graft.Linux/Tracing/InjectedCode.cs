@@ -55,7 +55,12 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
     /// system call set up to restart (one that had a restart block, such as nanosleep, then
     /// returns EINTR: rt_sigreturn cancels restart blocks).
     /// </summary>
-    public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args)
+    /// <param name="runsOnIfLate">
+    /// Past <paramref name="timeout"/>, leave the call running rather than put the thread back:
+    /// for a call that takes a lock of the program's (the loader's), which a thread put back in
+    /// the middle would hold for ever.
+    /// </param>
+    public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, bool runsOnIfLate, params ulong[] args)
     {
         var thread = tracee.Get(tid);
         tracee.RequireStopped(tid);
@@ -65,7 +70,7 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         thread.StopGoesOn = true;
         try
         {
-            return Call(thread, trampoline, function, timeout, args);
+            return Call(thread, trampoline, function, timeout, runsOnIfLate, args);
         }
         finally
         {
@@ -73,7 +78,7 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
         }
     }
 
-    private ulong Call(TracedThread thread, ulong trampoline, ulong function, TimeSpan timeout, ulong[] args)
+    private ulong Call(TracedThread thread, ulong trampoline, ulong function, TimeSpan timeout, bool runsOnIfLate, ulong[] args)
     {
         var tid = thread.Tid;
         var saved = tracee.GetRegisters(tid);
@@ -104,6 +109,16 @@ internal sealed class InjectedCode(Tracee tracee, ThreadRegisters registers)
             && registers.Read(tid) is var regs
             && regs.orig_rax == Syscalls.SYS_rt_sigreturn
             && regs.rip == trampoline + ReturnTrampoline.AfterSyscall);
+        if (end is null && runsOnIfLate)
+        {
+            // Stopped where it got to, with every asynchronous signal still held back: resumed,
+            // it ends the call, and rt_sigreturn on the frame built above puts back its registers,
+            // vector state and signal mask.
+            throw new InjectionException(
+                $"code run inside process {tracee.Pid} by graft did not finish within {timeout.TotalSeconds:0.#} s; it runs on in thread {tid}, which returns to where it was when the call ends",
+                timedOut: true, runsOn: true);
+        }
+
         if (end is not { IsSyscallStop: true })
         {
             var at = tracee.GetRegisters(tid);

@@ -23,10 +23,11 @@ public sealed partial class Tracee
     /// <summary>
     /// Calls a function of the target (System V ABI, up to six integer arguments) and returns its
     /// rax. <paramref name="trampoline"/> is where Graft put <see cref="ReturnTrampoline.Code"/>
-    /// in the target. A fault inside the call, or the timeout, is reported and the thread put back.
+    /// in the target. A fault inside the call, or the timeout, is reported and the thread put back;
+    /// with <paramref name="runsOnIfLate"/>, a call still running at the timeout is left to end on its own.
     /// </summary>
-    public ulong InjectCall(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
-        injected.Call(tid, trampoline, function, timeout, args);
+    public ulong InjectCall(int tid, ulong trampoline, ulong function, TimeSpan timeout, bool runsOnIfLate, params ulong[] args) =>
+        injected.Call(tid, trampoline, function, timeout, runsOnIfLate, args);
 
     /// <summary>
     /// Lets the thread run until a fault or trap of its own, or an event <paramref name="isEnd"/>

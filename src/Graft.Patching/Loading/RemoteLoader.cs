@@ -7,7 +7,9 @@ namespace Graft.Patching.Loading;
 /// <summary>
 /// Loads and unloads a patch with the target's own dynamic linker (dlopen/dlclose run as
 /// injected calls), so relocations, dependencies, constructors, TLS and unwind registration are
-/// all done the way the program's own libraries get them.
+/// all done the way the program's own libraries get them. A call still running at its timeout (a
+/// constructor that waits) is left to run on: the thread holds the loader's lock, and put back
+/// in the middle it would hold it for ever (<see cref="Linux.Tracing.InjectionException.RunsOn"/>).
 /// </summary>
 internal sealed class RemoteLoader(TargetProcess target, StateStore store)
 {
@@ -15,8 +17,8 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     private const ulong RTLD_NOLOAD = 4;
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>dlopen()s the file; returns the handle (a struct link_map*).</summary>
-    public ulong Open(int tid, string path)
+    /// <summary>dlopen()s the file within <paramref name="deadline"/>; returns the handle (a struct link_map*).</summary>
+    public ulong Open(int tid, string path, Deadline deadline)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         if (bytes.Length > Model.State.StateLayout.ScratchSize)
@@ -25,7 +27,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
         }
 
         target.Memory.Write(store.Scratch, bytes);
-        var handle = Call(tid, "dlopen", store.Scratch, RTLD_NOW);
+        var handle = Call(tid, deadline.Bound(CallTimeout), "dlopen", store.Scratch, RTLD_NOW);
         return handle != 0
             ? handle
             : throw new GraftException(GraftFailure.Refused, $"the dynamic linker of process {target.Pid} cannot load {path}: {LastError(tid)}");
@@ -35,12 +37,12 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     public ulong FindLoaded(int tid, string path)
     {
         target.Memory.Write(store.Scratch, Encoding.UTF8.GetBytes(path + "\0"));
-        return Call(tid, "dlopen", store.Scratch, RTLD_NOW | RTLD_NOLOAD);
+        return Call(tid, CallTimeout, "dlopen", store.Scratch, RTLD_NOW | RTLD_NOLOAD);
     }
 
     public void Close(int tid, ulong handle)
     {
-        if (Call(tid, "dlclose", handle) != 0)
+        if (Call(tid, CallTimeout, "dlclose", handle) != 0)
         {
             throw new GraftException(GraftFailure.Internal, $"dlclose of a patch in process {target.Pid} failed: {LastError(tid)}");
         }
@@ -48,7 +50,7 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
 
     private string LastError(int tid)
     {
-        var message = Call(tid, "dlerror");
+        var message = Call(tid, CallTimeout, "dlerror");
         return message == 0 ? "no reason given" : target.Memory.ReadCString(message);
     }
 
@@ -57,11 +59,11 @@ internal sealed class RemoteLoader(TargetProcess target, StateStore store)
     /// too, so while they run library events are served (<see cref="Linux.Policies.LoaderWatch.Serve"/>):
     /// callers write the record before, and read it again after.
     /// </summary>
-    private ulong Call(int tid, string function, params ulong[] args)
+    private ulong Call(int tid, TimeSpan timeout, string function, params ulong[] args)
     {
         using (target.Loader?.Serve())
         {
-            return target.Call(tid, store.Trampoline, CLibrary.Function(target, function), CallTimeout, args);
+            return target.CallRunningOnIfLate(tid, store.Trampoline, CLibrary.Function(target, function), timeout, args);
         }
     }
 

@@ -65,6 +65,15 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
             deadline.ThrowIfPassed(target.Pid, "while the patch was loaded");
             report = model == ConsistencyModel.PerThread ? PerThread(record, force) : StopWorld(record);
         }
+        catch (Linux.Tracing.InjectionException e) when (e.RunsOn)
+        {
+            // The dlopen still runs, holding the loader's lock, which every undo would wait for. The
+            // record says loading, as a graft killed inside dlopen leaves it: the next operation unloads
+            // the patch once the call has ended (Recovery.CleanUpInterrupted).
+            throw new GraftException(GraftFailure.Timeout,
+                $"process {target.Pid}: the timeout passed while the dynamic linker loaded patch '{Name}': {e.Message}; "
+                + "the patch stays recorded as loading, and the next graft operation on the process unloads it once that call has returned", e);
+        }
         catch when (!target.HasDied && !TransitionStarted())
         {
             // The transition never started, so no post_patch ran: only post_unpatch, where pre_patch ran.
@@ -182,7 +191,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         {
             loadedFrom = PatchCopy.Create(target, store, tid, definition);
             WriteState(loading with { LoadedFrom = loadedFrom });
-            handle = new RemoteLoader(target, store).Open(tid, loadedFrom);
+            handle = new RemoteLoader(target, store).Open(tid, loadedFrom, deadline);
         }
         else
         {

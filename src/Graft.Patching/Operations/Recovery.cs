@@ -14,8 +14,9 @@ internal static class Recovery
 {
     /// <summary>
     /// Undoes what a graft killed in the middle of an apply left behind (docs/ARCHITECTURE.md,
-    /// invariant 5): a patch recorded as loading is unloaded and its empty slot pages unmapped. Only a dead graft leaves one: a live one holds the process, and this graft
-    /// could not have attached to it.
+    /// invariant 5): a patch recorded as loading is unloaded and its empty slot pages unmapped. Only a dead graft
+    /// leaves one, or one whose dlopen ran past its timeout (<see cref="Application"/>): a live one holds the
+    /// process, and this graft could not have attached to it.
     /// </summary>
     public static TargetState CleanUpInterrupted(TargetProcess target, StateStore store, TargetState state, Action<string> notice)
     {
@@ -30,6 +31,9 @@ internal static class Recovery
             notice($"'{patch.Name}': unloading what an interrupted apply left behind");
         }
 
+        // A dlopen graft left running at its timeout may still be in the patch's constructors: wait until
+        // no thread returns to graft's trampoline any more, rather than block in the loader's lock behind it.
+        Transitions.Synchronization.WaitUntilNoThreadIsIn(target, [(store.Trampoline, (ulong)Linux.Tracing.ReturnTrampoline.Code.Length)], "a call of graft's");
         store.Write(remaining.State);
         Unload(target, store, interrupted, remaining.UnusedPages);
         target.Refresh();

@@ -237,7 +237,14 @@ internal sealed class TargetProcess : IDisposable
 
     /// <summary>Calls <paramref name="function"/> on a stopped thread, returning through <paramref name="trampoline"/>.</summary>
     public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
-        tracee.InjectCall(tid, trampoline, function, timeout, args);
+        tracee.InjectCall(tid, trampoline, function, timeout, runsOnIfLate: false, args);
+
+    /// <summary>
+    /// Calls <paramref name="function"/> as <see cref="Call"/> does; one still running at the
+    /// timeout is left to end on its own (<see cref="Linux.Tracing.InjectionException.RunsOn"/>).
+    /// </summary>
+    public ulong CallRunningOnIfLate(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
+        tracee.InjectCall(tid, trampoline, function, timeout, runsOnIfLate: true, args);
 
     public IReadOnlyList<Linux.Seccomp.SeccompFilter> SeccompFilters(int tid) => tracee.GetSeccompFilters(tid);
 

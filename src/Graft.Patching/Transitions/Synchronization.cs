@@ -17,7 +17,8 @@ internal static class Synchronization
     public static IEnumerable<(ulong Start, ulong Length)> CodeOf(AppliedPatch patch) =>
         [(patch.ImageStart, patch.ImageEnd - patch.ImageStart), .. patch.Functions.Select(f => (f.Slot, (ulong)SlotLayout.Size))];
 
-    public static void WaitUntilNoThreadIsIn(TargetProcess target, IEnumerable<(ulong Start, ulong Length)> ranges)
+    /// <summary>Waits until no thread is inside <paramref name="ranges"/>, or returns to them, named <paramref name="what"/> in a timeout.</summary>
+    public static void WaitUntilNoThreadIsIn(TargetProcess target, IEnumerable<(ulong Start, ulong Length)> ranges, string what = "graft's slots")
     {
         using var urgent = Urgency.Raise(Urgency.Caller);
         var regions = ranges.ToList();
@@ -31,7 +32,7 @@ internal static class Synchronization
             if (pending.Count > 0 && !deadline.Allows(TimeSpan.FromMilliseconds(10)))
             {
                 throw new GraftException(GraftFailure.Timeout,
-                    $"threads {string.Join(", ", pending)} stayed inside graft's slots for {Completion.CleanupTimeout.TotalSeconds} s");
+                    $"threads {string.Join(", ", pending)} stayed inside {what} for {Completion.CleanupTimeout.TotalSeconds} s");
             }
 
             target.Pump(TimeSpan.FromMilliseconds(pending.Count > 0 ? 10 : 0));

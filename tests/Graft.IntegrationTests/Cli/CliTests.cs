@@ -190,6 +190,31 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void ADlopenPastTheTimeoutRunsOnAndTheNextApplyUnloadsItOnceItHasReturned()
+    {
+        using var counter = RunningFixture.Start("counter");
+        var pid = counter.Pid.ToString();
+
+        // The patch's constructor keeps dlopen busy for 1.5 s, three times the timeout.
+        var late = Shell.Graft("apply", pid, Repository.Patch("slow_constructor"), "--timeout", "0.5");
+
+        Assert.True(late.ExitCode == 3, late.Stderr);
+        Assert.Contains("the patch stays recorded as loading", late.Stderr);
+
+        // graft has gone, the constructor still runs: put back in the middle of dlopen, its thread would hold the
+        // loader's lock for ever, and the image would be unmapped under it.
+        Assert.Contains(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("graft-patch:slow-constructor", StringComparison.Ordinal));
+
+        // At once: the next apply waits for the dlopen to return, then unloads what it left.
+        var apply = Shell.Graft("apply", pid, Repository.Patch("describe_new"));
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Assert.Contains("graft: 'slow-constructor': unloading what an interrupted apply left behind", apply.Stderr);
+        Assert.DoesNotContain(File.ReadAllLines($"/proc/{pid}/maps"), l => l.Contains("graft-patch:slow-constructor", StringComparison.Ordinal));
+        Ticks.Next(counter, 2, "new");
+        Assert.True(counter.IsAlive);
+    }
+
+    [Fact]
     public void RevertOfAPatchThatIsNotAppliedIsRefused()
     {
         using var counter = RunningFixture.Start("counter");
