@@ -16,10 +16,10 @@ namespace Graft.Patching.Target;
 internal sealed class TargetProcess : IDisposable
 {
     /// <summary>How often <see cref="Settle"/> reads the threads' run times.</summary>
-    private static readonly TimeSpan QuietStep = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan QuietStep = TimeSpan.FromMicroseconds(2500);
 
-    /// <summary>How many steps a thread that has not run since the operation must sleep through to count as settled.</summary>
-    private const int SleeperSteps = 2;
+    /// <summary>How many steps (10 ms) a thread that has not run since the operation must sleep through to count as settled.</summary>
+    private const int SleeperSteps = 4;
 
     private readonly Tracee tracee;
     private readonly SleepingThreadStacks sleepingStacks;
