@@ -72,6 +72,16 @@ public static class LoaderStubCode
     /// <summary>i32: the process's end of a Unix stream socket to graftd, -1 for none.</summary>
     public const int SocketOffset = 0x1e0;
 
+    /// <summary>u32: <see cref="LayoutMark"/>, never read by the stub itself.</summary>
+    public const int LayoutMarkOffset = 0x1e4;
+
+    /// <summary>
+    /// Says the stub's code and fields are laid out as this Graft writes them ("STB1"); it changes
+    /// whenever either moves. A graftd that finds r_brk jumping to a stub with another mark, left
+    /// by a graftd of another version, leaves it alone: a thread may be running it.
+    /// </summary>
+    public const uint LayoutMark = 0x3142_5453;
+
     /// <summary>u64: that socket's SO_COOKIE, which the stub checks before it writes: the program may have closed the descriptor and reused its number.</summary>
     public const int SocketCookieOffset = 0x1e8;
 
@@ -242,13 +252,14 @@ public static class LoaderStubCode
             0, 0, 0, 0, 0, 0, 0, 0,                            // 1c8: the watched pid, graftd's pidfd
             0, 0, 0, 0, 0, 0, 0, 0,                            // 1d0: the events wanted, graftd's pid
             0, 0, 0, 0, 0, 0, 0, 0,                            // 1d8: how many names graftd knows, whether graftd traces the process
-            0, 0, 0, 0, 0, 0, 0, 0,                            // 1e0: the socket to graftd, unused
+            0, 0, 0, 0, 0, 0, 0, 0,                            // 1e0: the socket to graftd, the layout mark
             0, 0, 0, 0, 0, 0, 0, 0,                            // 1e8: the socket's cookie
         ];
         BinaryPrimitives.WriteUInt64LittleEndian(code.AsSpan(DebugAddressOffset), rDebug);
         BinaryPrimitives.WriteInt32LittleEndian(code.AsSpan(ProcessIdOffset), processId);
         BinaryPrimitives.WriteInt32LittleEndian(code.AsSpan(GraftdPidfdOffset), -1);
         BinaryPrimitives.WriteInt32LittleEndian(code.AsSpan(SocketOffset), -1);
+        BinaryPrimitives.WriteUInt32LittleEndian(code.AsSpan(LayoutMarkOffset), LayoutMark);
         return code;
     }
 

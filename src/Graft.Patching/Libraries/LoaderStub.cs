@@ -88,6 +88,12 @@ internal sealed class LoaderStub
 
             // A graftd before this one left its stub: its descriptor goes if it is still its.
             var previous = target.Memory.Read(address, LoaderStubCode.Size);
+            if (BitConverter.ToUInt32(previous, LoaderStubCode.LayoutMarkOffset) != LoaderStubCode.LayoutMark)
+            {
+                throw new GraftException(GraftFailure.Refused,
+                    $"r_brk of process {target.Pid} jumps to a loader stub that a graftd of another version wrote: graftd does not rewrite code a thread may be running, so it cannot watch the process's libraries until the process restarts");
+            }
+
             CloseIfStale(target, BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidfdOffset), BitConverter.ToInt32(previous, LoaderStubCode.GraftdPidOffset));
             CloseIfStaleSocket(target, BitConverter.ToInt32(previous, LoaderStubCode.SocketOffset), BitConverter.ToUInt64(previous, LoaderStubCode.SocketCookieOffset), mapping + StateLayout.ScratchOffset);
         }

@@ -1,5 +1,7 @@
 using Graft.IntegrationTests.RealDaemons;
 using Graft.IntegrationTests.Support;
+using Graft.Model.State;
+using Graft.X86;
 
 namespace Graft.IntegrationTests.Daemon;
 
@@ -46,6 +48,39 @@ public sealed class LoaderStubTests : IDisposable
         using var second = GraftdProcess.Start(Socket, Journal);
         Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
         Assert.Equal("call b1+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal(0, second.Stop());
+        Assert.True(host.IsAlive);
+    }
+
+    /// <summary>
+    /// A stub that a graftd of another version left (its layout mark is not this Graft's) is never
+    /// rewritten, for a thread may be running it: the next graftd says so and does not watch the
+    /// process, which goes on loading libraries through that stub on its own.
+    /// </summary>
+    [Fact]
+    public void AStubAnotherVersionOfGraftdLeftIsLeftAlone()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        Assert.Equal("trap-handler installed", host.Send("trap-handler", ""));
+        using (var graftd = GraftdProcess.Start(Socket, Journal))
+        {
+            Apply(host, "stack_p1");
+            graftd.Kill();
+        }
+
+        AwaitNoTracer(host.Pid);
+        var stub = StubAddress(host.Pid);
+        WriteMemory(host.Pid, stub + LoaderStubCode.LayoutMarkOffset, BitConverter.GetBytes(0x3130_5453u)); // "STB0": an older layout
+        var before = ReadMemory(host.Pid, stub, LoaderStubCode.Size);
+
+        using var second = GraftdProcess.Start(Socket, Journal);
+        second.WaitForJournal(l => l.Contains("a graftd of another version wrote", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+
+        Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
+        Assert.Equal("call b-old+host-p1", host.Send("call libstackmod.so stack_b", ""));
+        Assert.Equal("unloaded libstackmod.so", host.Send("unload libstackmod.so", ""));
+        Assert.Equal(before, ReadMemory(host.Pid, stub, LoaderStubCode.Size));
         Assert.Equal(0, second.Stop());
         Assert.True(host.IsAlive);
     }
@@ -166,6 +201,29 @@ public sealed class LoaderStubTests : IDisposable
     {
         var apply = Shell.GraftVia(Socket, "apply", host.Pid.ToString(), Repository.Patch(patch));
         Assert.True(apply.ExitCode == 0, $"graft apply exited {apply.ExitCode}: {apply.Stderr}");
+    }
+
+    /// <summary>Where graftd's loader stub is in the process: in the state mapping, which the memory map names.</summary>
+    private static ulong StubAddress(int pid)
+    {
+        var mapping = File.ReadLines($"/proc/{pid}/maps").First(l => l.Contains($"/memfd:{StateLayout.MappingName}", StringComparison.Ordinal));
+        return Convert.ToUInt64(mapping[..mapping.IndexOf('-', StringComparison.Ordinal)], 16) + StateLayout.LoaderStubOffset;
+    }
+
+    private static byte[] ReadMemory(int pid, ulong address, int length)
+    {
+        using var memory = new FileStream($"/proc/{pid}/mem", FileMode.Open, FileAccess.Read);
+        memory.Position = (long)address;
+        var bytes = new byte[length];
+        memory.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private static void WriteMemory(int pid, ulong address, byte[] bytes)
+    {
+        using var memory = new FileStream($"/proc/{pid}/mem", FileMode.Open, FileAccess.Write);
+        memory.Position = (long)address;
+        memory.Write(bytes);
     }
 
     /// <summary>The kernel detaches a dead tracer's tracees as it exits; this waits until it has.</summary>
