@@ -61,7 +61,7 @@ internal static class CallerThread
             module.PrepareExportedFunctions();
         }
 
-        var reasons = new List<string>();
+        var reasons = new List<(int Tid, UnfitStack Why)>();
         var patienceEnds = DateTime.UtcNow + deadline.Bound(MainThreadPatience);
         while (true)
         {
@@ -95,7 +95,7 @@ internal static class CallerThread
             if (deadline.HasPassed)
             {
                 throw new GraftException(GraftFailure.Timeout,
-                    $"no thread of process {target.Pid} was in a state where graft can run code before the timeout: {string.Join("; ", reasons)}");
+                    $"no thread of process {target.Pid} was in a state where graft can run code before the timeout: {string.Join("; ", reasons.Select(r => $"thread {r.Tid} {r.Why.Describe()}"))}");
             }
 
             target.Pump(TimeSpan.FromMilliseconds(20));
@@ -107,7 +107,7 @@ internal static class CallerThread
     /// <paramref name="asleepOnALock"/> says, of a thread that was stopped and found unfit, whether it
     /// waits in a futex (pthread_join, a mutex, a condition), which may last: null if it could not be stopped.
     /// </summary>
-    private static StoppedThread? TryFit(TargetProcess target, int tid, string purpose, List<string> reasons, out bool? asleepOnALock)
+    private static StoppedThread? TryFit(TargetProcess target, int tid, string purpose, List<(int Tid, UnfitStack Why)> reasons, out bool? asleepOnALock)
     {
         asleepOnALock = null;
         if (target.TryStop(tid, purpose) is not { } stopped)
@@ -120,11 +120,10 @@ internal static class CallerThread
             return stopped;
         }
 
+        // Described only if graft gives up (naming a frame may read a stripped object's debug file).
+        reasons.Add((tid, unfit));
         asleepOnALock = (long)target.Registers(tid).orig_rax == Syscalls.SYS_futex;
         stopped.Dispose();
-
-        // Described once the thread runs again: naming a frame may read a stripped object's debug file.
-        reasons.Add($"thread {tid} {unfit.Describe()}");
         return null;
     }
 
