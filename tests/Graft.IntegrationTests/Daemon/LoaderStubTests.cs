@@ -30,13 +30,7 @@ public sealed class LoaderStubTests : IDisposable
         using var log = new CallbackLog();
         using var host = RunningFixture.StartWithInput("modhost", log.Environment);
         Assert.Equal("trap-handler installed", host.Send("trap-handler", ""));
-        using (var graftd = GraftdProcess.Start(Socket, Journal))
-        {
-            Apply(host, "stack_p1");
-            graftd.Kill();
-        }
-
-        AwaitNoTracer(host.Pid);
+        ArmThenKillGraftd(host);
         for (var round = 0; round < 3; round++)
         {
             Assert.Equal("loaded libstackmod.so", host.Send("load libstackmod.so", ""));
@@ -63,13 +57,7 @@ public sealed class LoaderStubTests : IDisposable
         using var log = new CallbackLog();
         using var host = RunningFixture.StartWithInput("modhost", log.Environment);
         Assert.Equal("trap-handler installed", host.Send("trap-handler", ""));
-        using (var graftd = GraftdProcess.Start(Socket, Journal))
-        {
-            Apply(host, "stack_p1");
-            graftd.Kill();
-        }
-
-        AwaitNoTracer(host.Pid);
+        ArmThenKillGraftd(host);
         var stub = StubAddress(host.Pid);
         WriteMemory(host.Pid, stub + LoaderStubCode.LayoutMarkOffset, BitConverter.GetBytes(0x3130_5453u)); // "STB0": an older layout
         var before = ReadMemory(host.Pid, stub, LoaderStubCode.Size);
@@ -195,6 +183,18 @@ public sealed class LoaderStubTests : IDisposable
         Assert.StartsWith("ERR Error loading the extension", reply);
         redis.WaitForLine(l => l.Contains("does not export RedisModule_OnLoad()", StringComparison.Ordinal), TimeSpan.FromSeconds(5), skip);
         Assert.True(redis.IsAlive);
+    }
+
+    /// <summary>A graftd holds the process for stack_p1 (libstackmod.so not loaded), its stub armed, and is killed outright.</summary>
+    private void ArmThenKillGraftd(RunningFixture host)
+    {
+        using (var graftd = GraftdProcess.Start(Socket, Journal))
+        {
+            Apply(host, "stack_p1");
+            graftd.Kill();
+        }
+
+        AwaitNoTracer(host.Pid);
     }
 
     private void Apply(RunningFixture host, string patch)
