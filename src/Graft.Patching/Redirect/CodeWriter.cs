@@ -141,7 +141,7 @@ internal sealed class CodeWriter(TargetProcess target)
         }
 
         var regs = target.Registers(tid);
-        var stack = target.Stack(tid, regs);
+        var stack = target.Stack(tid, AsUnwindable(edits, regs));
         if (Inside(edits, regs.rip) is { } edit)
         {
             regs.rip = CopyOf(edit, regs.rip, tid);
@@ -160,6 +160,17 @@ internal sealed class CodeWriter(TargetProcess target)
 
         return stack.IsReliable || !target.StackHoldsAny(regs.rsp, word => Inside(edits, word) is not null);
     }
+
+    /// <summary>
+    /// The registers to unwind a thread from. One at an edit's <see cref="CodeEdit.ContinueAt"/> has taken that edit's
+    /// int3 (or the jump already there) and run nothing since: it stands where a call of the function arrives, as it
+    /// would at the edit's address, whose unwind rules hold for it; slot code has none. Without this, a thread whose
+    /// signal handlers call a patched function back to back is found there at every look (each int3 it takes leaves
+    /// it at that spot, and the look lets it take a pending one first), and the pc its signal frame keeps in a window
+    /// is never found: under load such a thread held an apply for the whole <see cref="UnsureBound"/>.
+    /// </summary>
+    private static UserRegs AsUnwindable(IReadOnlyList<CodeEdit> edits, UserRegs regs) =>
+        edits.FirstOrDefault(e => e.ContinueAt == regs.rip) is { } taken ? regs with { rip = taken.Address } : regs;
 
     /// <summary>The edit whose bytes after the first hold <paramref name="pc"/>, if any.</summary>
     private static CodeEdit? Inside(IReadOnlyList<CodeEdit> edits, ulong pc) =>
