@@ -1,8 +1,8 @@
 namespace Graft.Linux.Interop;
 
 /// <summary>
-/// x86-64 system call numbers and flags of the calls Graft runs inside a target, with their C
-/// names (&lt;asm/unistd_64.h&gt;, &lt;sys/mman.h&gt;).
+/// x86-64 system call numbers and flags of the calls Graft runs inside a target or recognises
+/// there, with their C names (&lt;asm/unistd_64.h&gt;, &lt;sys/mman.h&gt;).
 /// </summary>
 public static class Syscalls
 {
@@ -16,6 +16,7 @@ public static class Syscalls
     public const long SYS_socket = 41;
     public const long SYS_connect = 42;
     public const long SYS_getsockopt = 55;
+    public const long SYS_exit = 60;
     public const long SYS_fcntl = 72;
     public const long SYS_ftruncate = 77;
     public const long SYS_sigaltstack = 131;
@@ -24,6 +25,7 @@ public static class Syscalls
 
     /// <summary>What the kernel runs to restart a call interrupted with -ERESTART_RESTARTBLOCK, from the thread's restart block.</summary>
     public const long SYS_restart_syscall = 219;
+    public const long SYS_exit_group = 231;
     public const long SYS_memfd_create = 319;
     public const long SYS_membarrier = 324;
     public const long SYS_pidfd_open = 434;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Graft.Linux.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Graft.Linux.Unwinding;
@@ -57,13 +58,21 @@ public sealed class SleepingThreadStacks(int pid) : IDisposable
         return open;
     }
 
-    /// <summary>"nr arg1 .. arg6 sp pc" of a thread in a system call; "running", or -1 (in the kernel but in no system call), are not.</summary>
-    private static bool TryParseSleep(string line, out ulong sp, out ulong pc)
+    /// <summary>
+    /// "nr arg1 .. arg6 sp pc" of a thread asleep in a system call that returns to the stack at sp; "running", -1 (in the
+    /// kernel but in no system call), exit and exit_group are not. A thread in exit has given its stack back: the
+    /// kernel clears its tid early in do_exit (mm_release, for CLONE_CHILD_CLEARTID), glibc then hands that stack and
+    /// thread pointer to the next thread created, and the exiting thread may still sleep in do_exit after that (on the
+    /// mmap lock in exit_mm, or later). Read from its sp, the stack is the new thread's outermost frames alone, clean
+    /// whatever that thread runs further down: a proposal made from it would switch the new thread mid-call.
+    /// </summary>
+    internal static bool TryParseSleep(string line, out ulong sp, out ulong pc)
     {
         sp = pc = 0;
         var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return words.Length == 9
             && long.TryParse(words[0], CultureInfo.InvariantCulture, out var number) && number >= 0
+            && number is not (Syscalls.SYS_exit or Syscalls.SYS_exit_group)
             && ulong.TryParse(words[7].AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out sp)
             && ulong.TryParse(words[8].AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out pc);
     }
