@@ -52,7 +52,7 @@ public sealed partial class Tracee
                 continue;
             }
 
-            while (!thread.IsStopped && !thread.IsRunningInjected && threads.ContainsKey(tid) && TryTakeEvent(thread, out var status))
+            while (!thread.IsStopped && !thread.IsRunningInjected && IsTracked(thread) && TryTakeEvent(thread, out var status))
             {
                 any = true;
                 Handle(thread, status);
@@ -92,7 +92,7 @@ public sealed partial class Tracee
     {
         var clock = Stopwatch.StartNew();
         var nextInterrupt = InterruptRepeat;
-        while (!thread.IsStopped && threads.ContainsKey(thread.Tid))
+        while (!thread.IsStopped && IsTracked(thread))
         {
             ThrowIfDied();
             if (TryTakeEvent(thread, out var status))
@@ -129,7 +129,7 @@ public sealed partial class Tracee
         }
 
         ThrowIfDied();
-        return thread.IsStopped && threads.ContainsKey(thread.Tid);
+        return thread.IsStopped && IsTracked(thread);
     }
 
     /// <summary>The task's state and where it sleeps, from /proc: "D (disk sleep) in folio_wait_bit".</summary>
@@ -160,7 +160,7 @@ public sealed partial class Tracee
 
         if (status.Gone)
         {
-            Forget(thread);
+            Retire(thread);
             if (status.Killed && !thread.IsVforkChild)
             {
                 death.NoteKilled(status);
@@ -281,7 +281,26 @@ public sealed partial class Tracee
 
     private void Forget(TracedThread thread)
     {
-        threads.Remove(thread.Tid);
+        Retire(thread);
         events.Forget(thread.Tid);
     }
+
+    /// <summary>
+    /// A thread whose exit Graft has taken leaves the table. What its tid's queue still holds was reported after
+    /// that exit, so by a new thread the kernel gave the same tid: it stays queued for that thread.
+    /// </summary>
+    private void Retire(TracedThread thread)
+    {
+        if (IsTracked(thread))
+        {
+            threads.Remove(thread.Tid);
+        }
+    }
+
+    /// <summary>
+    /// Whether this very thread is in the table, not only its tid: the kernel gives a tid again once its thread has
+    /// been reaped (by Graft's own waitpid, for a traced one), so a wait that outlives a thread must not take a new
+    /// thread of the same number for it.
+    /// </summary>
+    private bool IsTracked(TracedThread thread) => threads.TryGetValue(thread.Tid, out var known) && known == thread;
 }

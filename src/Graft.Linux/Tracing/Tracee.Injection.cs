@@ -58,7 +58,7 @@ public sealed partial class Tracee
         {
             if (TryTakeEvent(thread, out var status))
             {
-                if (status.Gone || !threads.ContainsKey(thread.Tid))
+                if (status.Gone || !IsTracked(thread))
                 {
                     Forget(thread);
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");

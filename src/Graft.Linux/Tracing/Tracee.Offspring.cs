@@ -28,9 +28,21 @@ public sealed partial class Tracee
     private void AdoptClone(TracedThread creator)
     {
         var tid = (int)EventMessage(creator.Tid);
+        if (threads.TryGetValue(tid, out var known))
+        {
+            if (!events.HasQueuedExit(tid))
+            {
+                // Seized while Graft attached (SeizeAllThreads listed it before its creator's clone event came): that entry is this thread.
+                return;
+            }
+
+            RetireReaped(known);
+        }
+
         // A thread created by code Graft runs (the agent's pthread_create) is Graft's, from its first stop.
         var child = new TracedThread(tid) { StopEventPending = true, HasRun = false, IsGraftsOwn = creator.IsRunningInjected };
-        if (!threads.TryAdd(tid, child) || ThreadCreated is not { } observer)
+        threads.Add(tid, child);
+        if (ThreadCreated is not { } observer)
         {
             return;
         }
@@ -50,6 +62,24 @@ public sealed partial class Tracee
         {
             creator.IsStopped = false;
             Resume(tid);
+        }
+    }
+
+    /// <summary>
+    /// The thread the table still holds under a new thread's tid has ended: the kernel gives a tid again only once
+    /// its thread was reaped, and a traced thread is reaped by Graft's own waitpid, so its exit is queued, ahead of
+    /// anything the new thread has reported. It is taken now, with what came before it, so that the new thread gets
+    /// the tid's table entry and, from the queue, only its own events.
+    /// </summary>
+    private void RetireReaped(TracedThread ended)
+    {
+        while (TryTakeEvent(ended, out var status))
+        {
+            if (status.Gone)
+            {
+                Handle(ended, status);
+                return;
+            }
         }
     }
 

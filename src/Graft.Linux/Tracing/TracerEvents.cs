@@ -47,6 +47,9 @@ internal sealed class TracerEvents : IDisposable
         return true;
     }
 
+    /// <summary>Whether an exit of <paramref name="tid"/> waits in its queue, not yet taken.</summary>
+    public bool HasQueuedExit(int tid) => pending.TryGetValue(tid, out var queue) && queue.Any(e => e.Status.Gone);
+
     /// <summary>Drops what is queued for a thread that left the table.</summary>
     public void Forget(int tid) => pending.Remove(tid);
 

@@ -46,6 +46,17 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
         return pointer;
     }
 
+    /// <summary>
+    /// The pointer of a thread just created, stopped before it ran, read from its registers even if its tid is known:
+    /// the kernel gives a tid again once its thread has ended, and what this table holds for it is the ended thread's.
+    /// </summary>
+    public ulong NewbornPointer(int tid)
+    {
+        var pointer = target.Registers(tid).fs_base;
+        threadPointers[tid] = pointer;
+        return pointer;
+    }
+
     /// <summary>A thread pointer read without a stop (<see cref="Linux.Inspection.GlibcThreads"/>).</summary>
     public void Know(int tid, ulong threadPointer) => threadPointers[tid] = threadPointer;
 

@@ -156,7 +156,7 @@ internal sealed class TransitionThreads : IDisposable
         table.Refresh();
         var creatorPointer = sweeper.ThreadPointer(creator);
         var universe = table.ProposalHolds(creatorPointer, Goal) ? Goal : table.UniverseOf(creatorPointer);
-        table.SetNewborn(sweeper.ThreadPointer(child), universe);
+        table.SetNewborn(sweeper.NewbornPointer(child), universe);
     }
 
     /// <summary>
