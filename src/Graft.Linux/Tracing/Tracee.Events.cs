@@ -255,7 +255,8 @@ public sealed partial class Tracee
             {
                 if (status.Gone)
                 {
-                    break;
+                    Retire(thread);
+                    return;
                 }
 
                 continue;

@@ -60,7 +60,7 @@ public sealed partial class Tracee
             {
                 if (status.Gone || !IsTracked(thread))
                 {
-                    Forget(thread);
+                    Retire(thread);
                     throw new TargetGoneException($"process {Pid} exited while graft ran code in thread {thread.Tid}");
                 }
 
