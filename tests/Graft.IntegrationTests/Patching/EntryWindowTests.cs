@@ -10,10 +10,11 @@ public sealed class EntryWindowTests
 {
     /// <summary>
     /// parked's worker is held inside pair()'s window by a handler that calls f() back to back for 3 s, so that Graft's
-    /// looks at it nearly always find it just past the int3 at f's entry, in slot code without unwind rules. Before the
-    /// looks unwound such a thread from f's entry, the signal frame was found only by a look that happened to stop it
-    /// elsewhere; under load none did, and the apply gave up after 2 s ("kept a word pointing into a function entry
-    /// being rewritten"), as a CI run of pair's 100 cycles did. Three applies, each begun while the worker is parked.
+    /// looks at it nearly always find it where the int3 at f's entry sends it, the first byte of f's dispatcher: slot
+    /// code, without unwind rules. Before the looks unwound such a thread from f's entry, the signal frame was found
+    /// only by a look that happened to stop it elsewhere; under load none did, and the apply gave up after 2 s ("kept a
+    /// word pointing into a function entry being rewritten"), as a CI run of pair's 100 cycles did. Three applies, each
+    /// begun while the worker is parked.
     /// </summary>
     [Fact]
     public void AThreadWhoseHandlerCallsPatchedCodeBackToBackIsMovedOutOfTheWindowItWasInterruptedIn()
