@@ -5,7 +5,8 @@ namespace Graft.Linux.Tracing;
 /// <summary>
 /// While threads of the target wait on graft (int3s at entries being rewritten, threads stopped one
 /// at a time), the tracing thread, and the agent thread that runs membarrier for it, run under
-/// SCHED_FIFO priority 1. With the target's threads keeping every CPU busy, a tracer of ordinary
+/// SCHED_FIFO priority 1; so does a thread graft stops, from the interrupt until it has stopped
+/// (<see cref="Tracee.Stop"/>). With the target's threads keeping every CPU busy, a tracer of ordinary
 /// priority waits for a CPU at each event, and each thread that trapped waits with it
 /// (docs/PERFORMANCE.md, item 16). Priority 1 is the lowest real-time one: it comes before every
 /// ordinary thread and after every real-time thread of the host's own; the kernel's real-time
