@@ -44,6 +44,15 @@ internal static class SyscallRestarts
             return;
         }
 
+        // restart_syscall runs whatever the thread's restart block holds when it runs, which need not be the call the
+        // thread made: Graft itself gives EINTR to a thread put back in restart_syscall after a call it ran there used
+        // that block (InjectedCode.CutShort), and restarting it ran the rest of a callback's 60 s sleep instead of the
+        // program's 20 ms one (1 timed-out callback in 8). EINTR is what a signal with a handler gives there too.
+        if ((long)regs.orig_rax == Syscalls.SYS_restart_syscall)
+        {
+            return;
+        }
+
         regs.rax = RestartUnlessHandled;
         registers.Write(thread.Tid, regs);
     }
