@@ -36,6 +36,11 @@ public sealed partial class Tracee
     /// </summary>
     internal WaitStatus? RunUntilTrap(TracedThread thread, int request, TimeSpan timeout, Func<WaitStatus, bool>? isEnd = null)
     {
+        // Graft's code holds the thread, a thread of the program until the agent runs, for as long as it runs: with the
+        // program's threads keeping every CPU busy, a dlopen on the main thread of hot took 46 ms, waiting for its share
+        // of the CPU, and every stop or trap it made waited for a tracer of ordinary priority too. Raised with the tracer
+        // that serves it (Urgency), for the run alone: a call left to end on its own after the timeout runs on as before.
+        using var urgent = Urgency.Raise(Urgency.Caller, thread.Tid);
         thread.IsStopped = false;
         thread.IsRunningInjected = true;
         try
