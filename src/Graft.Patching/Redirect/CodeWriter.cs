@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Graft.Linux.Interop;
 using Graft.Linux.Tracing;
 using Graft.Patching.Target;
@@ -20,6 +21,9 @@ internal sealed class CodeWriter(TargetProcess target)
     /// <summary>How many threads were found inside bytes being rewritten and moved to the copy in their slot.</summary>
     public int ThreadsMoved { get; private set; }
 
+    /// <summary>When the last <see cref="Write"/> put its first int3 in place (a Stopwatch timestamp): from then on a thread may take a new entry.</summary>
+    public long FirstInt3WrittenAt { get; private set; }
+
     /// <summary>membarrier's SYNC_CORE needs the process registered first; registering again is harmless.</summary>
     public void Prepare() => Membarrier(Syscalls.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE);
 
@@ -37,6 +41,7 @@ internal sealed class CodeWriter(TargetProcess target)
         var memory = target.Memory;
         var firstBytes = edits.Select(e => memory.Read(e.Address, 1)[0]).ToArray();
         var tailWritten = new bool[edits.Count];
+        FirstInt3WrittenAt = Stopwatch.GetTimestamp();
         try
         {
             foreach (var edit in edits)

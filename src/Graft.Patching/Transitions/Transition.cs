@@ -33,8 +33,8 @@ internal sealed class Transition : IDisposable
     private Step step;
     private IReadOnlyList<StuckThread>? stuck;
 
-    // Stopwatch timestamps: the entries' writing begins (Start; a thread may take the new ones as soon as each is in
-    // place), and the first try that found no thread stuck.
+    // Stopwatch timestamps: the first int3 of the entries' writing is in place (Start; a thread may take the new
+    // entries from then on), and the first try that found no thread stuck.
     private long startedAt;
     private long convergedAt;
 
@@ -92,8 +92,8 @@ internal sealed class Transition : IDisposable
         (State, Patch) = TransitionRecord.Start(State.Replace(Patch, prepared), prepared, Patching);
         store.Write(State);
         Dispatchers.Write(target, State, Patch, TableAddress);
-        startedAt = Stopwatch.GetTimestamp();
         writer.Write(install);
+        startedAt = writer.FirstInt3WrittenAt;
         step = Step.Started;
         notice(Notices.Starting(Patch.Name, Patching));
     }
