@@ -3,7 +3,7 @@
 4-worker server, and of commands that do no patching, to show what the
 .NET start costs: `graft --help` (start only) and `graft list` (start,
 read the target's state without stopping it).  For every build of graft
-given (the JIT build, and the NativeAOT one when it could be published)."""
+given (the JIT build, and the NativeAOT one graft ships as)."""
 from processes import GraftRun, Server
 
 

@@ -75,6 +75,7 @@ def figures(run):
     return {"code": run.code, "error": run.error(), "wall_ms": run.wall_ms,
             "attempts": report.get("attempts"),
             "longest_stop_ms": report.get("longestStopMilliseconds"),
+            "longest_stop_kind": report.get("longestStopKind"),
             "most_stopped": report.get("mostStoppedAtOnce"),
             "traps_handled": report.get("trapsHandled")}
 
