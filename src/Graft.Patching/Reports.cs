@@ -32,8 +32,8 @@ public sealed record OperationReport(
 /// How the transition went: attempts (sweeps for per-thread), threads moved out of bytes being rewritten, and, per-thread,
 /// the threads switched with no stop: those that switched themselves at a call of a patched function, and those asleep in
 /// a system call that Graft switched by a proposal. <see cref="Convergence"/>, per-thread: from the moment Graft put the
-/// first int3 of the new entries in place to the moment it saw the last thread switched; null where there was no such span (stop-world, a
-/// transition left in flight or taken up from an earlier graft).
+/// first int3 of the new entries in place to the moment it saw the last thread switched; null where there was no such
+/// span (stop-world, a transition left in flight or taken up from an earlier graft).
 /// </summary>
 public sealed record TransitionStatistics(ConsistencyModel Model, int Attempts, int ThreadsMoved, int SelfSwitched = 0, int SwitchedAsleep = 0)
 {
