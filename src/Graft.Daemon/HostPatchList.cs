@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Graft.Patching;
 using Graft.Patching.Operations;
@@ -60,7 +59,7 @@ internal sealed class HostPatchList
         var patch = Patcher.ReadPatch(file);
         var buildIds = HostTargets.BuildIdsOf(patch, objectPath);
         hook.RequireLibrary();
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+        var sha256 = patch.Sha256;
         lock (gate)
         {
             if (entries.FirstOrDefault(e => e.Name == patch.Name) is { } enabled)

@@ -1,4 +1,5 @@
 using Graft.Elf;
+using Graft.Model.Signing;
 
 namespace Graft.Model.Patches;
 
@@ -19,6 +20,12 @@ public sealed record PatchDefinition(
 
     /// <summary>graft.h's register-preserving entry (graft_preserve) in the patch file; 0 when it was built without one.</summary>
     public ulong PreserveEntry { get; init; }
+
+    /// <summary>The SHA-256 of the whole file, its signature included (lowercase hex): what sha256sum prints for it.</summary>
+    public required string Sha256 { get; init; }
+
+    /// <summary>Whose signature graft verified on the file; null for a patch that carries none.</summary>
+    public PatchSigner? Signer { get; init; }
 }
 
 /// <summary>

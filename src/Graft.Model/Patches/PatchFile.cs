@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Graft.Elf;
 
 namespace Graft.Model.Patches;
@@ -28,7 +29,7 @@ public static class PatchFile
     {
         try
         {
-            return Read(ElfFile.Parse(bytes), path);
+            return Read(ElfFile.Parse(bytes), path, Sha256Of(bytes));
         }
         catch (ElfFormatException e)
         {
@@ -36,7 +37,10 @@ public static class PatchFile
         }
     }
 
-    private static PatchDefinition Read(ElfFile elf, string path)
+    /// <summary>A patch file's SHA-256, lowercase hex, as sha256sum prints it.</summary>
+    public static string Sha256Of(byte[] file) => Convert.ToHexStringLower(SHA256.HashData(file));
+
+    private static PatchDefinition Read(ElfFile elf, string path, string sha256)
     {
         var image = new PatchImage(elf, path);
         if (elf.Kind != ElfKind.SharedObject)
@@ -73,6 +77,7 @@ public static class PatchFile
         return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image))
         {
             Elf = elf,
+            Sha256 = sha256,
             PreserveEntry = FindSymbol(elf, PreserveEntrySymbol) is { } entry ? image.ReadPointer(entry.Value) : 0,
         };
     }
