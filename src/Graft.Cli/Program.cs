@@ -4,6 +4,9 @@ using System.CommandLine.Invocation;
 using Graft.Cli.Commands;
 using Graft.Cli.Output;
 
+// Process tracing, Unix sockets and file modes: graft runs on Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 namespace Graft.Cli;
 
 internal static class Program
@@ -15,6 +18,7 @@ internal static class Program
         {
             BuildCommand.Create(),
             InfoCommand.Create(),
+            SignCommand.Create(),
             AnalyzeCommand.Create(),
             ApplyCommand.Create(),
             RevertCommand.Create(),

@@ -1,3 +1,5 @@
+using Graft.Patching;
+
 namespace Graft.Daemon;
 
 /// <summary>

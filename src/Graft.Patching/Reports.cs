@@ -1,4 +1,6 @@
 using Graft.Linux.Tracing;
+using Graft.Model.Patches;
+using Graft.Model.Signing;
 using Graft.Model.State;
 
 namespace Graft.Patching;
@@ -26,6 +28,12 @@ public sealed record OperationReport(
 
     /// <summary>What stopping threads cost the target over the whole command, from attaching to detaching (graftd: the whole operation).</summary>
     public StopCost Stops { get; init; } = StopCost.None;
+
+    /// <summary>apply: the SHA-256 of the patch file graft read (<see cref="PatchDefinition.Sha256"/>).</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>apply: whose signature graft verified on the patch file; null when it carries none.</summary>
+    public PatchSigner? Signer { get; init; }
 }
 
 /// <summary>

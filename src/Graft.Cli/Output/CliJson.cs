@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Graft.Model.Patches;
+using Graft.Model.Signing;
 using Graft.Model.State;
 using Graft.Patching;
 using Graft.Patching.Building.FromDiff;
@@ -20,7 +21,10 @@ namespace Graft.Cli.Output;
 [JsonSerializable(typeof(DiffBuildReport))]
 internal sealed partial class CliJson : JsonSerializerContext;
 
-/// <summary>The result of apply, revert or continue: what changed, how the threads were held, and the transition if it is still in flight.</summary>
+/// <summary>
+/// The result of apply, revert or continue: what changed, how the threads were held, and the transition if it is still in flight;
+/// for apply, the patch file's SHA-256 and whose signature graft verified on it (null: unsigned).
+/// </summary>
 internal sealed record OperationOutput(
     string Patch,
     int Pid,
@@ -39,7 +43,9 @@ internal sealed record OperationOutput(
     IReadOnlyList<StopsOutput> Stops,
     IReadOnlyList<PatchedFunction> Functions,
     TransitionProgress? InFlight,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    string? Sha256,
+    PatchSigner? Signer);
 
 /// <summary>The stops of one kind over the whole command (sweep, stop-world, load, callback, trap ...): how many, and the longest.</summary>
 internal sealed record StopsOutput(string Kind, int Count, double LongestMilliseconds);

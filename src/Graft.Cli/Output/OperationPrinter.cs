@@ -52,7 +52,7 @@ internal static class OperationPrinter
             statistics.Attempts, stops.LongestStop.TotalMilliseconds, stops.LongestStopKind, stops.MostStoppedAtOnce, statistics.ThreadsMoved, statistics.SelfSwitched, statistics.SwitchedAsleep,
             statistics.Convergence?.TotalMilliseconds, stops.TrapsHandled,
             [.. stops.Kinds.Select(k => new StopsOutput(k.Kind, k.Count, k.Longest.TotalMilliseconds))],
-            report.Functions, report.InFlight, report.Warnings);
+            report.Functions, report.InFlight, report.Warnings, report.Sha256, report.Signer);
     }
 
     /// <summary>What an operation changed and what it cost the threads, in a few words.</summary>

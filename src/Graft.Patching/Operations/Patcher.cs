@@ -2,8 +2,10 @@ using Graft.Linux.Inspection;
 using Graft.Linux.Tracing;
 using Graft.Linux.Trust;
 using Graft.Model.Patches;
+using Graft.Model.Signing;
 using Graft.Model.State;
 using Graft.Patching.Service;
+using Graft.Patching.Signing;
 using Graft.Patching.Target;
 using Graft.Patching.Transitions;
 
@@ -41,14 +43,19 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
     public const long MaxPatchBytes = 256L << 20;
 
     /// <summary>
-    /// Opens a patch file once, checks it (<see cref="CheckedFile"/>) and parses its descriptor from
-    /// the bytes read; those bytes are what the target loads. A bad file is refused with a <see cref="GraftException"/>.
+    /// Opens a patch file once, checks it (<see cref="CheckedFile"/>), verifies its signature against
+    /// the trust configuration (<see cref="SignatureCheck"/>) and then parses its descriptor from the
+    /// bytes read; those bytes, signature included, are what the target loads. A bad file is refused
+    /// with a <see cref="GraftException"/>.
     /// </summary>
     public static PatchDefinition ReadPatch(string path)
     {
         try
         {
-            return PatchFile.Parse(path, CheckedFile.Read(path, MaxPatchBytes).Bytes);
+            var bytes = CheckedFile.Read(path, MaxPatchBytes).Bytes;
+            var (content, signature) = SignatureBlock.Split(bytes, path);
+            var signer = SignatureCheck.Verify(path, content.Span, signature, TrustConfiguration.Load());
+            return PatchFile.Parse(path, bytes) with { Signer = signer };
         }
         catch (Exception e) when (e is PatchFormatException or UntrustedFileException)
         {
@@ -79,7 +86,8 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
         var deadline = Deadline.After(timeout, interruption);
         return Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
             ? Resume(opened, inFlight, Universe.New, force, deadline)
-            : new Application(opened, definition, deadline, notice, watched is not null, progress).Run(model, force));
+            : new Application(opened, definition, deadline, notice, watched is not null, progress).Run(model, force))
+            with { Sha256 = definition.Sha256, Signer = definition.Signer };
     }
 
     /// <summary>
