@@ -1,6 +1,7 @@
 using Graft.Linux.Inspection;
 using Graft.Model.State;
 using Graft.Patching;
+using Graft.Patching.Audit;
 using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
@@ -73,7 +74,7 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
         try
         {
             var reply = watches.Submit(process.Pid, new ServiceRequest("apply", process.Pid, Patch: entry.File, TimeoutSeconds: timeoutSeconds),
-                _ => { }, progress: null, CancellationToken.None);
+                _ => { }, progress: null, CancellationToken.None, record => journal($"audit: {record.Line(Requester.Self())}"));
             journal(reply.Failure is null
                 ? $"process {process.Pid}: '{entry.Name}' applied host-wide"
                 : $"process {process.Pid}: '{entry.Name}' not applied: {reply.Error}");

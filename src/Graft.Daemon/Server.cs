@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Graft.Patching;
+using Graft.Patching.Audit;
 using Graft.Patching.Service;
 
 namespace Graft.Daemon;
@@ -93,6 +94,8 @@ internal sealed class Server : IDisposable
             }
 
             journal($"request: {request.Command} process {request.Pid} {request.Patch ?? request.Name}");
+            var peer = PeerCredentials.Of(client);
+            var requester = Requester.Peer(peer.Pid, peer.Uid);
 
             // The command sends nothing after its request: its side of the connection closing is
             // the operator's Ctrl-C (or the command gone), and the operation rolls back as it
@@ -107,7 +110,8 @@ internal sealed class Server : IDisposable
                 "disable" => new ServiceReply(Enabled: [hostList.Disable(Required(request.Name))], Done: true),
                 "enabled" => new ServiceReply(Enabled: hostList.Entries, Done: true),
                 _ => watches.Submit(request.Pid, request, text => Send(new ServiceReply(Notice: text)),
-                    new SnapshotRelay(snapshot => Send(new ServiceReply(Snapshot: snapshot))), interruption.Token),
+                    new SnapshotRelay(snapshot => Send(new ServiceReply(Snapshot: snapshot))), interruption.Token,
+                    record => journal($"audit: {record.Line(requester)}")),
             });
         }
         catch (GraftException e)

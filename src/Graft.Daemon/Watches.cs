@@ -1,4 +1,5 @@
 using Graft.Patching;
+using Graft.Patching.Audit;
 using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
@@ -89,11 +90,12 @@ internal sealed class Watches : IDisposable
     /// Runs an operation on the process's watch (<see cref="ProcessWatch.TrySubmit"/>); a watch
     /// that let the process go just before is replaced by a new one, which attaches again.
     /// </summary>
-    public ServiceReply Submit(int pid, ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
+    public ServiceReply Submit(int pid, ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption,
+        Action<AuditRecord> audit)
     {
         while (true)
         {
-            if (For(pid).TrySubmit(request, notice, progress, interruption) is { } reply)
+            if (For(pid).TrySubmit(request, notice, progress, interruption, audit) is { } reply)
             {
                 return reply;
             }

@@ -29,7 +29,7 @@ public sealed record OperationReport(
     /// <summary>What stopping threads cost the target over the whole command, from attaching to detaching (graftd: the whole operation).</summary>
     public StopCost Stops { get; init; } = StopCost.None;
 
-    /// <summary>apply: the SHA-256 of the patch file graft read (<see cref="PatchDefinition.Sha256"/>).</summary>
+    /// <summary>apply: the SHA-256 of the patch file graft read (<see cref="PatchDefinition.Sha256"/>); revert: of the image the patch was loaded from.</summary>
     public string? Sha256 { get; init; }
 
     /// <summary>apply: whose signature graft verified on the patch file; null when it carries none.</summary>

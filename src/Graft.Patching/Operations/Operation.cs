@@ -1,4 +1,5 @@
 using Graft.Linux.Tracing;
+using Graft.Patching.Audit;
 using Graft.Patching.Service;
 
 namespace Graft.Patching.Operations;
@@ -23,7 +24,8 @@ public static class Operation
 
         try
         {
-            return Execute(new Patcher(notice, progress), request, interruption);
+            var requester = Requester.Self();
+            return Execute(new Patcher(notice, progress), request, interruption, record => SyslogAudit.Write(record, requester, notice));
         }
         catch (GraftException e) when (e.InnerException is AlreadyTracedException { TracerCommand: "graftd" })
         {
@@ -32,13 +34,39 @@ public static class Operation
         }
     }
 
-    /// <summary>Runs <paramref name="request"/> with <paramref name="patcher"/>: here, or in graftd on the process's watch.</summary>
-    internal static ServiceReply Execute(Patcher patcher, ServiceRequest request, CancellationToken interruption)
+    /// <summary>
+    /// Runs <paramref name="request"/> with <paramref name="patcher"/>: here, or in graftd on the process's watch. An
+    /// operation that may change the process, refused, failed or done, goes to <paramref name="audit"/> (<see cref="AuditedOperation"/>).
+    /// </summary>
+    internal static ServiceReply Execute(Patcher patcher, ServiceRequest request, CancellationToken interruption, Action<AuditRecord> audit)
+    {
+        if (!AuditedOperation.Covers(request))
+        {
+            return Execute(patcher, request, interruption, audited: null);
+        }
+
+        var audited = new AuditedOperation(request);
+        ServiceReply reply;
+        try
+        {
+            reply = Execute(patcher, request, interruption, audited);
+        }
+        catch (GraftException e)
+        {
+            audit(audited.Failed(e));
+            throw;
+        }
+
+        audit(audited.Ended(reply));
+        return reply;
+    }
+
+    private static ServiceReply Execute(Patcher patcher, ServiceRequest request, CancellationToken interruption, AuditedOperation? audited)
     {
         var timeout = TimeSpan.FromSeconds(request.TimeoutSeconds);
         return request.Command switch
         {
-            "apply" => Done(patcher.Apply(request.Pid, Required(request.Patch, "patch"), timeout, interruption, request.Model, request.Force)),
+            "apply" => Done(patcher.Apply(request.Pid, Patcher.ReadPatch(Required(request.Patch, "patch"), audited), timeout, interruption, request.Model, request.Force)),
             "revert" => Done(patcher.Revert(request.Pid, Required(request.Name, "name"), timeout, interruption, request.Model, request.Force)),
             "continue" => Done(patcher.Continue(request.Pid, timeout, interruption, request.Force)),
             "unload" => new ServiceReply(Unloaded: patcher.Unload(request.Pid, Required(request.Name, "name")), Done: true),

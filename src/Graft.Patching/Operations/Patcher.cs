@@ -4,6 +4,8 @@ using Graft.Linux.Trust;
 using Graft.Model.Patches;
 using Graft.Model.Signing;
 using Graft.Model.State;
+using Graft.Patching.Audit;
+using Graft.Patching.Loading;
 using Graft.Patching.Service;
 using Graft.Patching.Signing;
 using Graft.Patching.Target;
@@ -48,14 +50,20 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
     /// bytes read; those bytes, signature included, are what the target loads. A bad file is refused
     /// with a <see cref="GraftException"/>.
     /// </summary>
-    public static PatchDefinition ReadPatch(string path)
+    public static PatchDefinition ReadPatch(string path) => ReadPatch(path, audited: null);
+
+    /// <summary>Reads a patch file as <see cref="ReadPatch(string)"/> does, telling <paramref name="audited"/> what it learns as it goes.</summary>
+    internal static PatchDefinition ReadPatch(string path, AuditedOperation? audited)
     {
         try
         {
             var bytes = CheckedFile.Read(path, MaxPatchBytes).Bytes;
+            audited?.Saw(bytes);
             var (content, signature) = SignatureBlock.Split(bytes, path);
             var signer = SignatureCheck.Verify(path, content.Span, signature, TrustConfiguration.Load());
-            return PatchFile.Parse(path, bytes) with { Signer = signer };
+            var patch = PatchFile.Parse(path, bytes) with { Signer = signer };
+            audited?.Saw(patch);
+            return patch;
         }
         catch (Exception e) when (e is PatchFormatException or UntrustedFileException)
         {
@@ -80,9 +88,13 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
     /// unpatching. On a failure before the transition starts the process is left as it was.
     /// </summary>
     public OperationReport Apply(int pid, string patchPath, TimeSpan timeout, CancellationToken interruption = default,
+        ConsistencyModel model = ConsistencyModel.PerThread, bool force = false) =>
+        Apply(pid, ReadPatch(patchPath), timeout, interruption, model, force);
+
+    /// <summary>Applies a patch read already (<see cref="ReadPatch(string)"/>), as <see cref="Apply(int, string, TimeSpan, CancellationToken, ConsistencyModel, bool)"/> does.</summary>
+    public OperationReport Apply(int pid, PatchDefinition definition, TimeSpan timeout, CancellationToken interruption = default,
         ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
     {
-        var definition = ReadPatch(patchPath);
         var deadline = Deadline.After(timeout, interruption);
         return Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
             ? Resume(opened, inFlight, Universe.New, force, deadline)
@@ -102,10 +114,27 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
         {
             var patch = opened.State.FindPatch(patchName)
                 ?? throw new GraftException(GraftFailure.Refused, $"patch '{patchName}' is not applied to process {pid}");
-            return patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching
+            var report = patch.Phase is PatchPhase.Patching or PatchPhase.Unpatching
                 ? Resume(opened, patch, Universe.Old, force, deadline)
                 : new Reversion(opened, patch, deadline, notice, progress).Run(model, force);
+            return report with { Sha256 = LoadedSha256(opened.Target, patch) };
         });
+    }
+
+    /// <summary>
+    /// The SHA-256 of the image a patch was loaded from (its memfd, which stays after a revert), for the
+    /// report and the audit trail; null when it cannot be read back, which must not fail an operation that is done.
+    /// </summary>
+    private static string? LoadedSha256(TargetProcess target, AppliedPatch patch)
+    {
+        try
+        {
+            return patch.LoadedFrom is null ? null : PatchCopy.ReadLoaded(target, patch).Sha256;
+        }
+        catch (GraftException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Resumes the sweeps of the transition in flight in the process (left by a timeout or a killed graft).</summary>

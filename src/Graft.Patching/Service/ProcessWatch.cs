@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Graft.Patching.Audit;
 using Graft.Patching.Libraries;
 using Graft.Patching.Operations;
 
@@ -91,13 +92,14 @@ public sealed class ProcessWatch : IDisposable
     /// <summary>
     /// Runs an operation on the watch's thread; blocks until it is done. Notices go to
     /// <paramref name="notice"/> and the journal, the transition's progress to <paramref name="progress"/>; <paramref name="interruption"/> is the
-    /// command's Ctrl-C. Null if the watch had let the process go before it could take the
+    /// command's Ctrl-C; the operation's audit record goes to <paramref name="audit"/>. Null if the watch had let the process go before it could take the
     /// operation (<see cref="IsRunning"/> is false from then on): the caller submits it to a new
     /// watch.
     /// </summary>
-    public ServiceReply? TrySubmit(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
+    public ServiceReply? TrySubmit(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption,
+        Action<AuditRecord> audit)
     {
-        var submission = new Submission(request, notice, progress, interruption);
+        var submission = new Submission(request, notice, progress, interruption, audit);
 
         // Pairs with LetGo and the end of Loop: an operation is either queued before the watch
         // decides to end, and then taken, or refused here.
@@ -233,7 +235,8 @@ public sealed class ProcessWatch : IDisposable
 
         try
         {
-            submission.Reply.SetResult(Operation.Execute(watched.NewPatcher(Notice, submission.Progress), submission.Request, submission.Interruption));
+            submission.Reply.SetResult(Operation.Execute(watched.NewPatcher(Notice, submission.Progress), submission.Request, submission.Interruption,
+                submission.Audit));
         }
         catch (GraftException e)
         {
@@ -343,7 +346,8 @@ public sealed class ProcessWatch : IDisposable
         submissions.Dispose();
     }
 
-    private sealed record Submission(ServiceRequest Request, Action<string> Notice, IProgress<TransitionSnapshot>? Progress, CancellationToken Interruption)
+    private sealed record Submission(ServiceRequest Request, Action<string> Notice, IProgress<TransitionSnapshot>? Progress, CancellationToken Interruption,
+        Action<AuditRecord> Audit)
     {
         public TaskCompletionSource<ServiceReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

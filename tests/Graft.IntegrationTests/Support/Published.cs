@@ -9,7 +9,12 @@ namespace Graft.IntegrationTests.Support;
 internal static class Published
 {
     // Each is built from every project under src/ but the other's.
-    private static readonly Lazy<string> GraftBinary = new(() => Find("graft", notBuiltFrom: "Graft.Daemon", shipsRuntime: true));
+    private static readonly Lazy<string> GraftBinary = new(() =>
+    {
+        // Every graft a test runs records its operations in syslog: in the test run's own sink, not the host's.
+        SyslogSink.ShareWithEveryGraft();
+        return Find("graft", notBuiltFrom: "Graft.Daemon", shipsRuntime: true);
+    });
     private static readonly Lazy<string> GraftdBinary = new(() => Find("graftd", notBuiltFrom: "Graft.Cli", shipsRuntime: false));
 
     public static string Graft => GraftBinary.Value;

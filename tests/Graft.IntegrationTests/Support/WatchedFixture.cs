@@ -42,7 +42,7 @@ internal sealed class WatchedFixture : IDisposable
     private ServiceReply Run(ServiceRequest request)
     {
         ServiceReply? reply;
-        while ((reply = Current().TrySubmit(request, _ => { }, progress: null, CancellationToken.None)) is null)
+        while ((reply = Current().TrySubmit(request, _ => { }, progress: null, CancellationToken.None, audit: _ => { })) is null)
         {
             // The watch let the process go just before: the next one attaches again, as graftd's Watches does.
         }

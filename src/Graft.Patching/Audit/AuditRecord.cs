@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text;
+
+namespace Graft.Patching.Audit;
+
+/// <summary>
+/// One operation for the audit trail: what was asked (apply, revert, continue, unload), on which
+/// process, with which patch (its name, the file, the file's SHA-256 and its signer, or
+/// "unsigned"), and how it ended: ok, "refused: ...", "failed: ..." or "timed out: ...".
+/// What could not be learnt before a refusal (a patch refused before it was parsed has no
+/// name yet) is "-".
+/// </summary>
+public sealed record AuditRecord(string Operation, int Pid, string? Patch, string? File, string? Sha256, string? Signer, string Result)
+{
+    /// <summary>
+    /// One line of key=value fields, who asked first; a value with spaces, quotes or an equals sign is
+    /// in double quotes, with backslash escapes, and control characters are escaped everywhere.
+    /// </summary>
+    public string Line(Requester requester)
+    {
+        var fields = new List<(string, string?)>
+        {
+            ("uid", requester.Uid.ToString(CultureInfo.InvariantCulture)),
+            ("loginuid", requester.LoginUid),
+        };
+        if (requester.PeerPid is { } peer)
+        {
+            fields.Add(("client_pid", peer.ToString(CultureInfo.InvariantCulture)));
+        }
+        else
+        {
+            fields.Add(("sudo_user", requester.SudoUser));
+        }
+
+        fields.AddRange([("op", Operation), ("pid", Pid.ToString(CultureInfo.InvariantCulture)), ("patch", Patch), ("file", File),
+            ("sha256", Sha256), ("signer", Signer), ("result", Result)]);
+        return string.Join(' ', fields.Select(f => $"{f.Item1}={Value(f.Item2)}"));
+    }
+
+    private static string Value(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return "-";
+        }
+
+        var escaped = new StringBuilder();
+        foreach (var c in text)
+        {
+            escaped.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                _ when char.IsControl(c) => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        }
+
+        return text.Any(c => c is ' ' or '"' or '=' or '\\') ? $"\"{escaped}\"" : escaped.ToString();
+    }
+}
