@@ -29,7 +29,7 @@ internal static class ApplyCommand
                 Model: CommonOptions.Model(result.GetValue(consistency)), Force: result.GetValue(force));
             if (target is null)
             {
-                var patch = Patcher.ReadPatch(request.Patch!);
+                var patch = Operation.ReadForHost(request, CommonOptions.Notice);
                 return CommonOptions.OperateOnHost(request, patch.Name, () => HostTargets.ForPatch(patch, objectPath),
                     process => HostTargets.Holds(process, patch.Name, PatchPhase.Patched), result.GetValue(json), interruption);
             }

@@ -107,5 +107,6 @@ internal static class CommonOptions
         return HostPrinter.Finish(outcomes, request.Command, patchName, notInspected, interruption.IsCancellationRequested, json);
     }
 
-    private static void Notice(string text) => Console.Error.WriteLine($"graft: {Escaped.Line(text)}");
+    /// <summary>A notice, in the kernel's words, on stderr.</summary>
+    public static void Notice(string text) => Console.Error.WriteLine($"graft: {Escaped.Line(text)}");
 }

@@ -8,7 +8,7 @@ namespace Graft.Patching.Audit;
 /// process, with which patch (its name, the file, the file's SHA-256 and its signer, or
 /// "unsigned"), and how it ended: ok, "refused: ...", "failed: ..." or "timed out: ...".
 /// What could not be learnt before a refusal (a patch refused before it was parsed has no
-/// name yet) is "-".
+/// name yet; apply --all refused before any process was chosen has no pid) is "-".
 /// </summary>
 public sealed record AuditRecord(string Operation, int Pid, string? Patch, string? File, string? Sha256, string? Signer, string Result)
 {
@@ -32,7 +32,7 @@ public sealed record AuditRecord(string Operation, int Pid, string? Patch, strin
             fields.Add(("sudo_user", requester.SudoUser));
         }
 
-        fields.AddRange([("op", Operation), ("pid", Pid.ToString(CultureInfo.InvariantCulture)), ("patch", Patch), ("file", File),
+        fields.AddRange([("op", Operation), ("pid", Pid == 0 ? null : Pid.ToString(CultureInfo.InvariantCulture)), ("patch", Patch), ("file", File),
             ("sha256", Sha256), ("signer", Signer), ("result", Result)]);
         return string.Join(' ', fields.Select(f => $"{f.Item1}={Value(f.Item2)}"));
     }

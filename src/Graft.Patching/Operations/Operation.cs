@@ -1,4 +1,5 @@
 using Graft.Linux.Tracing;
+using Graft.Model.Patches;
 using Graft.Patching.Audit;
 using Graft.Patching.Service;
 
@@ -31,6 +32,24 @@ public static class Operation
         {
             // graftd holds the process, and graft did not reach it: say where it looked.
             throw new GraftException(e.Failure, $"{e.Message}; {ServiceSocket.NoneAnswers(unreachable)}", e);
+        }
+    }
+
+    /// <summary>
+    /// The patch of an operation on many processes (apply --all, --object), read here to choose them; a refusal
+    /// goes to syslog as the operation's (pid 0: no process was chosen yet), as <see cref="Run"/> records one.
+    /// </summary>
+    public static PatchDefinition ReadForHost(ServiceRequest request, Action<string> notice)
+    {
+        var audited = new AuditedOperation(request);
+        try
+        {
+            return Patcher.ReadPatch(Required(request.Patch, "patch"), audited);
+        }
+        catch (GraftException e)
+        {
+            SyslogAudit.Write(audited.Failed(e), Requester.Self(), notice);
+            throw;
         }
     }
 

@@ -57,6 +57,22 @@ public sealed partial class AuditTrailTests : IDisposable
     }
 
     [Fact]
+    public void ApplyToEveryProcessRefusedBeforeChoosingAnyIsRecordedToo()
+    {
+        trust.RequireSignatures(true);
+        var patch = trust.CopyOf("describe_new");
+        syslog.Drain();
+
+        var result = Graft("apply", "--all", patch);
+
+        Assert.Equal(2, result.ExitCode);
+        var record = Fields(Assert.Single(syslog.Receive(1, Wait)));
+        Assert.Equal(("apply", "-", patch, "unsigned"), (record["op"], record["pid"], record["file"], record["signer"]));
+        Assert.Equal(PatchFile.Sha256Of(File.ReadAllBytes(patch)), record["sha256"]);
+        Assert.StartsWith($"refused: patch {patch}: it is not signed", record["result"]);
+    }
+
+    [Fact]
     public void SyslogRecordIsAnAuthprivMessageTaggedGraftWithItsPid()
     {
         using var counter = RunningFixture.Start("counter");
