@@ -96,10 +96,10 @@ public sealed class Patcher(Action<string> notice, IProgress<TransitionSnapshot>
         ConsistencyModel model = ConsistencyModel.PerThread, bool force = false)
     {
         var deadline = Deadline.After(timeout, interruption);
-        return Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
+        var report = Reported(pid, opened => opened.State.FindPatch(definition.Name) is { Phase: PatchPhase.Patching or PatchPhase.Unpatching } inFlight
             ? Resume(opened, inFlight, Universe.New, force, deadline)
-            : new Application(opened, definition, deadline, notice, watched is not null, progress).Run(model, force))
-            with { Sha256 = definition.Sha256, Signer = definition.Signer };
+            : new Application(opened, definition, deadline, notice, watched is not null, progress).Run(model, force));
+        return report with { Sha256 = definition.Sha256, Signer = definition.Signer };
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ internal sealed class SyslogSink : IDisposable
     {
         var sink = new SyslogSink();
         Environment.SetEnvironmentVariable(Variable, sink.Path);
-        new Thread(() =>
+        var drain = new Thread(() =>
         {
             var buffer = new byte[64 * 1024];
             try
@@ -72,7 +72,12 @@ internal sealed class SyslogSink : IDisposable
             {
                 // Closed as the test run ends.
             }
-        }) { IsBackground = true, Name = "syslog sink" }.Start();
+        })
+        {
+            IsBackground = true,
+            Name = "syslog sink",
+        };
+        drain.Start();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => sink.Dispose();
     }
 }
