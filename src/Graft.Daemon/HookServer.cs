@@ -12,9 +12,6 @@ namespace Graft.Daemon;
 /// </summary>
 internal sealed class HookServer : IDisposable
 {
-    private const int SolSocket = 1;
-    private const int SoPeerCred = 17;
-
     private readonly string path;
     private readonly Socket listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly HostWideApply apply;
@@ -57,10 +54,7 @@ internal sealed class HookServer : IDisposable
         using var _ = client;
         try
         {
-            // struct ucred: pid, uid, gid.
-            var credentials = new byte[12];
-            client.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
-            var pid = BitConverter.ToInt32(credentials, 0);
+            var pid = PeerCredentials.Of(client).Pid;
             journal($"process {pid} started with a patched object; applying the host-wide patches");
             apply.ApplyTo(pid);
             client.Send(Encoding.ASCII.GetBytes("done\n"));

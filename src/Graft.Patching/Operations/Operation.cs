@@ -1,4 +1,5 @@
 using Graft.Linux.Tracing;
+using Graft.Linux.Trust;
 using Graft.Patching.Service;
 
 namespace Graft.Patching.Operations;
@@ -15,6 +16,7 @@ public static class Operation
 {
     public static ServiceReply Run(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
+        RequirePrivilege(request.Command);
         using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable);
         if (service is not null)
         {
@@ -29,6 +31,18 @@ public static class Operation
         {
             // graftd holds the process, and graft did not reach it: say where it looked.
             throw new GraftException(e.Failure, $"{e.Message}; {ServiceSocket.NoneAnswers(unreachable)}", e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses <paramref name="command"/> to a caller that may not patch (<see cref="Privilege"/>) if it changes a
+    /// process's code or the host-wide list, before anything is read or asked of graftd: the one line says why.
+    /// </summary>
+    public static void RequirePrivilege(string command)
+    {
+        if (command is "apply" or "revert" or "continue" or "unload" or "enable" or "disable" && !Privilege.MayPatch())
+        {
+            throw new GraftException(GraftFailure.NotPermitted, Privilege.Refusal($"graft {command}"));
         }
     }
 
