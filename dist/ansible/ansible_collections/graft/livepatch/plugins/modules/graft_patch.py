@@ -47,7 +47,8 @@ options:
     description:
       - Which processes.
       - C(object) every process that maps the file I(object) (same device and inode), e.g. every nginx process; a master is done before the workers it forked.
-      - C(all) every process that maps one of the patch's objects with the build-id it pins (the patch must pin one), or, for a revert, every process where the patch is applied.
+      - C(all) every process that maps one of the patch's objects with the build-id it pins (the patch must pin one),
+        or, for a revert, every process where the patch is applied.
       - C(pid) the one process I(pid).
     type: str
     choices: [all, object, pid]
@@ -93,7 +94,7 @@ notes:
   - The exit codes of C(graft) are those of its README; a process that exits while the module works counts as done, as C(graft apply --all) counts it.
   - A stripped target needs its debug file installed where graft looks for it (see the README, "Stripped objects").
 requirements:
-  - graft on the managed host
+  - graft and Python 3 on the managed host
   - Rolling a patch out across many hosts, a canary first, is described in docs/FLEET.md of Graft's repository.
 author:
   - Graft maintainers
@@ -155,7 +156,9 @@ results:
       description: Its command name.
       type: str
     before:
-      description: The patch's state in the process before the task (C(patched), C(patching), C(unpatching), C(loading)), or null when the process did not hold it.
+      description:
+        - The patch's state in the process before the task (C(patched), C(patching), C(unpatching), C(loading), or
+          C(reverted) for an image still loaded), or null when the process did not hold it.
       type: str
     outcome:
       description:
@@ -224,7 +227,9 @@ class Graft(object):
 
     def __init__(self, module):
         self.module = module
-        self.binary = module.get_bin_path(module.params["graft"], required=True) if "/" not in module.params["graft"] else module.params["graft"]
+        command = module.params["graft"]
+        # A bare name is looked up on PATH (and the task fails saying so when it is not there).
+        self.binary = command if "/" in command else module.get_bin_path(command, required=True)
         socket = module.params["graftd_socket"]
         self.environ = {"GRAFTD_SOCKET": socket} if socket else {}
 
@@ -486,7 +491,8 @@ def one_outcome(pid, command, rc, report, error, verb):
     if rc == EXIT_DONE:
         return pid, command, "applied" if verb == "apply" else "reverted", rc, None
     if rc == EXIT_IN_FLIGHT:
-        return pid, command, "in flight", rc, "the transition stays in flight: 'graft status %d' shows who holds it, 'graft continue %d' resumes it" % (pid, pid)
+        return pid, command, "in flight", rc, ("the transition stays in flight: 'graft status %d' shows who holds it, "
+                                                "'graft continue %d' resumes it" % (pid, pid))
     return pid, command, "failed", rc, error
 
 
