@@ -67,30 +67,86 @@ public sealed partial class AnsibleTests : IDisposable
         Assert.Equal(0, Shell.Graft("revert", "--all", "answer-43", "--object", program).ExitCode);
     }
 
+    [Fact]
+    public void TargetsAllAndPidChangeOnlyWhatDiffersAndCheckModeChangesNothing()
+    {
+        var (program, patch) = AnswerPrograms.BuildWithPatch(directory, "ansible-targets");
+        using var first = RunningFixture.StartProgram(program);
+        using var second = RunningFixture.StartProgram(program);
+        var graft = $"graft={Published.Graft}";
+
+        // target=all in check mode chooses by the build-id the patch pins, as graft apply --all does.
+        using (var check = Module("--check", $"patch={patch}", "target=all", graft))
+        {
+            Assert.Equal([first.Pid, second.Pid], Pids(check, "changed_pids").Order());
+            Assert.All(new[] { first.Pid, second.Pid }, pid => Assert.Null(AppliedAt(pid).Phase));
+        }
+
+        using (var one = Module($"patch={patch}", "target=pid", $"pid={first.Pid}", graft))
+        {
+            Assert.Equal([first.Pid], Pids(one, "changed_pids"));
+        }
+
+        using (var again = Module($"patch={patch}", "target=pid", $"pid={first.Pid}", graft))
+        {
+            Assert.False(again.RootElement.GetProperty("changed").GetBoolean());
+        }
+
+        // The rest of the host: only the process that did not hold the patch changes.
+        using (var rest = Module($"patch={patch}", "target=all", graft))
+        {
+            Assert.Equal([second.Pid], Pids(rest, "changed_pids"));
+            var facts = rest.RootElement.GetProperty("ansible_facts").GetProperty("graft_patches");
+            Assert.Equal("patched", facts.GetProperty(first.Pid.ToString()).GetProperty("patches")[0].GetProperty("state").GetString());
+        }
+
+        second.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal));
+        using var revert = Module("name=answer-43", "target=all", "state=reverted", graft);
+        Assert.Equal([first.Pid, second.Pid], Pids(revert, "changed_pids").Order());
+        first.NextLine(l => l.StartsWith("tick 42", StringComparison.Ordinal));
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    /// <summary>Runs graft_patch once on localhost (ansible ad hoc) and returns its result, which ansible prints as JSON after "=>".</summary>
+    private JsonDocument Module(params string[] arguments)
+    {
+        string[] check = arguments[0] == "--check" ? ["--check"] : [];
+        var run = Shell.Run(AnsibleEnvironment(), Installed("ansible"), ["localhost", "-i", "localhost,", "-c", "local", .. check,
+            "-m", "graft.livepatch.graft_patch", "-a", string.Join(' ', arguments.Skip(check.Length))]);
+        Assert.True(run.ExitCode == 0, $"ansible exited with {run.ExitCode}:\n{run.Stdout}\n{run.Stderr}");
+        return JsonDocument.Parse(run.Stdout[(run.Stdout.IndexOf("=>", StringComparison.Ordinal) + 2)..]);
+    }
+
+    private static IEnumerable<int> Pids(JsonDocument result, string property) =>
+        result.RootElement.GetProperty(property).EnumerateArray().Select(p => p.GetInt32());
 
     /// <summary>Runs the example playbook on localhost, with the patch deployed under this test's directory.</summary>
     private Shell.Result RunPlaybook(string program, string patch, params string[] extra) => RunPlaybook(program, patch, 0, extra);
 
     private Shell.Result RunPlaybook(string program, string patch, int expectedExitCode, params string[] extra)
     {
-        var command = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, "ansible-playbook")).FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("ansible-playbook is not on PATH: scripts/install-deps.sh installs Debian's ansible-core (as root: apt-get install ansible-core)");
         var deployed = Directory.CreateDirectory(Path.Combine(directory, "deployed")).FullName;
-        var environment = new Dictionary<string, string>
-        {
-            ["ANSIBLE_COLLECTIONS_PATH"] = Path.Combine(Repository.Root, "dist", "ansible"),
-            ["ANSIBLE_HOME"] = Path.Combine(directory, "ansible-home"),
-            ["ANSIBLE_LOCAL_TEMP"] = Path.Combine(directory, "ansible-tmp"),
-            ["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent",
-            ["ANSIBLE_NOCOLOR"] = "1",
-        };
         string[] arguments = ["-i", "localhost,", "-c", "local", Playbook, "-e", "graft_hosts=localhost", "-e", $"graft_patch_file={patch}",
             "-e", $"graft_patch_dir={deployed}", "-e", $"graft_object={program}", "-e", $"graft_command={Published.Graft}", "-e", "graft_soak_seconds=0", .. extra];
-        var result = Shell.Run(environment, command, arguments);
+        var result = Shell.Run(AnsibleEnvironment(), Installed("ansible-playbook"), arguments);
         Assert.True(result.ExitCode == expectedExitCode, $"ansible-playbook exited with {result.ExitCode}:\n{result.Stdout}\n{result.Stderr}");
         return result;
     }
+
+    /// <summary>The collection from this tree, and Ansible's own files under this test's directory.</summary>
+    private Dictionary<string, string> AnsibleEnvironment() => new()
+    {
+        ["ANSIBLE_COLLECTIONS_PATH"] = Path.Combine(Repository.Root, "dist", "ansible"),
+        ["ANSIBLE_HOME"] = Path.Combine(directory, "ansible-home"),
+        ["ANSIBLE_LOCAL_TEMP"] = Path.Combine(directory, "ansible-tmp"),
+        ["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent",
+        ["ANSIBLE_NOCOLOR"] = "1",
+    };
+
+    private static string Installed(string command) =>
+        Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, command)).FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException($"{command} is not on PATH: scripts/install-deps.sh installs Debian's ansible-core (as root: apt-get install ansible-core)");
 
     /// <summary>The playbook's summary line names the pids that changed (or would) and those that were as asked already.</summary>
     private static void AssertSummary(Shell.Result run, string state, string verb, int[] changed, int[] asAsked)
