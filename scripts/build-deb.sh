@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the Debian packages of Graft into OUTDIR (default out/deb):
 #   graft_<version>_amd64.deb         graft, graftd, graft.h, libgraft, the unit,
-#                                     man pages, bash completion
+#                                     man pages, bash completion, the Ansible collection
 #   graft-dbgsym_<version>_amd64.deb  their symbols, by build-id under /usr/lib/debug
 # from the NativeAOT binaries scripts/publish.sh makes (run first, into out/),
 # or, with --from DIR, from binaries already published into DIR.  Plain
@@ -95,6 +95,13 @@ grep -q '^ExecStart=/usr/sbin/graftd ' "$unit" || {
 }
 
 install -D -m 0644 dist/deb/graft.bash-completion "$root/usr/share/bash-completion/completions/graft"
+# The Ansible collection graft.livepatch, where ansible-playbook finds collections
+# by default (/usr/share/ansible/collections), and its example rollout.
+collection=dist/ansible/ansible_collections/graft/livepatch
+find "$collection" -type f ! -name '*.pyc' -printf '%P\n' | while read -r file; do
+	install -D -m 0644 "$collection/$file" "$root/usr/share/ansible/collections/ansible_collections/graft/livepatch/$file"
+done
+install -D -m 0644 dist/ansible/examples/rolling-rollout.yml "$root/usr/share/doc/graft/examples/ansible/rolling-rollout.yml"
 for page in graft.1 graftd.8; do
 	section=${page##*.}
 	install -D -m 0644 "dist/deb/$page" "$root/usr/share/man/man$section/$page"

@@ -21,16 +21,19 @@ set -uo pipefail
 # whose binary is byte for byte the one Debian ships): that needs the source
 # package's Build-Depends too (debhelper, libhiredis-dev, liblua5.1-0-dev,
 # lua-bitop-dev, lua-cjson-dev, tcl-tls).
+# ansible-core: the Ansible collection (dist/ansible) is tested by running its
+# example rollout with ansible-playbook against localhost (Fleet/AnsibleTests).
 declare -A package_of=([gcc]=gcc [g++]=g++ [clang-14]=clang-14 [make]=make [gdb]=gdb
 	[readelf]=binutils [redis-server]=redis-server [redis-cli]=redis-tools
-	[patch]=patch [dpkg-buildflags]=dpkg-dev [dpkg-shlibdeps]=dpkg-dev [pkg-config]=pkg-config)
+	[patch]=patch [dpkg-buildflags]=dpkg-dev [dpkg-shlibdeps]=dpkg-dev [pkg-config]=pkg-config
+	[ansible-playbook]=ansible-core)
 redis_build_depends="debhelper libhiredis-dev liblua5.1-0-dev lua-bitop-dev lua-cjson-dev tcl-tls"
-packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx patch dpkg-dev pkg-config libjemalloc-dev liblzf-dev libsystemd-dev libssl-dev $redis_build_depends"
+packages="gcc g++ clang-14 make gdb binutils libc6-dev libtsan2 libasan8 libubsan1 redis-server redis-tools nginx patch dpkg-dev pkg-config libjemalloc-dev liblzf-dev libsystemd-dev libssl-dev ansible-core $redis_build_depends"
 ok=1
 sources=/etc/apt/sources.list.d/graft-src.sources
 
 missing=()
-for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli patch dpkg-buildflags dpkg-shlibdeps pkg-config; do
+for tool in gcc g++ clang-14 make gdb readelf redis-server redis-cli patch dpkg-buildflags dpkg-shlibdeps pkg-config ansible-playbook; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
 done
 # The build dependencies of Debian's redis, by a header each brings.

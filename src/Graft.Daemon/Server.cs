@@ -35,7 +35,7 @@ internal sealed class Server : IDisposable
         File.Delete(path);
         listener.Bind(new UnixDomainSocketEndPoint(path));
 
-        // Only root (or the owner) may ask graftd to patch: it traces as root.
+        // Only root may ask graftd anything: it traces as root (Answer checks the peer too).
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         listener.Listen(16);
     }
@@ -93,8 +93,16 @@ internal sealed class Server : IDisposable
                 return;
             }
 
-            journal($"request: {request.Command} process {request.Pid} {request.Patch ?? request.Name}");
+            // The socket's mode admits root alone; the credentials still decide, whatever mode a
+            // socket at another path (GRAFTD_SOCKET) was given.
             var peer = PeerCredentials.Of(client);
+            if (peer.Uid != 0)
+            {
+                journal($"refused: {request.Command} process {request.Pid} asked by uid {peer.Uid} (pid {peer.Pid}), not root");
+                throw new GraftException(GraftFailure.NotPermitted, $"graftd takes requests from root only; uid {peer.Uid} asked");
+            }
+
+            journal($"request: {request.Command} process {request.Pid} {request.Patch ?? request.Name}");
             var requester = Requester.Peer(peer.Pid, peer.Uid);
 
             // The command sends nothing after its request: its side of the connection closing is

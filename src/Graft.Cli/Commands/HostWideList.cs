@@ -1,4 +1,5 @@
 using Graft.Patching;
+using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
 namespace Graft.Cli.Commands;
@@ -9,6 +10,7 @@ internal static class HostWideList
     /// <summary>Sends <paramref name="request"/> to graftd; without graftd, one error that says where it was looked for.</summary>
     public static IReadOnlyList<EnabledPatch> Ask(ServiceRequest request)
     {
+        Operation.RequirePrivilege(request.Command);
         using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable)
             ?? throw new GraftException(GraftFailure.Refused, $"graftd keeps the host-wide patch list: {ServiceSocket.NoneAnswers(unreachable)}");
         return service.Run(request, _ => { }, progress: null, CancellationToken.None).Enabled ?? [];

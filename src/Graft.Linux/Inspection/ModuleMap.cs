@@ -49,6 +49,34 @@ public sealed class ModuleMap
     }
 
     /// <summary>
+    /// The file a mapping shows: through map_files, where a deleted or replaced file is still the
+    /// one mapped. Only CAP_SYS_ADMIN opens those (CAP_SYS_PTRACE alone sees the entries but may
+    /// not open them); then the descriptor the process holds, or the path while it still names
+    /// the mapped file (same inode), else map_files again, which then fails as not an object.
+    /// </summary>
+    private static ElfFile LoadMapped(ElfFileCache files, string onDisk, string directory, string path, ulong inode)
+    {
+        if (File.Exists(onDisk))
+        {
+            try
+            {
+                return files.Load(onDisk, path);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Closed to this user: read the file another way.
+            }
+        }
+
+        if (OpenCopy(directory, path, inode) is { } copy)
+        {
+            return files.Load(copy, path);
+        }
+
+        return files.Load(Files.stat(path, out var status) == 0 && status.st_ino == inode ? path : onDisk, path);
+    }
+
+    /// <summary>
     /// Reads the map. Objects still mapped where <paramref name="previous"/> saw them (same file,
     /// same place) keep their parsed ELF and unwind tables, and files parsed for an earlier map
     /// are not read again: graftd reads the map at every library load and unload.
@@ -97,8 +125,7 @@ public sealed class ModuleMap
 
             var onDisk = $"{directory}/map_files/{parts[0].Start:x}-{parts[0].End:x}";
             executable ??= ReadExecutablePath(pid, directory);
-            modules.Add(new LoadedModule(path, path == executable, parts,
-                () => files.Load(File.Exists(onDisk) ? onDisk : OpenCopy(directory, path, inode) ?? path, path)));
+            modules.Add(new LoadedModule(path, path == executable, parts, () => LoadMapped(files, onDisk, directory, path, inode)));
         }
 
         if (mappings.FirstOrDefault(m => m.Path == "[vdso]") is { } vdso)

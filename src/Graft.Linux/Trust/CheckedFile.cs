@@ -5,8 +5,8 @@ namespace Graft.Linux.Trust;
 
 /// <summary>
 /// A file whose code Graft will run inside another process, read once through one open file
-/// descriptor after checking what that descriptor is: a regular file no other user can have
-/// written, reached through directories no other user can change. Everything Graft does with
+/// descriptor after checking what that descriptor is: a regular file only root can have
+/// written, reached through directories only root can change. Everything Graft does with
 /// the file afterwards uses these bytes, never the path again, so a path that changes meanwhile
 /// (a symlink flipped, a file renamed over) changes nothing.
 /// </summary>
@@ -96,13 +96,16 @@ public sealed class CheckedFile
         }
     }
 
-    /// <summary>Owned by root or by the user running graft, and writable by no other user.</summary>
+    /// <summary>
+    /// Owned by root and writable by no other user: anyone else who could write the file could put
+    /// their code into every process graft patches with it (graft itself runs as root or with
+    /// CAP_SYS_PTRACE, <see cref="Privilege"/>).
+    /// </summary>
     private static void CheckOwnership(string path, string what, Stat status)
     {
-        var caller = Files.geteuid();
-        if (status.st_uid != 0 && status.st_uid != caller)
+        if (status.st_uid != 0)
         {
-            throw new UntrustedFileException($"{path}: its {what} is owned by uid {status.st_uid}, neither root nor the user running graft (uid {caller})");
+            throw new UntrustedFileException($"{path}: its {what} is owned by uid {status.st_uid}, not root");
         }
 
         if ((status.st_mode & Files.S_IWOTH) != 0

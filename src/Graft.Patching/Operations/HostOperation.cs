@@ -30,6 +30,7 @@ public static class HostOperation
     public static IReadOnlyList<ProcessOutcome> Run(ServiceRequest request, Func<IReadOnlyList<HostProcess>> select, Func<HostProcess, bool> alreadyDone,
         Action<string> notice, Action<ProcessOutcome> reached, CancellationToken interruption)
     {
+        Operation.RequirePrivilege(request.Command);
         var outcomes = new List<ProcessOutcome>();
         var seen = new HashSet<int>();
         for (var round = 0; round < MaxRounds; round++)

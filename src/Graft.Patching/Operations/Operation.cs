@@ -1,4 +1,5 @@
 using Graft.Linux.Tracing;
+using Graft.Linux.Trust;
 using Graft.Model.Patches;
 using Graft.Patching.Audit;
 using Graft.Patching.Service;
@@ -17,6 +18,7 @@ public static class Operation
 {
     public static ServiceReply Run(ServiceRequest request, Action<string> notice, IProgress<TransitionSnapshot>? progress, CancellationToken interruption)
     {
+        RequirePrivilege(request.Command);
         using var service = ServiceClient.TryConnect(ServiceSocket.Path, out var unreachable);
         if (service is not null)
         {
@@ -36,11 +38,24 @@ public static class Operation
     }
 
     /// <summary>
+    /// Refuses <paramref name="command"/> to a caller that may not patch (<see cref="Privilege"/>) if it changes a
+    /// process's code or the host-wide list, before anything is read or asked of graftd: the one line says why.
+    /// </summary>
+    public static void RequirePrivilege(string command)
+    {
+        if (command is "apply" or "revert" or "continue" or "unload" or "enable" or "disable" && !Privilege.MayPatch())
+        {
+            throw new GraftException(GraftFailure.NotPermitted, Privilege.Refusal($"graft {command}"));
+        }
+    }
+
+    /// <summary>
     /// The patch of an operation on many processes (apply --all, --object), read here to choose them; a refusal
     /// goes to syslog as the operation's (pid 0: no process was chosen yet), as <see cref="Run"/> records one.
     /// </summary>
     public static PatchDefinition ReadForHost(ServiceRequest request, Action<string> notice)
     {
+        RequirePrivilege(request.Command);
         var audited = new AuditedOperation(request);
         try
         {

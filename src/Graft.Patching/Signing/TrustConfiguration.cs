@@ -9,8 +9,8 @@ namespace Graft.Patching.Signing;
 /// Whom graft trusts to sign patches, as the kernel's keyring and blacklist: the certificates in
 /// <c>keys/</c> (PEM, *.pem or *.crt), the SHA-256 fingerprints in <c>revoked</c> (one per line),
 /// and <c>policy</c> (<c>require-signatures yes</c>). Every file is read as a patch is
-/// (<see cref="CheckedFile"/>): owned by root (or the user running graft), writable by no other
-/// user, through directories no other user can change. A missing file is an empty one; a file
+/// (<see cref="CheckedFile"/>): owned by root, writable by no other user, through directories no
+/// other user can change. A missing file is an empty one; a file
 /// graft cannot trust or read refuses every patch, so a broken policy never lets one through.
 /// </summary>
 public sealed class TrustConfiguration

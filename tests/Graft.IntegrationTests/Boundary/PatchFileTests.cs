@@ -20,7 +20,7 @@ public sealed class PatchFileTests : IDisposable
         { "directory", "is not a regular file" },
         { "world-writable", "its file is writable by other users (mode 666)" },
         { "group-writable", "its file is writable by other users (mode 664)" },
-        { "other-owner", "its file is owned by uid 4242, neither root nor the user running graft" },
+        { "other-owner", "its file is owned by uid 4242, not root" },
         { "open-directory", "above it is writable by other users (mode 777)" },
         { "rodata_func", "the new_func of 'describe' (0x" },
         { "hostile_name", "a name at 0x" },

@@ -21,6 +21,7 @@ public sealed class DebianPackageTests(InstalledPackage package) : IClassFixture
             "/usr/bin/graft", "/usr/sbin/graftd", "/usr/include/graft.h", "/usr/lib/graft/libgraft.so",
             "/lib/systemd/system/graftd.service", "/usr/share/man/man1/graft.1.gz", "/usr/share/man/man8/graftd.8.gz",
             "/usr/share/bash-completion/completions/graft", "/usr/share/doc/graft/copyright", "/usr/share/doc/graft/changelog.Debian.gz",
+            "/usr/share/ansible/collections/ansible_collections/graft/livepatch/plugins/modules/graft_patch.py",
         })
         {
             Assert.Contains(path, files);
@@ -91,6 +92,16 @@ public sealed class DebianPackageTests(InstalledPackage package) : IClassFixture
             COMP_WORDS=(graft re); COMP_CWORD=1; _graft; echo "${COMPREPLY[*]}"
             """));
         Assert.Equal("revert", subcommands.Stdout.Trim());
+    }
+
+    [Fact]
+    public void AnsibleFindsTheInstalledCollection()
+    {
+        // ansible-doc reads the module's DOCUMENTATION, EXAMPLES and RETURN: it fails on any it cannot parse.
+        var doc = InstalledPackage.Check(InFreshDirectory("env -u ANSIBLE_COLLECTIONS_PATH ansible-doc -t module graft.livepatch.graft_patch"));
+
+        Assert.Contains("/usr/share/ansible/collections/ansible_collections/graft/livepatch/plugins/modules/graft_patch.py", doc.Stdout);
+        Assert.Contains("RETURN VALUES", doc.Stdout);
     }
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
