@@ -138,6 +138,9 @@ depends=$(cd "$work" && dpkg-shlibdeps -O debian/graft/usr/bin/graft debian/graf
 	echo "build-deb: dpkg-shlibdeps found no dependencies" >&2
 	exit 1
 }
+# .NET's cryptography (patch signatures, SHA-256) loads libssl at run time, with
+# dlopen: no ELF file links it, so dpkg-shlibdeps cannot see it.
+depends="$depends, libssl3"
 
 control() { # package directory → DEBIAN/ with md5sums and Installed-Size
 	local dir=$1
