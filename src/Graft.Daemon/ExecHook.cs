@@ -6,8 +6,9 @@ namespace Graft.Daemon;
 /// <summary>
 /// What makes processes that start get the host-wide patches: the hook library (libgraft-hook.so,
 /// runtime/src/graft-hook.c) listed in /etc/ld.so.preload, and the hook file it reads: the
-/// build-ids of the objects enabled patches are for, and the socket on which graftd answers the
-/// hook (<see cref="HookServer"/>). Both are there only while the list is not empty.
+/// build-ids of the objects enabled patches are for, those of libraries marked "loadable" (a process
+/// that does not map one asks graftd before it dlopens anything), and the socket on which graftd
+/// answers the hook (<see cref="HookServer"/>). Both are there only while the list is not empty.
 /// </summary>
 internal sealed class ExecHook(string hookFile, string socket, string library)
 {
@@ -15,7 +16,7 @@ internal sealed class ExecHook(string hookFile, string socket, string library)
     public const string DefaultSocket = "/run/graft/hook.sock";
 
     // The hook checks the first line: a file of another format is not read.
-    private const string Magic = "graft-hook 1";
+    private const string Magic = "graft-hook 2";
 
     public string Library { get; } = library;
 
@@ -39,10 +40,11 @@ internal sealed class ExecHook(string hookFile, string socket, string library)
 
         RequireLibrary();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(hookFile))!);
-        var buildIds = enabled.SelectMany(e => e.BuildIds).Distinct();
+        var loadable = enabled.SelectMany(e => e.LoadableBuildIds ?? []).ToHashSet();
+        var lines = enabled.SelectMany(e => e.BuildIds).Distinct().Select(id => loadable.Contains(id) ? $"{id} loadable" : id);
         // The hook file before the preload entry, and (in Withdraw) after it: a process that
         // loads the hook finds the file that goes with it.
-        AtomicFile.Write(hookFile, string.Concat(new[] { Magic, $"socket {socket}" }.Concat(buildIds).Select(l => l + "\n")));
+        AtomicFile.Write(hookFile, string.Concat(new[] { Magic, $"socket {socket}" }.Concat(lines).Select(l => l + "\n")));
         PreloadFile.Add(Library);
     }
 

@@ -28,6 +28,21 @@ internal sealed class HostPatchList
         entries = File.Exists(listFile)
             ? JsonSerializer.Deserialize(File.ReadAllText(listFile), ServiceJson.Default.ListEnabledPatch) ?? []
             : [];
+        entries = [.. entries.Select(e => e.LoadableBuildIds is null ? e with { LoadableBuildIds = LoadableBuildIdsOf(e) } : e)];
+    }
+
+    // A list an older graftd wrote does not say which objects are libraries: read from the copy.
+    private static IReadOnlyList<string> LoadableBuildIdsOf(EnabledPatch entry)
+    {
+        try
+        {
+            return HostTargets.LoadableBuildIdsOf(Patcher.ReadPatch(entry.File), entry.Object);
+        }
+        catch (GraftException)
+        {
+            // Its copy is unreadable now: HostWideApply journals why when it comes to it.
+            return [];
+        }
     }
 
     /// <summary>The list as the state directory holds it (empty the first time), with the exec hook listed for it.</summary>
@@ -72,7 +87,8 @@ internal sealed class HostPatchList
 
             var copy = Path.Combine(patchDirectory, $"{sha256}.so");
             AtomicFile.Copy(file, copy);
-            var entry = new EnabledPatch(patch.Name, copy, objectPath, buildIds, sha256, DateTimeOffset.UtcNow);
+            var entry = new EnabledPatch(patch.Name, copy, objectPath, buildIds, sha256, DateTimeOffset.UtcNow,
+                HostTargets.LoadableBuildIdsOf(patch, objectPath));
             Change(() => entries.Add(entry));
             return entry;
         }

@@ -63,6 +63,25 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
         }
     }
 
+    /// <summary>
+    /// The hook's request before a dlopen of process <paramref name="pid"/>: every enabled patch for a
+    /// library. One the process does not map yet is applied pending, as for any patch whose library
+    /// comes later: graftd holds the process for its loader and patches the library when the loader
+    /// has mapped it, before its constructors run.
+    /// </summary>
+    public void ApplyForLoad(int pid)
+    {
+        if (HostProcesses.Of(pid) is not { } process)
+        {
+            return;
+        }
+
+        foreach (var entry in list.Entries.Where(e => e.LoadableBuildIds is { Count: > 0 }))
+        {
+            ApplyTo(process, entry, HookTimeoutSeconds);
+        }
+    }
+
     private void ApplyTo(HostProcess process, EnabledPatch entry, double timeoutSeconds)
     {
         // Inherited from a patched parent, or applied by the sweep and the hook both.

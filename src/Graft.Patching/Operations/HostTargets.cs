@@ -42,6 +42,25 @@ public static class HostTargets
             : throw Refuse($"{objectPath} has no build-id, by which graft would know the processes that start with it");
     }
 
+    /// <summary>
+    /// The build-ids of <see cref="BuildIdsOf"/> by which a process that does not map them yet may
+    /// need the patch later, when it loads one (dlopen): those of a patch for libraries alone. A
+    /// patch that also changes an executable is for the processes of that executable, which get it
+    /// when they start, pending for a library they load later.
+    /// </summary>
+    public static IReadOnlyList<string> LoadableBuildIdsOf(PatchDefinition patch, string? objectPath)
+    {
+        if (objectPath is null)
+        {
+            return patch.Objects.Any(o => o.Name is null)
+                ? []
+                : [.. patch.Objects.Select(o => o.BuildId).OfType<string>().Select(id => id.ToLowerInvariant()).Distinct()];
+        }
+
+        var elf = LoadObject(objectPath);
+        return ObjectFor(patch, objectPath, elf).Name is null || elf.BuildId is null ? [] : [elf.BuildId.ToLowerInvariant()];
+    }
+
     /// <summary>The processes whose state record holds the patch <paramref name="name"/>, and that map <paramref name="objectPath"/> when given.</summary>
     public static HostScan WithPatch(string name, string? objectPath)
     {
@@ -82,26 +101,31 @@ public static class HostTargets
     private static Func<HostProcess, bool> ByFile(PatchDefinition patch, string path)
     {
         var file = Identity(path);
-        ElfFile elf;
+        return ObjectFor(patch, path, LoadObject(path)).Name is null ? p => p.Executable == file : p => p.Maps(file);
+    }
+
+    private static ElfFile LoadObject(string path)
+    {
         try
         {
-            elf = ElfFile.Load(path);
+            return ElfFile.Load(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ElfFormatException)
         {
             throw Refuse($"cannot read {path} as an ELF object: {e.Message}");
         }
+    }
 
+    /// <summary>The object of <paramref name="patch"/> the file <paramref name="path"/> is: a library it names, else its executable; refused if the build differs.</summary>
+    private static ObjectDefinition ObjectFor(PatchDefinition patch, string path, ElfFile elf)
+    {
         var name = Path.GetFileName(path);
         var obj = patch.Objects.FirstOrDefault(o => o.Name is not null && (o.Name == name || o.Name == path || o.Name == elf.Soname))
             ?? patch.Objects.FirstOrDefault(o => o.Name is null)
             ?? throw Refuse($"patch '{patch.Name}' names no object that {path} is (it names {string.Join(", ", patch.Objects.Select(o => o.DisplayName))})");
-        if (obj.BuildId is not null && !SameBuild(obj.BuildId, elf.BuildId))
-        {
-            throw Refuse($"build-id mismatch for {path}: the patch requires {obj.BuildId}, the file has {elf.BuildId ?? "none"}");
-        }
-
-        return obj.Name is null ? p => p.Executable == file : p => p.Maps(file);
+        return obj.BuildId is not null && !SameBuild(obj.BuildId, elf.BuildId)
+            ? throw Refuse($"build-id mismatch for {path}: the patch requires {obj.BuildId}, the file has {elf.BuildId ?? "none"}")
+            : obj;
     }
 
     private static Func<HostProcess, bool> ByBuildId(PatchDefinition patch)

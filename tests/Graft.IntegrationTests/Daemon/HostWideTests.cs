@@ -56,6 +56,33 @@ public sealed class HostWideTests : IDisposable
         AssertFirstTick(program, 43);
     }
 
+    /// <summary>
+    /// A process that maps no patched object when it starts, and dlopens the library a patch is for
+    /// later: its hook asks graftd before the call, and the library runs the new code from its
+    /// constructor on. The library is found by the program's own RUNPATH ($ORIGIN): the hook's
+    /// dlopen leaves the caller to glibc's as it was. Without the hook, the same load runs the old code.
+    /// </summary>
+    [Fact]
+    public void ALibraryAProcessLoadsAfterItStartedIsPatchedBeforeItsConstructorRuns()
+    {
+        var (program, _, patch) = AnswerPrograms.BuildLoaderWithLibraryPatch(directory, "loads");
+        var graftd = StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+        Assert.Contains(" loadable\n", File.ReadAllText(HookFile));
+
+        using var hooked = RunningFixture.StartProgramWithInput(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = HookFile });
+        Assert.Contains("no patches applied", Shell.Graft("list", hooked.Pid.ToString()).Stderr);
+
+        Assert.Equal("loaded 43", hooked.Send("load libanswer.so", "load"));
+        Assert.StartsWith("constructor 43 ", Assert.Single(hooked.Lines(), l => l.StartsWith("constructor", StringComparison.Ordinal)));
+        Assert.Contains($"process {hooked.Pid} is about to load a library (dlopen)", File.ReadAllText(graftd.Journal));
+        Assert.Contains("lib-answer-43", Shell.Graft("list", hooked.Pid.ToString()).Stdout);
+
+        using var unhooked = RunningFixture.StartProgramWithInput(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = Path.Combine(directory, "none") });
+        Assert.Equal("loaded 42", unhooked.Send("load libanswer.so", "load"));
+        Assert.StartsWith("constructor 42 ", Assert.Single(unhooked.Lines(), l => l.StartsWith("constructor", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void AfterGraftdIsKilledProcessesStartUnpatchedAndAGraftdStartingAppliesTheListToThem()
     {

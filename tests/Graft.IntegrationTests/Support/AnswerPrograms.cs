@@ -27,6 +27,70 @@ internal static class AnswerPrograms
         return (program, patch);
     }
 
+    /// <summary>
+    /// A program that loads libraries on command, a library libanswer.so beside it whose
+    /// lib_answer() returns 42 and whose constructor prints it, and a patch, pinned to the
+    /// library's build-id, that makes it 43. The program prints "ready PID"; "load NAME" dlopens
+    /// NAME (found beside the program by its RUNPATH, $ORIGIN) and prints "loaded" and
+    /// lib_answer(), or "load-failed" and dlerror().
+    /// </summary>
+    public static (string Program, string Library, string Patch) BuildLoaderWithLibraryPatch(string directory, string tag)
+    {
+        var output = Directory.CreateDirectory(Path.Combine(directory, tag)).FullName;
+        var librarySource = Path.Combine(directory, "libanswer.c");
+        File.WriteAllText(librarySource, """
+            #include <stdio.h>
+            static const char build[] = BUILD;
+            __attribute__((noipa)) int lib_answer(void) { return 42; }
+            __attribute__((constructor)) static void announce(void) { printf("constructor %d %s\n", lib_answer(), build); fflush(stdout); }
+            """);
+        var library = Path.Combine(output, "libanswer.so");
+        Compile(tag, "-shared", "-fPIC", "-Wl,-soname,libanswer.so", "-o", library, librarySource);
+
+        var programSource = Path.Combine(directory, "loader.c");
+        File.WriteAllText(programSource, """
+            #include <dlfcn.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <unistd.h>
+            static const char build[] = BUILD;
+            int main(void)
+            {
+                setvbuf(stdout, NULL, _IOLBF, 0);
+                printf("ready %d %s\n", getpid(), build);
+                char line[4096];
+                while (fgets(line, sizeof line, stdin)) {
+                    line[strcspn(line, "\n")] = '\0';
+                    if (strncmp(line, "load ", 5) != 0)
+                        continue;
+                    void *handle = dlopen(line + 5, RTLD_NOW);
+                    int (*answer)(void) = handle ? (int (*)(void))dlsym(handle, "lib_answer") : NULL;
+                    if (answer)
+                        printf("loaded %d\n", answer());
+                    else
+                        printf("load-failed %s\n", handle ? "no lib_answer" : dlerror());
+                }
+                return 0;
+            }
+            """);
+        var program = Path.Combine(output, "loader");
+        Compile(tag, "-Wl,-rpath,$ORIGIN", "-o", program, programSource);
+
+        var patchSource = Path.Combine(directory, "lib_answer_43.c");
+        File.WriteAllText(patchSource, $$"""
+            #include <graft.h>
+            static int lib_answer_43(void) { return 43; }
+            static struct graft_func funcs[] = { { .old_name = "lib_answer", .new_func = lib_answer_43 }, { } };
+            static struct graft_object objs[] = { { .name = "libanswer.so", .funcs = funcs, .build_id = "{{ElfFile.Load(library).BuildId}}" }, { } };
+            static struct graft_patch patch = { .name = "lib-answer-43", .objs = objs };
+            GRAFT_PATCH(patch);
+            """);
+        var patch = Path.Combine(directory, "lib_answer_43.so");
+        var build = Shell.Graft("build", patchSource, "-o", patch);
+        Assert.True(build.ExitCode == 0, build.Stderr);
+        return (program, library, patch);
+    }
+
     /// <summary>A program that prints "tick" and answer() every 20 ms, with a build-id no other program has.</summary>
     public static string BuildProgram(string directory, string tag)
     {
@@ -46,8 +110,14 @@ internal static class AnswerPrograms
             }
             """);
         var output = Directory.CreateDirectory(Path.Combine(directory, tag)).FullName + "/program";
-        var compile = Shell.Run("cc", "-O2", "-g", "-Wl,--build-id", $"-DBUILD=\"{tag}-{Guid.NewGuid():N}\"", "-o", output, source);
-        Assert.True(compile.ExitCode == 0, compile.Stderr);
+        Compile(tag, "-o", output, source);
         return output;
+    }
+
+    // The distribution's flags, and a string of its own that gives the object a build-id no other has.
+    private static void Compile(string tag, params string[] arguments)
+    {
+        var compile = Shell.Run("cc", ["-O2", "-g", "-Wl,--build-id", $"-DBUILD=\"{tag}-{Guid.NewGuid():N}\"", .. arguments]);
+        Assert.True(compile.ExitCode == 0, compile.Stderr);
     }
 }
