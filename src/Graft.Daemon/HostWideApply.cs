@@ -76,9 +76,35 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
             return;
         }
 
-        foreach (var entry in list.Entries.Where(e => e.LoadableBuildIds is { Count: > 0 }))
+        var entries = list.Entries.Where(e => e.LoadableBuildIds is { Count: > 0 }).ToList();
+        foreach (var entry in entries)
         {
             ApplyTo(process, entry, HookTimeoutSeconds);
+        }
+
+        // A child forked from a process that had them holds the patches, inherited, but not
+        // graftd's hold on its loader: graftd lets children go. A watch of its own holds it.
+        if (entries.Any(e => HostTargets.Holds(process, e.Name)))
+        {
+            Hold(process);
+        }
+    }
+
+    // Any operation on the process's watch: the watch, once attached, holds the loader of a
+    // process whose record names a library not loaded yet (WatchedProcess.NeedsHolding).
+    private void Hold(HostProcess process)
+    {
+        try
+        {
+            var reply = watches.Submit(process.Pid, new ServiceRequest("status", process.Pid), _ => { }, progress: null, CancellationToken.None, _ => { });
+            if (reply.Failure is not null)
+            {
+                journal($"process {process.Pid}: its loader not held: {reply.Error}");
+            }
+        }
+        catch (GraftException e)
+        {
+            journal($"process {process.Pid}: its loader not held: {e.Message}");
         }
     }
 

@@ -73,14 +73,36 @@ public sealed class HostWideTests : IDisposable
         using var hooked = RunningFixture.StartProgramWithInput(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = HookFile });
         Assert.Contains("no patches applied", Shell.Graft("list", hooked.Pid.ToString()).Stderr);
 
-        Assert.Equal("loaded 43", hooked.Send("load libanswer.so", "load"));
+        Assert.Equal($"loaded 43 {hooked.Pid}", hooked.Send("load libanswer.so", "load"));
         Assert.StartsWith("constructor 43 ", Assert.Single(hooked.Lines(), l => l.StartsWith("constructor", StringComparison.Ordinal)));
         Assert.Contains($"process {hooked.Pid} is about to load a library (dlopen)", File.ReadAllText(graftd.Journal));
         Assert.Contains("lib-answer-43", Shell.Graft("list", hooked.Pid.ToString()).Stdout);
 
         using var unhooked = RunningFixture.StartProgramWithInput(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = Path.Combine(directory, "none") });
-        Assert.Equal("loaded 42", unhooked.Send("load libanswer.so", "load"));
+        Assert.Equal($"loaded 42 {unhooked.Pid}", unhooked.Send("load libanswer.so", "load"));
         Assert.StartsWith("constructor 42 ", Assert.Single(unhooked.Lines(), l => l.StartsWith("constructor", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// A child forked after its parent asked (and holds the patch, pending, for a library neither
+    /// has loaded) loads the library patched too, and so does the parent after it: the child
+    /// inherits the patch but not graftd's hold on its loader, and asks for itself.
+    /// </summary>
+    [Fact]
+    public void AChildForkedAfterItsParentAskedLoadsTheLibraryPatchedToo()
+    {
+        var (program, _, patch) = AnswerPrograms.BuildLoaderWithLibraryPatch(directory, "forks");
+        StartGraftd();
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+        using var hooked = RunningFixture.StartProgramWithInput(program, new Dictionary<string, string> { ["GRAFT_HOOK_FILE"] = HookFile });
+        Assert.StartsWith("load-failed", hooked.Send("load libabsent.so", "load"));
+        Assert.Contains("lib-answer-43", Shell.Graft("list", hooked.Pid.ToString()).Stdout);
+
+        Assert.Equal("forked 0", hooked.Send("fork-load libanswer.so", "forked"));
+        var child = Assert.Single(hooked.Lines(), l => l.StartsWith("loaded", StringComparison.Ordinal));
+        Assert.StartsWith("loaded 43 ", child);
+        Assert.Equal($"loaded 43 {hooked.Pid}", hooked.Send("load libanswer.so", "load"));
+        Assert.Equal(2, hooked.Lines().Count(l => l.StartsWith("constructor 43 ", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -31,8 +31,9 @@ internal static class AnswerPrograms
     /// A program that loads libraries on command, a library libanswer.so beside it whose
     /// lib_answer() returns 42 and whose constructor prints it, and a patch, pinned to the
     /// library's build-id, that makes it 43. The program prints "ready PID"; "load NAME" dlopens
-    /// NAME (found beside the program by its RUNPATH, $ORIGIN) and prints "loaded" and
-    /// lib_answer(), or "load-failed" and dlerror().
+    /// NAME (found beside the program by its RUNPATH, $ORIGIN) and prints "loaded", lib_answer()
+    /// and its pid, or "load-failed" and dlerror(); "fork-load NAME" does that in a child it forks,
+    /// then prints "forked" and the child's wait status.
     /// </summary>
     public static (string Program, string Library, string Patch) BuildLoaderWithLibraryPatch(string directory, string tag)
     {
@@ -52,8 +53,18 @@ internal static class AnswerPrograms
             #include <dlfcn.h>
             #include <stdio.h>
             #include <string.h>
+            #include <sys/wait.h>
             #include <unistd.h>
             static const char build[] = BUILD;
+            static void load(const char *name)
+            {
+                void *handle = dlopen(name, RTLD_NOW);
+                int (*answer)(void) = handle ? (int (*)(void))dlsym(handle, "lib_answer") : NULL;
+                if (answer)
+                    printf("loaded %d %d\n", answer(), getpid());
+                else
+                    printf("load-failed %s\n", handle ? "no lib_answer" : dlerror());
+            }
             int main(void)
             {
                 setvbuf(stdout, NULL, _IOLBF, 0);
@@ -61,14 +72,18 @@ internal static class AnswerPrograms
                 char line[4096];
                 while (fgets(line, sizeof line, stdin)) {
                     line[strcspn(line, "\n")] = '\0';
-                    if (strncmp(line, "load ", 5) != 0)
-                        continue;
-                    void *handle = dlopen(line + 5, RTLD_NOW);
-                    int (*answer)(void) = handle ? (int (*)(void))dlsym(handle, "lib_answer") : NULL;
-                    if (answer)
-                        printf("loaded %d\n", answer());
-                    else
-                        printf("load-failed %s\n", handle ? "no lib_answer" : dlerror());
+                    if (strncmp(line, "load ", 5) == 0) {
+                        load(line + 5);
+                    } else if (strncmp(line, "fork-load ", 10) == 0) {
+                        pid_t child = fork();
+                        if (child == 0) {
+                            load(line + 10);
+                            _exit(0);
+                        }
+                        int status = -1;
+                        waitpid(child, &status, 0);
+                        printf("forked %d\n", status);
+                    }
                 }
                 return 0;
             }
