@@ -99,9 +99,10 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         // PatchCopy.Create and Verify); nothing new is loaded here. So, as the kernel checks a
         // module's signature once, when it loads, and klp_module_coming applies a loaded patch to
         // a coming module without checking it again, a key revoked or a policy tightened since
-        // decides the next apply, not this one. A patch an older graft loaded by its path (no
-        // memfd) is read there and compared byte for byte with the image mapped: verifying the
-        // file's signature would vouch only for what the path holds now, not for the code that runs.
+        // refuses the next apply, not a library coming under this one. A patch an older graft
+        // loaded by its path (no memfd) is read there and compared byte for byte with the image
+        // mapped: verifying the file's signature would vouch only for what the path holds now,
+        // not for the code that runs.
         var code = patch.LoadedFrom is null ? PatchCopy.ReadLoadedByPath(target, patch) : PatchCopy.ReadLoaded(target, patch);
         var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
