@@ -21,8 +21,11 @@ public sealed record PatchDefinition(
     /// <summary>graft.h's register-preserving entry (graft_preserve) in the patch file; 0 when it was built without one.</summary>
     public ulong PreserveEntry { get; init; }
 
-    /// <summary>The SHA-256 of the whole file, its signature included (lowercase hex): what sha256sum prints for it.</summary>
-    public required string Sha256 { get; init; }
+    /// <summary>
+    /// The SHA-256 of the whole file, its signature included (lowercase hex): what sha256sum prints for it.
+    /// Computed from <see cref="Elf"/>'s bytes the first time it is asked for, then kept (<see cref="PatchFile.Sha256Of(ElfFile)"/>).
+    /// </summary>
+    public string Sha256 => PatchFile.Sha256Of(Elf);
 
     /// <summary>Whose signature graft verified on the file; null for a patch that carries none.</summary>
     public PatchSigner? Signer { get; init; }

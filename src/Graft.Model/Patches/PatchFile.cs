@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Graft.Elf;
 
@@ -24,12 +25,24 @@ public static class PatchFile
     private const int LocalSymbolSize = 24;
     private const int MaxEntries = 100_000;
 
-    /// <summary>Parses a patch from its file's bytes, read once by the caller; <paramref name="path"/> names it in messages.</summary>
+    /// <summary>
+    /// The SHA-256 of each parsed patch's whole file, computed on first use: tied to the <see cref="ElfFile"/>
+    /// holding the bytes, so that every copy of a <see cref="PatchDefinition"/> (with) shares it and one
+    /// given another image never carries a stale one.
+    /// </summary>
+    private static readonly ConditionalWeakTable<ElfFile, string> Digests = [];
+
+    /// <summary>
+    /// Parses a patch from its file's bytes, read once by the caller; <paramref name="path"/> names it in messages.
+    /// Nothing is hashed here: <see cref="PatchDefinition.Sha256"/> is computed when asked for, since the
+    /// first SHA-256 of a process loads OpenSSL (milliseconds), and graftd parses a patch again while a thread
+    /// of the target waits for it in the dynamic linker, with no use for the hash.
+    /// </summary>
     public static PatchDefinition Parse(string path, byte[] bytes)
     {
         try
         {
-            return Read(ElfFile.Parse(bytes), path, Sha256Of(bytes));
+            return Read(ElfFile.Parse(bytes), path);
         }
         catch (ElfFormatException e)
         {
@@ -38,9 +51,15 @@ public static class PatchFile
     }
 
     /// <summary>A patch file's SHA-256, lowercase hex, as sha256sum prints it.</summary>
-    public static string Sha256Of(byte[] file) => Convert.ToHexStringLower(SHA256.HashData(file));
+    public static string Sha256Of(ReadOnlySpan<byte> file) => Convert.ToHexStringLower(SHA256.HashData(file));
 
-    private static PatchDefinition Read(ElfFile elf, string path, string sha256)
+    /// <summary>The SHA-256 of the file a patch was parsed from (<see cref="ElfFile.Image"/>, the whole file), computed once.</summary>
+    public static string Sha256Of(ElfFile patch) => Digests.GetValue(patch, elf => Sha256Of(elf.Image.Span));
+
+    /// <summary>Whether the SHA-256 of this parsed patch has been computed yet (for tests: nothing hashes what nothing uses).</summary>
+    internal static bool HasSha256(ElfFile patch) => Digests.TryGetValue(patch, out _);
+
+    private static PatchDefinition Read(ElfFile elf, string path)
     {
         var image = new PatchImage(elf, path);
         if (elf.Kind != ElfKind.SharedObject)
@@ -77,7 +96,6 @@ public static class PatchFile
         return new PatchDefinition(Path.GetFullPath(path), name, elf.BuildId, replace, objects, ReadLocalSymbols(elf, image))
         {
             Elf = elf,
-            Sha256 = sha256,
             PreserveEntry = FindSymbol(elf, PreserveEntrySymbol) is { } entry ? image.ReadPointer(entry.Value) : 0,
         };
     }

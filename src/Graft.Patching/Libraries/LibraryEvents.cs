@@ -89,8 +89,21 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// <summary>One patch onto the coming library; the reason it could not be, or null.</summary>
     private string? Apply(StateStore store, AppliedPatch patch, int index, LoadedModule module, int tid)
     {
-        // The file the target loaded, not whatever the path holds now.
-        var code = patch.LoadedFrom is null ? Operations.Patcher.ReadPatch(patch.Path) : PatchCopy.ReadLoaded(target, patch);
+        // The file the target loaded, not whatever the path holds now: only for where the
+        // replacements and callbacks lie in it. The loading thread waits in the dynamic linker
+        // meanwhile, so nothing is done here that nothing uses: the file is not hashed (no
+        // SHA-256 is asked of it below, PatchFile.Parse computes none) and its signature is not
+        // verified again. The code that runs is the image the process loaded when the patch was
+        // applied, whose signature graft verified then, on the very bytes it wrote into the
+        // sealed memfd and checked against what dlopen mapped (Patcher.ReadPatch,
+        // PatchCopy.Create and Verify); nothing new is loaded here. So, as the kernel checks a
+        // module's signature once, when it loads, and klp_module_coming applies a loaded patch to
+        // a coming module without checking it again, a key revoked or a policy tightened since
+        // refuses the next apply, not a library coming under this one. A patch an older graft
+        // loaded by its path (no memfd) is read there and compared byte for byte with the image
+        // mapped: verifying the file's signature would vouch only for what the path holds now,
+        // not for the code that runs.
+        var code = patch.LoadedFrom is null ? PatchCopy.ReadLoadedByPath(target, patch) : PatchCopy.ReadLoaded(target, patch);
         var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
         var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };

@@ -2,6 +2,7 @@ using System.Text;
 using Graft.Elf;
 using Graft.Linux.Inspection;
 using Graft.Linux.Interop;
+using Graft.Linux.Trust;
 using Graft.Model.Patches;
 using Graft.Model.State;
 using Graft.Patching.Target;
@@ -77,6 +78,30 @@ internal static class PatchCopy
         {
             throw new GraftException(GraftFailure.Internal, $"cannot read back patch {patch.Path} from process {target.Pid}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// A patch an older graft loaded by its path, before patches were loaded from a memfd
+    /// (<see cref="AppliedPatch.LoadedFrom"/> null): the file at that path, checked as any patch file is
+    /// (<see cref="CheckedFile"/>), must be the image the process mapped then, byte for byte
+    /// (<see cref="Verify"/>); the path may hold another file since, whose addresses would be wrong for
+    /// the code that runs. Its signature is not verified here (<see cref="Libraries.LibraryEvents"/> says why).
+    /// </summary>
+    public static PatchDefinition ReadLoadedByPath(TargetProcess target, AppliedPatch patch)
+    {
+        PatchDefinition definition;
+        try
+        {
+            definition = PatchFile.Parse(patch.Path, CheckedFile.Read(patch.Path, Operations.Patcher.MaxPatchBytes).Bytes);
+        }
+        catch (Exception e) when (e is PatchFormatException or UntrustedFileException)
+        {
+            throw new GraftException(GraftFailure.Refused, e.Message, e);
+        }
+
+        // struct link_map starts with l_addr, the difference between file and memory addresses.
+        Verify(target, definition, target.Memory.ReadUInt64(patch.Handle));
+        return definition;
     }
 
     /// <summary>
