@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using Graft.Linux.Interop;
 using Graft.Patching.Target;
@@ -53,7 +52,11 @@ internal sealed class LoaderChannel : IDisposable
     /// </summary>
     public static LoaderChannel? Open(TargetProcess target, int tid, ulong scratch)
     {
-        var name = $"\0graftd-loader-{RandomNumberGenerator.GetHexString(16, lowercase: true)}";
+        // Guid.NewGuid: 122 bits from the kernel's random source (System.Native), where
+        // RandomNumberGenerator is OpenSSL's, whose first use loads OpenSSL (~3.5 ms) while the
+        // thread tid waits stopped. The name needs only to be hard to take first: SO_PEERCRED
+        // decides who may connect.
+        var name = $"\0graftd-loader-{Guid.NewGuid():N}";
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(name));
         listener.Listen(1);
