@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Graft.Patching;
+using Graft.Patching.Audit;
 using Graft.Patching.Operations;
 using Graft.Patching.Service;
 
@@ -88,7 +89,7 @@ internal sealed class HostPatchList
             var copy = Path.Combine(patchDirectory, $"{sha256}.so");
             AtomicFile.Copy(file, copy);
             var entry = new EnabledPatch(patch.Name, copy, objectPath, buildIds, sha256, DateTimeOffset.UtcNow,
-                HostTargets.LoadableBuildIdsOf(patch, objectPath));
+                HostTargets.LoadableBuildIdsOf(patch, objectPath), AuditRecord.Signed(patch.Signer));
             Change(() => entries.Add(entry));
             return entry;
         }

@@ -114,12 +114,12 @@ internal sealed class Server : IDisposable
             reader.ReadLineAsync().ContinueWith(_ => interruption.Cancel(), TaskScheduler.Default);
             Send(request.Command switch
             {
-                "enable" => new ServiceReply(Enabled: [hostList.Enable(Required(request.Patch), request.Object)], Done: true),
-                "disable" => new ServiceReply(Enabled: [hostList.Disable(Required(request.Name))], Done: true),
+                "enable" => HostWide(request, requester, () => hostList.Enable(Required(request.Patch), request.Object)),
+                "disable" => HostWide(request, requester, () => hostList.Disable(Required(request.Name))),
                 "enabled" => new ServiceReply(Enabled: hostList.Entries, Done: true),
                 _ => watches.Submit(request.Pid, request, text => Send(new ServiceReply(Notice: text)),
                     new SnapshotRelay(snapshot => Send(new ServiceReply(Snapshot: snapshot))), interruption.Token,
-                    record => journal($"audit: {record.Line(requester)}")),
+                    record => Audit(record, requester)),
             });
         }
         catch (GraftException e)
@@ -131,6 +131,27 @@ internal sealed class Server : IDisposable
             journal($"bad request: {e.Message}");
         }
     }
+
+    /// <summary>
+    /// graft enable or disable, done or refused, with its line in the audit trail: the host-wide
+    /// list decides what every process that starts will run, as an apply decides for one.
+    /// </summary>
+    private ServiceReply HostWide(ServiceRequest request, Requester requester, Func<EnabledPatch> change)
+    {
+        try
+        {
+            var entry = change();
+            Audit(new AuditRecord(request.Command, 0, entry.Name, request.Patch ?? entry.File, entry.Sha256, entry.Signer, "ok"), requester);
+            return new ServiceReply(Enabled: [entry], Done: true);
+        }
+        catch (GraftException e)
+        {
+            Audit(new AuditRecord(request.Command, 0, request.Name, request.Patch, null, null, AuditRecord.Outcome(e)), requester);
+            throw;
+        }
+    }
+
+    private void Audit(AuditRecord record, Requester requester) => journal($"audit: {record.Line(requester)}");
 
     /// <summary>
     /// Sends each snapshot as the transition reports it, on the operation's thread, between sweeps (no thread is held

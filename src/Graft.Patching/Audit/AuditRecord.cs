@@ -1,14 +1,17 @@
 using System.Globalization;
 using System.Text;
+using Graft.Model.Signing;
 
 namespace Graft.Patching.Audit;
 
 /// <summary>
-/// One operation for the audit trail: what was asked (apply, revert, continue, unload), on which
+/// One operation for the audit trail: what was asked (apply, revert, continue, unload; enable and
+/// disable in graftd's journal), on which
 /// process, with which patch (its name, the file, the file's SHA-256 and its signer, or
 /// "unsigned"), and how it ended: ok, "refused: ...", "failed: ..." or "timed out: ...".
 /// What could not be learnt before a refusal (a patch refused before it was parsed has no
-/// name yet; apply --all refused before any process was chosen has no pid) is "-".
+/// name yet; apply --all refused before any process was chosen has no pid) is "-", as is the pid
+/// of graft enable and disable, which change graftd's host-wide list.
 /// </summary>
 public sealed record AuditRecord(string Operation, int Pid, string? Patch, string? File, string? Sha256, string? Signer, string Result)
 {
@@ -36,6 +39,17 @@ public sealed record AuditRecord(string Operation, int Pid, string? Patch, strin
             ("sha256", Sha256), ("signer", Signer), ("result", Result)]);
         return string.Join(' ', fields.Select(f => $"{f.Item1}={Value(f.Item2)}"));
     }
+
+    /// <summary>The result of an operation that failed: "refused: ", "timed out: " or "failed: ", then why.</summary>
+    public static string Outcome(GraftException failure) => failure.Failure switch
+    {
+        GraftFailure.Refused => "refused: ",
+        GraftFailure.Timeout => "timed out: ",
+        _ => "failed: ",
+    } + failure.Message;
+
+    /// <summary>The signer field of a patch graft accepted: whose signature it verified, or "unsigned".</summary>
+    public static string Signed(PatchSigner? verified) => verified?.ToString() ?? "unsigned";
 
     private static string Value(string? text)
     {

@@ -42,7 +42,7 @@ internal sealed class AuditedOperation(ServiceRequest request)
     {
         name = patch.Name;
         this.patch = patch;
-        signer = Described(patch.Signer);
+        signer = AuditRecord.Signed(patch.Signer);
     }
 
     public AuditRecord Ended(ServiceReply reply)
@@ -56,14 +56,7 @@ internal sealed class AuditedOperation(ServiceRequest request)
         return Record(reply.Report?.InFlight is null ? "ok" : "timed out: the transition stays in flight (graft status shows it)");
     }
 
-    public AuditRecord Failed(GraftException failure) => Record(failure.Failure switch
-    {
-        GraftFailure.Refused => "refused: ",
-        GraftFailure.Timeout => "timed out: ",
-        _ => "failed: ",
-    } + failure.Message);
-
-    private static string Described(PatchSigner? verified) => verified?.ToString() ?? "unsigned";
+    public AuditRecord Failed(GraftException failure) => Record(AuditRecord.Outcome(failure));
 
     /// <summary>What the report says, else the accepted patch's (the same bytes, hashed once for both), else the bytes read.</summary>
     private string? Sha256 => reported ?? patch?.Sha256 ?? (file is null ? null : PatchFile.Sha256Of(file));

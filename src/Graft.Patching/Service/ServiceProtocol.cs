@@ -22,10 +22,11 @@ public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure =
 /// A patch enabled host-wide (graft enable): graftd's copy of its file, the object --object named
 /// if any, the build-ids of the objects it is for (what the exec hook looks for), its SHA-256, and when.
 /// <paramref name="LoadableBuildIds"/>: those of <paramref name="BuildIds"/> that are libraries', which a
-/// process that does not map them may load later (null in a list written before graftd recorded them).
+/// process that does not map them may load later (null in a list written before graftd recorded them);
+/// <paramref name="Signer"/>: whose signature graftd verified on it, or "unsigned", for the audit trail.
 /// </summary>
 public sealed record EnabledPatch(string Name, string File, string? Object, IReadOnlyList<string> BuildIds, string Sha256, DateTimeOffset EnabledAt,
-    IReadOnlyList<string>? LoadableBuildIds = null);
+    IReadOnlyList<string>? LoadableBuildIds = null, string? Signer = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

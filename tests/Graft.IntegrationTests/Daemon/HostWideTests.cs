@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Graft.IntegrationTests.Support;
 
 namespace Graft.IntegrationTests.Daemon;
@@ -158,6 +159,26 @@ public sealed class HostWideTests : IDisposable
             // graftd takes the connection it left waiting, and patches the process as it runs.
             started.NextLine(l => l.StartsWith("tick 43", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         }
+    }
+
+    /// <summary>graft enable and disable, done or refused, are in graftd's audit trail: who asked, the patch, its SHA-256 and signer, the result.</summary>
+    [Fact]
+    public void EnableDisableAndARefusedEnableAreInTheAuditTrail()
+    {
+        var (_, patch) = AnswerPrograms.BuildWithPatch(directory, "audited");
+        var graftd = StartGraftd();
+
+        Assert.Equal(0, Shell.GraftVia(Socket, "enable", patch).ExitCode);
+        Assert.Equal(0, Shell.GraftVia(Socket, "disable", "answer-43").ExitCode);
+        Assert.Equal(2, Shell.GraftVia(Socket, "enable", Repository.Patch("describe_new")).ExitCode);
+
+        graftd.WaitForJournal(l => l.Contains("audit: ", StringComparison.Ordinal) && l.Contains("op=enable pid=- patch=- ", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        var audit = File.ReadAllLines(graftd.Journal).Where(l => l.Contains("audit: ", StringComparison.Ordinal)).Select(l => l[(l.IndexOf("uid=", StringComparison.Ordinal))..]).ToList();
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(patch)));
+        Assert.Equal(3, audit.Count);
+        Assert.Matches($"^uid=0 loginuid=\\S+ client_pid=\\d+ op=enable pid=- patch=answer-43 file={Regex.Escape(patch)} sha256={sha256} signer=unsigned result=ok$", audit[0]);
+        Assert.Matches($"^uid=0 loginuid=\\S+ client_pid=\\d+ op=disable pid=- patch=answer-43 file=\\S+ sha256={sha256} signer=unsigned result=ok$", audit[1]);
+        Assert.Matches($"^uid=0 loginuid=\\S+ client_pid=\\d+ op=enable pid=- patch=- file={Regex.Escape(Repository.Patch("describe_new"))} sha256=- signer=- result=\"refused: patch 'describe-new' pins no build-id", audit[2]);
     }
 
     [Fact]
