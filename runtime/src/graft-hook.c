@@ -347,53 +347,36 @@ __attribute__((visibility("hidden"))) void *graft_hook_before_dlmopen(void)
  * libc's.  glibc's dlopen takes its caller from its return address (the
  * caller's RUNPATH, $ORIGIN and namespace decide what it loads); after the
  * jump, that is still the program's call site.  A C wrapper calling libc's
- * would put the hook there.  The arguments are saved across the check; the
- * CFI describes every push, so that graft can unwind this thread while it
- * waits for graftd here.
+ * would put the hook there.  The argument registers are saved across the
+ * check (three pushes: the stack is 16-byte aligned at the call, and dlmopen
+ * has three arguments); the CFI describes every push, so that graft can
+ * unwind this thread while it waits for graftd here.
  */
-__asm__(".text\n"
-	".globl dlopen\n"
-	".type dlopen, @function\n"
-	"dlopen:\n"
-	".cfi_startproc\n"
-	"	endbr64\n"
-	"	push %rdi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	push %rsi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	sub $8, %rsp\n" /* 16-byte alignment at the call */
-	".cfi_adjust_cfa_offset 8\n"
-	"	call graft_hook_before_dlopen\n"
-	"	add $8, %rsp\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	pop %rsi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	pop %rdi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	jmp *%rax\n"
-	".cfi_endproc\n"
-	".size dlopen, .-dlopen\n"
-	".globl dlmopen\n"
-	".type dlmopen, @function\n"
-	"dlmopen:\n"
-	".cfi_startproc\n"
-	"	endbr64\n"
-	"	push %rdi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	push %rsi\n"
-	".cfi_adjust_cfa_offset 8\n"
-	"	push %rdx\n" /* three pushes: aligned at the call */
-	".cfi_adjust_cfa_offset 8\n"
-	"	call graft_hook_before_dlmopen\n"
-	"	pop %rdx\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	pop %rsi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	pop %rdi\n"
-	".cfi_adjust_cfa_offset -8\n"
-	"	jmp *%rax\n"
-	".cfi_endproc\n"
-	".size dlmopen, .-dlmopen\n");
+#define HOOKED_LOAD(name, before)                   \
+	".text\n"                                   \
+	".globl " name "\n"                         \
+	".type " name ", @function\n"               \
+	name ":\n"                                  \
+	".cfi_startproc\n"                          \
+	"	endbr64\n"                             \
+	"	push %rdi\n"                           \
+	".cfi_adjust_cfa_offset 8\n"                \
+	"	push %rsi\n"                           \
+	".cfi_adjust_cfa_offset 8\n"                \
+	"	push %rdx\n"                           \
+	".cfi_adjust_cfa_offset 8\n"                \
+	"	call " before "\n"                     \
+	"	pop %rdx\n"                            \
+	".cfi_adjust_cfa_offset -8\n"               \
+	"	pop %rsi\n"                            \
+	".cfi_adjust_cfa_offset -8\n"               \
+	"	pop %rdi\n"                            \
+	".cfi_adjust_cfa_offset -8\n"               \
+	"	jmp *%rax\n"                           \
+	".cfi_endproc\n"                            \
+	".size " name ", .-" name "\n"
+
+__asm__(HOOKED_LOAD("dlopen", "graft_hook_before_dlopen") HOOKED_LOAD("dlmopen", "graft_hook_before_dlmopen"));
 
 /* Decides, before any of the program's code needs it, whether graftd is to be asked at start. */
 __attribute__((constructor)) static void graft_hook(void)
