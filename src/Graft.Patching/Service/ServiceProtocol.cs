@@ -21,8 +21,9 @@ public sealed record ServiceReply(string? Notice = null, GraftFailure? Failure =
 /// <summary>
 /// A patch enabled host-wide (graft enable): graftd's copy of its file, the object --object named
 /// if any, the build-ids of the objects it is for (what the exec hook looks for), its SHA-256, and when.
-/// <paramref name="LoadableBuildIds"/>: those of <paramref name="BuildIds"/> that are libraries', which a
-/// process that does not map them may load later (null in a list written before graftd recorded them);
+/// <paramref name="LoadableBuildIds"/>: those of <paramref name="BuildIds"/> that a process which does not
+/// map them may load later and then need the patch for (HostTargets.LoadableBuildIdsOf; null in a list
+/// written before graftd recorded them);
 /// <paramref name="Signer"/>: whose signature graftd verified on it, or "unsigned", for the audit trail.
 /// </summary>
 public sealed record EnabledPatch(string Name, string File, string? Object, IReadOnlyList<string> BuildIds, string Sha256, DateTimeOffset EnabledAt,
