@@ -76,22 +76,20 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
             return;
         }
 
-        var entries = list.Entries.Where(e => e.LoadableBuildIds is { Count: > 0 }).ToList();
-        foreach (var entry in entries)
-        {
-            ApplyTo(process, entry, HookTimeoutSeconds);
-        }
+        var held = list.Entries.Where(e => e.LoadableBuildIds is { Count: > 0 }).Select(e => ApplyTo(process, e, HookTimeoutSeconds)).ToList();
 
-        // A child forked from a process that had them holds the patches, inherited, but not
-        // graftd's hold on its loader: graftd lets children go. A watch of its own holds it.
-        if (entries.Any(e => HostTargets.Holds(process, e.Name)))
+        // A child forked from a process that had them holds every patch, inherited, but not
+        // graftd's hold on its loader: graftd lets children go. With no apply submitted, no
+        // watch of its own was started to hold it.
+        if (held.Count > 0 && held.All(h => h))
         {
             Hold(process);
         }
     }
 
     // Any operation on the process's watch: the watch, once attached, holds the loader of a
-    // process whose record names a library not loaded yet (WatchedProcess.NeedsHolding).
+    // process whose record names a library not loaded yet (WatchedProcess.NeedsHolding). An
+    // apply submitted (done or not) is such an operation already.
     private void Hold(HostProcess process)
     {
         try
@@ -108,12 +106,13 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
         }
     }
 
-    private void ApplyTo(HostProcess process, EnabledPatch entry, double timeoutSeconds)
+    /// <summary>Applies the patch unless the process holds it already (then true: nothing was submitted).</summary>
+    private bool ApplyTo(HostProcess process, EnabledPatch entry, double timeoutSeconds)
     {
         // Inherited from a patched parent, or applied by the sweep and the hook both.
         if (HostTargets.Holds(process, entry.Name, PatchPhase.Patched))
         {
-            return;
+            return true;
         }
 
         try
@@ -128,5 +127,7 @@ internal sealed class HostWideApply(HostPatchList list, Watches watches, Action<
         {
             journal($"process {process.Pid}: '{entry.Name}' not applied: {e.Message}");
         }
+
+        return false;
     }
 }
