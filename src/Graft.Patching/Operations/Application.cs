@@ -25,6 +25,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
     private ResolvedPatch patch = null!;
     private SlotAllocator slots = new(opened.Target, opened.State);
     private readonly Dictionary<ulong, IReadOnlyDictionary<ulong, ulong>> movedInstructions = [];
+    private readonly ArenaWitness arenas = new(opened.Target);
 
     // The same build reverted earlier is still loaded: switch back to that image, as the kernel
     // re-enables a disabled livepatch, rather than load a second copy beside it.
@@ -309,6 +310,11 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
 
             slots.UnmapNewPages(caller.Tid);
             store.UnmapIfCreatedAndEmpty(target, caller.Tid);
+        }
+
+        foreach (var warning in arenas.Warnings())
+        {
+            notice(warning);
         }
     }
 }

@@ -24,6 +24,7 @@ internal sealed class TargetProcess : IDisposable
     private readonly Tracee tracee;
     private readonly SleepingThreadStacks sleepingStacks;
     private int? agent;
+    private readonly SortedSet<int> callersBesidesMain = [];
 
     // Once none is found, none can come: every vfork from then on is of a thread seized with PTRACE_O_TRACEVFORK.
     private bool untracedVforkChildrenGone;
@@ -237,14 +238,27 @@ internal sealed class TargetProcess : IDisposable
 
     /// <summary>Calls <paramref name="function"/> on a stopped thread, returning through <paramref name="trampoline"/>.</summary>
     public ulong Call(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
-        tracee.InjectCall(tid, trampoline, function, timeout, runsOnIfLate: false, args);
+        tracee.InjectCall(NoteCaller(tid), trampoline, function, timeout, runsOnIfLate: false, args);
 
     /// <summary>
     /// Calls <paramref name="function"/> as <see cref="Call"/> does; one still running at the
     /// timeout is left to end on its own (<see cref="Linux.Tracing.InjectionException.RunsOn"/>).
     /// </summary>
     public ulong CallRunningOnIfLate(int tid, ulong trampoline, ulong function, TimeSpan timeout, params ulong[] args) =>
-        tracee.InjectCall(tid, trampoline, function, timeout, runsOnIfLate: true, args);
+        tracee.InjectCall(NoteCaller(tid), trampoline, function, timeout, runsOnIfLate: true, args);
+
+    /// <summary>The threads besides the main thread and the agent that graft's function calls ran on (<see cref="ArenaWitness"/>).</summary>
+    public IReadOnlyCollection<int> CallersBesidesMain => callersBesidesMain;
+
+    private int NoteCaller(int tid)
+    {
+        if (tid != Pid && tid != Agent)
+        {
+            callersBesidesMain.Add(tid);
+        }
+
+        return tid;
+    }
 
     public IReadOnlyList<Linux.Seccomp.SeccompFilter> SeccompFilters(int tid) => tracee.GetSeccompFilters(tid);
 

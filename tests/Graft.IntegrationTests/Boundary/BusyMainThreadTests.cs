@@ -6,7 +6,8 @@ namespace Graft.IntegrationTests.Boundary;
 /// graft's injected dlopen, and the dlclose of a rollback, run on the main thread even while it is
 /// busy in the C library most of the time: its allocations go to malloc's main arena. On a worker
 /// that never allocated they would create that thread's arena, 64 MiB of address space glibc
-/// never gives back, and a refused apply would leave the process changed.
+/// never gives back, and a refused apply would leave the process changed. Where the main thread
+/// cannot run them, graft says which arena it left.
 /// </summary>
 public sealed class BusyMainThreadTests
 {
@@ -23,6 +24,25 @@ public sealed class BusyMainThreadTests
 
         Assert.Equal(3, result.ExitCode);
         before.AssertUnchanged(hot.Pid);
+        Assert.True(hot.IsAlive);
+    }
+
+    [Fact]
+    public void ARefusedApplyNamesTheMallocArenaItLeavesWhenTheMainThreadWaitsInPthreadJoin()
+    {
+        // The main thread waits in pthread_join, a futex that may last: graft's calls run on a
+        // worker, which never allocated. Its dlopen and the rollback's dlclose give it an arena.
+        using var hot = RunningFixture.Start("hot", "2", "100000", "0", "join");
+        var before = TargetText.Read(hot.Pid);
+
+        var result = Shell.Graft(
+            "apply", hot.Pid.ToString(), Repository.Patch("hot_new"), "--consistency", "stop-world", "--timeout", "2");
+
+        Assert.Equal(3, result.ExitCode);
+        var arenas = ArenaWarnings.In(result.Stderr.Split('\n'));
+        Assert.NotEmpty(arenas);
+        before.AssertUnchangedBesides(hot.Pid, arenas);
+        Assert.Equal(3, Directory.GetDirectories($"/proc/{hot.Pid}/task").Length);
         Assert.True(hot.IsAlive);
     }
 }

@@ -60,9 +60,11 @@ public sealed class StoppedTargetTests
             line => line.Contains("starting patching transition", StringComparison.Ordinal),
             _ => hot.Signal("STOP"));
 
+        // Stopped inside printf, the main thread cannot run the rollback's dlclose, and a worker that never allocated
+        // gets a malloc arena from it: graft names that arena, the one thing it leaves.
         Assert.Equal(3, graft.ExitCode);
         AssertStaysStopped(hot.Pid);
-        before.AssertUnchanged(hot.Pid);
+        before.AssertUnchangedBesides(hot.Pid, ArenaWarnings.In(graft.Stderr));
         hot.Signal("CONT");
         hot.NextLine(l => l.StartsWith("tick ", StringComparison.Ordinal) && l.Contains(" new=0 ", StringComparison.Ordinal));
         Assert.True(hot.IsAlive);

@@ -34,9 +34,31 @@ internal sealed record TargetText(IReadOnlyList<string> Maps, IReadOnlyDictionar
         }
     }
 
-    public void AssertUnchanged(int pid)
+    public void AssertUnchanged(int pid) => AssertUnchangedBesides(pid, []);
+
+    /// <summary>
+    /// As <see cref="AssertUnchanged"/>, except for the malloc arenas graft's warnings name as left by a rollback
+    /// (<see cref="ArenaWarnings"/>): each a heap of 64 MiB at the address given, which was not there before.
+    /// </summary>
+    public void AssertUnchangedBesides(int pid, IReadOnlyList<ArenaWarnings.LeftArena> arenas)
     {
         AssertCodeUnchanged(pid);
-        Assert.Equal(Maps, Read(pid).Maps);
+        const ulong HeapSize = 64UL << 20;
+        var now = Read(pid).Maps;
+        foreach (var arena in arenas)
+        {
+            Assert.Equal(pid, arena.Pid);
+            Assert.DoesNotContain(pid, arena.Threads);
+            Assert.DoesNotContain(Maps, line => Inside(line, arena.Start, HeapSize));
+            Assert.Contains(now, line => line.StartsWith($"{arena.Start:x}-", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(Maps, now.Where(line => !arenas.Any(a => Inside(line, a.Start, HeapSize))));
+    }
+
+    private static bool Inside(string mapsLine, ulong start, ulong size)
+    {
+        var mapping = ProcessMaps.Parse(mapsLine);
+        return mapping.Start >= start && mapping.End <= start + size;
     }
 }
