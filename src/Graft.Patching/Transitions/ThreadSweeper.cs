@@ -52,9 +52,8 @@ internal sealed class ThreadSweeper(TargetProcess target, ThreadTable table, Uni
     /// </summary>
     public ulong NewbornPointer(int tid)
     {
-        var pointer = target.Registers(tid).fs_base;
-        threadPointers[tid] = pointer;
-        return pointer;
+        threadPointers.Remove(tid);
+        return ThreadPointer(tid);
     }
 
     /// <summary>A thread pointer read without a stop (<see cref="Linux.Inspection.GlibcThreads"/>).</summary>
