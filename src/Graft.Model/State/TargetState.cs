@@ -110,6 +110,12 @@ public sealed record PatchedObject(string? Name, string? Path, string? BuildId)
 {
     public bool IsLoaded => Path is not null;
 
+    /// <summary>
+    /// Where the copy patched starts (its first mapping): a library dlmopen'ed into another namespace is mapped
+    /// again from the same path, and only one copy is patched. 0 in a record an older graft wrote: any copy.
+    /// </summary>
+    public ulong Start { get; init; }
+
     /// <summary>Its struct graft_object in the loaded patch, the argument of its callbacks.</summary>
     public ulong Descriptor { get; init; }
 

@@ -25,6 +25,20 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     public void Coming(LoadedModule module, int tid)
     {
         var store = OpenStore();
+
+        // Another copy of the library, dlmopen'ed into another namespace, is left as it comes: the
+        // record keeps one copy of each object, and the patch runs in the first namespace.
+        if (PatchResolver.OtherCopies(target, module).FirstOrDefault() is { } copy)
+        {
+            foreach (var (patch, obj) in store.ReadCurrent().Patches
+                .SelectMany(p => p.Objects.Where(o => o.Name is not null && module.Matches(o.Name)).Select(o => (p.Name, o.DisplayName))))
+            {
+                notice(Notices.RefusingModule(patch, obj, PatchResolver.LoadedTwice(target.Pid, module, copy)));
+            }
+
+            return;
+        }
+
         var applied = new List<(string Patch, int Object)>();
         foreach (var name in store.ReadCurrent().Patches.Where(p => p.Phase != PatchPhase.Loading).Select(p => p.Name).ToList())
         {
@@ -52,7 +66,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         var store = OpenStore();
         foreach (var patch in store.ReadCurrent().Patches.ToList())
         {
-            var index = patch.Objects.ToList().FindIndex(o => o.Path == module.Path);
+            var index = patch.Objects.ToList().FindIndex(o => IsCopy(o, module.Path, module.Start));
             if (index >= 0)
             {
                 Revert(store, patch.Name, index, tid, runCallbacks: true);
@@ -66,18 +80,21 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     /// A library that went away without Graft seeing its munmap (it was unloaded while graftd
     /// was not watching): its records are dropped; its callbacks cannot run on unmapped code.
     /// </summary>
-    public void Vanished(string path)
+    public void Vanished(string path, ulong start)
     {
         var store = OpenStore();
         foreach (var patch in store.ReadCurrent().Patches.ToList())
         {
-            var index = patch.Objects.ToList().FindIndex(o => o.Path == path);
+            var index = patch.Objects.ToList().FindIndex(o => IsCopy(o, path, start));
             if (index >= 0)
             {
                 Revert(store, patch.Name, index, tid: null, runCallbacks: false);
             }
         }
     }
+
+    /// <summary>Whether the object's record is of the copy mapped from <paramref name="path"/> at <paramref name="start"/> (<see cref="PatchedObject.Start"/>).</summary>
+    private static bool IsCopy(PatchedObject obj, string path, ulong start) => obj.Path == path && (obj.Start == 0 || obj.Start == start);
 
     private StateStore OpenStore()
     {
@@ -106,7 +123,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
         var code = patch.LoadedFrom is null ? PatchCopy.ReadLoadedByPath(target, patch) : PatchCopy.ReadLoaded(target, patch);
         var definition = code.Objects[index];
         var runner = new CallbackRunner(target, store, Deadline.After(CallbackTimeout), tid);
-        var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Refused = null };
+        var loaded = patch.Objects[index] with { Path = module.Path, BuildId = module.BuildId, Start = module.Start, Refused = null };
         List<ResolvedFunction> functions;
         try
         {
@@ -222,7 +239,7 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
 
         state = store.ReadCurrent();
         current = state.FindPatch(name)!;
-        var gone = obj with { Path = null, BuildId = null, PrePatchDone = false, PostPatchDone = false };
+        var gone = obj with { Path = null, BuildId = null, Start = 0, PrePatchDone = false, PostPatchDone = false };
         store.Write(state.Replace(current, current with { Objects = WithObject(current, index, gone) }));
     }
 

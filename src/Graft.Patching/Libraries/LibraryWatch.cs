@@ -465,7 +465,7 @@ internal sealed class LibraryWatch
             alive.Remove(gone);
             if (Record().Patches.Any(p => p.Objects.Any(o => o.Path == gone.Path)))
             {
-                events.Vanished(gone.Path);
+                events.Vanished(gone.Path, gone.Start);
             }
         }
 

@@ -79,9 +79,25 @@ internal static class PatchResolver
     {
         var module = target.Modules.Find(name)
             ?? throw Refuse($"object '{name}' is not loaded in process {target.Pid}");
+        if (OtherCopies(target, module).FirstOrDefault() is { } copy)
+        {
+            throw Refuse(LoadedTwice(target.Pid, module, copy));
+        }
+
         CheckBuildId(module, buildId, target.Pid);
         return module;
     }
+
+    /// <summary>
+    /// The other live copies of a library: dlmopen loads one again in each link-map namespace, at another
+    /// address. A patch is loaded in the first namespace, and the record keeps one copy of each object.
+    /// </summary>
+    public static IEnumerable<LoadedModule> OtherCopies(TargetProcess target, LoadedModule module) =>
+        target.Modules.Modules.Where(m => m != module && !module.IsMainExecutable && m.Path == module.Path && target.IsAlive(m));
+
+    public static string LoadedTwice(int pid, LoadedModule module, LoadedModule copy) =>
+        $"{module.FileName} is loaded more than once in process {pid}, at 0x{Math.Min(module.Start, copy.Start):x} and 0x{Math.Max(module.Start, copy.Start):x} "
+        + "(dlmopen loads a library again in each namespace): graft patches a library loaded once";
 
     public static void CheckBuildId(LoadedModule module, string? buildId, int pid)
     {

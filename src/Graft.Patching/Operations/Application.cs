@@ -202,7 +202,7 @@ internal sealed class Application(OpenTarget opened, PatchDefinition definition,
         loading = loading with { LoadedFrom = loadedFrom };
         Reresolve();
 
-        var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId)).ToList();
+        var objects = patch.Objects.Select(o => new PatchedObject(o.Definition.Name, o.Module?.Path, o.Module?.BuildId) { Start = o.Module?.Start ?? 0 }).ToList();
         var slotOf = patch.Functions.Select((f, i) => (f, Slot: slots.Allocate(f.Module, f.Analysis.PatchAddress, tid, patch.Functions.Count - i)))
             .ToDictionary(p => p.f, p => p.Slot);
         loading = loading with { Objects = objects, Handle = handle };

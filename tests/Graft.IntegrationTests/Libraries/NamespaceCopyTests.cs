@@ -1,0 +1,63 @@
+using Graft.IntegrationTests.Support;
+
+namespace Graft.IntegrationTests.Libraries;
+
+/// <summary>
+/// A library that dlmopen loads again into a new namespace: two copies of one file, at two addresses. The record keeps
+/// one copy of each object, and a patch runs in the first namespace, so graft patches a library loaded once: an
+/// apply is refused while there are two copies, and a copy that comes under an applied patch is left alone, as is
+/// the patched copy when the other one goes. Before, graft patched whichever copy the map listed first (the new
+/// namespace's, mapped lower) and said the apply was done while the program's own copy ran the old code.
+/// </summary>
+public sealed class NamespaceCopyTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void AnApplyToALibraryLoadedTwiceIsRefusedAndChangesNothing()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment, "libcbmod.so");
+        host.Send("load ns:libcbmod.so", "loaded");
+        var before = TargetText.Read(host.Pid);
+
+        var result = Shell.Graft("apply", host.Pid.ToString(), Repository.Patch("callbacks_demo"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Matches(
+            $@"^graft: error: libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once$",
+            result.Stderr.Trim());
+        before.AssertUnchanged(host.Pid);
+        Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
+        Assert.Equal("call mod-old", host.Send("call ns:libcbmod.so mod_describe", "call"));
+    }
+
+    [Fact]
+    public void ACopyComingAndGoingInAnotherNamespaceLeavesThePatchedCopyAsItIs()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment, "libcbmod.so");
+        log.Take();
+        using var graftd = new WatchedFixture(host.Pid, log);
+        graftd.Apply(Repository.Patch("callbacks_demo"), Timeout);
+        log.Take();
+
+        host.Send("load ns:libcbmod.so", "loaded");
+        var came = log.Take();
+        Assert.Equal(2, came.Count);
+        Assert.Equal("libcbmod: cbmod_init", came[1]);
+        Assert.Matches(
+            $@"^graft: patch 'callbacks-demo' failed for module 'libcbmod\.so' \(libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once\), leaving module 'libcbmod\.so' loaded without any patch$",
+            came[0]);
+        Assert.Equal("describe host-new mod-new", host.Send("describe", "describe"));
+        Assert.Equal("call mod-old", host.Send("call ns:libcbmod.so mod_describe", "call"));
+
+        host.Send("unload ns:libcbmod.so", "unloaded");
+        Assert.Equal(["libcbmod: cbmod_exit"], log.Take());
+        Assert.Equal("describe host-new mod-new", host.Send("describe", "describe"));
+
+        graftd.Revert("callbacks-demo", Timeout);
+        Assert.Contains("callbacks-demo: post_unpatch_callback: libcbmod.so", log.Take());
+        Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
+    }
+}
