@@ -60,10 +60,26 @@ public sealed class LoaderDebugState
         return names;
     }
 
+    /// <summary>
+    /// The load bias (l_addr) of every object in the first namespace's list, r_map of _r_debug itself: the program
+    /// and what it loads with dlopen, not what dlmopen loads into namespaces of their own.
+    /// </summary>
+    public HashSet<ulong> FirstNamespaceBiases()
+    {
+        var biases = new HashSet<ulong>();
+        for (var map = memory.ReadUInt64(address + MapOffset); map != 0 && biases.Count < MaxObjects; map = memory.ReadUInt64(map + LinkNextOffset))
+        {
+            biases.Add(memory.ReadUInt64(map));
+        }
+
+        return biases;
+    }
+
     /// <summary>The _r_debug of the process's dynamic linker; null for a static program, which loads nothing.</summary>
     public static LoaderDebugState? Find(ModuleMap modules, IMemory memory)
     {
-        foreach (var module in modules.Modules.Where(m => !m.IsVdso))
+        // The dynamic linker defines it: looked at first, so that no other object's symbols are read for it.
+        foreach (var module in modules.Modules.Where(m => !m.IsVdso).OrderBy(m => m.FileName.StartsWith("ld-linux", StringComparison.Ordinal) ? 0 : 1))
         {
             var symbol = module.Elf.DynamicSymbols.FirstOrDefault(s => s.Name == "_r_debug" && s.IsDefined);
             if (symbol is not null)

@@ -26,14 +26,13 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     {
         var store = OpenStore();
 
-        // Another copy of the library, dlmopen'ed into another namespace, is left as it comes: the
-        // record keeps one copy of each object, and the patch runs in the first namespace.
-        if (PatchResolver.OtherCopies(target, module).FirstOrDefault() is { } copy)
+        // A library dlmopen loads into a namespace of its own, or again beside its copy, is left as it comes.
+        if (PatchResolver.WhyNotInFirstNamespace(target, module) is { } why)
         {
             foreach (var (patch, obj) in store.ReadCurrent().Patches
                 .SelectMany(p => p.Objects.Where(o => o.Name is not null && module.Matches(o.Name)).Select(o => (p.Name, o.DisplayName))))
             {
-                notice(Notices.RefusingModule(patch, obj, PatchResolver.LoadedTwice(target.Pid, module, copy)));
+                notice(Notices.RefusingModule(patch, obj, why));
             }
 
             return;

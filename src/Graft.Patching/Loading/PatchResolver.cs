@@ -79,9 +79,9 @@ internal static class PatchResolver
     {
         var module = target.Modules.Find(name)
             ?? throw Refuse($"object '{name}' is not loaded in process {target.Pid}");
-        if (OtherCopies(target, module).FirstOrDefault() is { } copy)
+        if (WhyNotInFirstNamespace(target, module) is { } why)
         {
-            throw Refuse(LoadedTwice(target.Pid, module, copy));
+            throw Refuse(why);
         }
 
         CheckBuildId(module, buildId, target.Pid);
@@ -89,15 +89,30 @@ internal static class PatchResolver
     }
 
     /// <summary>
-    /// The other live copies of a library: dlmopen loads one again in each link-map namespace, at another
-    /// address. A patch is loaded in the first namespace, and the record keeps one copy of each object.
+    /// Why a library cannot be patched where the process has it, or null if it can: graft loads a patch in the first
+    /// link-map namespace, where its calls (malloc, the library's own exports) bind, and the record keeps one copy of
+    /// each object. dlmopen loads a library into a namespace of its own, with its own C library, and again at another
+    /// address for each namespace: patching such a copy would mix two heaps, and patching one of two would leave the
+    /// other running the old code.
     /// </summary>
-    public static IEnumerable<LoadedModule> OtherCopies(TargetProcess target, LoadedModule module) =>
-        target.Modules.Modules.Where(m => m != module && !module.IsMainExecutable && m.Path == module.Path && target.IsAlive(m));
+    public static string? WhyNotInFirstNamespace(TargetProcess target, LoadedModule module)
+    {
+        if (module.IsMainExecutable)
+        {
+            return null;
+        }
 
-    public static string LoadedTwice(int pid, LoadedModule module, LoadedModule copy) =>
-        $"{module.FileName} is loaded more than once in process {pid}, at 0x{Math.Min(module.Start, copy.Start):x} and 0x{Math.Max(module.Start, copy.Start):x} "
-        + "(dlmopen loads a library again in each namespace): graft patches a library loaded once";
+        if (target.Modules.Modules.FirstOrDefault(m => m != module && m.Path == module.Path && target.IsAlive(m)) is { } copy)
+        {
+            return $"{module.FileName} is loaded more than once in process {target.Pid}, at 0x{Math.Min(module.Start, copy.Start):x} and 0x{Math.Max(module.Start, copy.Start):x} "
+                + "(dlmopen loads a library again in each namespace): graft patches a library loaded once, in the program's namespace";
+        }
+
+        return LoaderDebugState.Find(target.Modules, target.Memory) is { } debug && !debug.FirstNamespaceBiases().Contains(module.LoadBias)
+            ? $"{module.FileName} is loaded in process {target.Pid} only in a namespace of its own (dlmopen), at 0x{module.Start:x}: "
+                + "graft patches a library loaded once, in the program's namespace"
+            : null;
+    }
 
     public static void CheckBuildId(LoadedModule module, string? buildId, int pid)
     {

@@ -8,7 +8,8 @@ namespace Graft.Patching.Target;
 /// process has one (<see cref="AgentThread"/>), else a thread of the program. The call takes malloc's
 /// and the loader's locks, so the thread must not be holding any: its stack must show it either
 /// running the program's own code, or blocked in one of a few C library calls that hold no lock
-/// while they wait, with the C library appearing elsewhere only as the thread's startup frames.
+/// while they wait (or in stdio's read of a stream, whose lock graft's calls never take), with the
+/// C library appearing elsewhere only as the thread's startup frames.
 /// Other threads keep running meanwhile, so a lock they hold is released in the normal way.
 /// </summary>
 internal static class CallerThread
@@ -27,6 +28,14 @@ internal static class CallerThread
         "accept", "accept4", "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "connect",
         "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "pause", "sigsuspend",
         "sigwaitinfo", "sigtimedwait", "wait", "waitpid", "wait4", "waitid",
+    ];
+
+    // stdio's input functions, called by the program: blocked in their read(2), a thread holds only the stream's own
+    // lock (recursive, and taken by nothing graft's calls do; _IO_file_underflow releases stdout's before it reads).
+    private static readonly HashSet<string> StdioReads =
+    [
+        "fgets", "IO_fgets", "fgets_unlocked", "getline", "getdelim", "fread", "IO_fread", "fread_unlocked",
+        "getc", "IO_getc", "fgetc", "getchar", "getc_unlocked", "fgetc_unlocked", "getchar_unlocked",
     ];
 
     /// <summary>
@@ -153,18 +162,34 @@ internal static class CallerThread
         }
 
         var innermost = frames.TakeWhile(f => SystemLibraries.Contains(f.Module)).ToList();
-        foreach (var frame in innermost)
+        if (!IsBlockedInStdioRead(innermost))
         {
-            var name = frame.Module!.ExportedFunctionAt(frame.CallSite)?.Name;
-            if (name is null || !BlockingCalls.Contains(PublicName(name)))
+            foreach (var frame in innermost)
             {
-                return new UnfitStack("is inside the C library or the dynamic linker", frame);
+                if (ExportedName(frame) is not { } name || !BlockingCalls.Contains(name))
+                {
+                    return new UnfitStack("is inside the C library or the dynamic linker", frame);
+                }
             }
         }
 
         var outer = frames.Skip(innermost.Count).SkipLast(StartupFrames).FirstOrDefault(f => SystemLibraries.Contains(f.Module));
         return outer is null ? null : new UnfitStack("has the C library in the middle of its stack", outer);
     }
+
+    /// <summary>
+    /// Whether the C library's frames are read(2), called by stdio's own functions (underflow, uflow), called by one of
+    /// its input functions: a program blocked reading its standard input with fgets or getline.
+    /// </summary>
+    private static bool IsBlockedInStdioRead(List<StackFrame> libraryFrames) =>
+        libraryFrames.Count >= 2
+        && libraryFrames.All(f => f.Module!.FileName.StartsWith("libc.so", StringComparison.Ordinal))
+        && ExportedName(libraryFrames[0]) == "read"
+        && ExportedName(libraryFrames[^1]) is { } entry && StdioReads.Contains(entry);
+
+    /// <summary>The C library's exported function the frame is in, by its public name; null for one it does not export.</summary>
+    private static string? ExportedName(StackFrame frame) =>
+        frame.Module!.ExportedFunctionAt(frame.CallSite)?.Name is { } name ? PublicName(name) : null;
 
     /// <summary>What makes a stack unfit, and the frame that does.</summary>
     public sealed record UnfitStack(string What, StackFrame? Frame)

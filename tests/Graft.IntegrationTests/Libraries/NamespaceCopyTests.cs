@@ -3,11 +3,12 @@ using Graft.IntegrationTests.Support;
 namespace Graft.IntegrationTests.Libraries;
 
 /// <summary>
-/// A library that dlmopen loads again into a new namespace: two copies of one file, at two addresses. The record keeps
-/// one copy of each object, and a patch runs in the first namespace, so graft patches a library loaded once: an
-/// apply is refused while there are two copies, and a copy that comes under an applied patch is left alone, as is
-/// the patched copy when the other one goes. Before, graft patched whichever copy the map listed first (the new
-/// namespace's, mapped lower) and said the apply was done while the program's own copy ran the old code.
+/// A library that dlmopen loads into a new namespace: a copy of its own, with its own C library, beside the one dlopen
+/// loads. A patch runs in the program's namespace, and the record keeps one copy of each object, so graft patches a
+/// library loaded once, in that namespace: an apply is refused while there are two copies or only a foreign one, and
+/// a copy that comes under an applied patch is left alone, as is the patched copy when the other one goes. Before,
+/// graft patched whichever copy the map listed first (the new namespace's, mapped lower) and said the apply was done
+/// while the program's own copy ran the old code.
 /// </summary>
 public sealed class NamespaceCopyTests
 {
@@ -25,11 +26,29 @@ public sealed class NamespaceCopyTests
 
         Assert.Equal(2, result.ExitCode);
         Assert.Matches(
-            $@"^graft: error: libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once$",
+            $@"^graft: error: libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once, in the program's namespace$",
             result.Stderr.Trim());
         before.AssertUnchanged(host.Pid);
         Assert.Equal("describe host-old mod-old", host.Send("describe", "describe"));
         Assert.Equal("call mod-old", host.Send("call ns:libcbmod.so mod_describe", "call"));
+    }
+
+    [Fact]
+    public void AnApplyToALibraryLoadedOnlyInANamespaceOfItsOwnIsRefused()
+    {
+        using var log = new CallbackLog();
+        using var host = RunningFixture.StartWithInput("modhost", log.Environment);
+        host.Send("load ns:libcbmod.so", "loaded");
+        var before = TargetText.Read(host.Pid);
+
+        var result = Shell.Graft("apply", host.Pid.ToString(), Repository.Patch("callbacks_demo"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Matches(
+            $@"^graft: error: libcbmod\.so is loaded in process {host.Pid} only in a namespace of its own \(dlmopen\), at 0x[0-9a-f]+: graft patches a library loaded once, in the program's namespace$",
+            result.Stderr.Trim());
+        before.AssertUnchanged(host.Pid);
+        Assert.Equal("describe host-old -", host.Send("describe", "describe"));
     }
 
     [Fact]
@@ -47,7 +66,7 @@ public sealed class NamespaceCopyTests
         Assert.Equal(2, came.Count);
         Assert.Equal("libcbmod: cbmod_init", came[1]);
         Assert.Matches(
-            $@"^graft: patch 'callbacks-demo' failed for module 'libcbmod\.so' \(libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once\), leaving module 'libcbmod\.so' loaded without any patch$",
+            $@"^graft: patch 'callbacks-demo' failed for module 'libcbmod\.so' \(libcbmod\.so is loaded more than once in process {host.Pid}, at 0x[0-9a-f]+ and 0x[0-9a-f]+ \(dlmopen loads a library again in each namespace\): graft patches a library loaded once, in the program's namespace\), leaving module 'libcbmod\.so' loaded without any patch$",
             came[0]);
         Assert.Equal("describe host-new mod-new", host.Send("describe", "describe"));
         Assert.Equal("call mod-old", host.Send("call ns:libcbmod.so mod_describe", "call"));
