@@ -101,16 +101,15 @@ public sealed class ModuleMap
         // Read only when some object is new: at a dlclose none is.
         string? executable = null;
         var modules = new List<LoadedModule>();
-        foreach (var group in mappings.Where(m => m.IsFile).GroupBy(m => (m.Path, m.Inode)))
+        foreach (var parts in mappings.Where(m => m.IsFile).GroupBy(m => (m.Path, m.Inode)).SelectMany(Copies))
         {
-            var parts = group.OrderBy(m => m.Start).ToList();
             if (parts[0].FileOffset != 0)
             {
                 // Not an ELF object's image (e.g. a data file mapped at an offset).
                 continue;
             }
 
-            var (path, inode) = group.Key;
+            var (path, inode) = (parts[0].Path, parts[0].Inode);
             if (known.TryGetValue((path, parts[0].Start, inode), out var same))
             {
                 modules.Add(same);
@@ -149,6 +148,28 @@ public sealed class ModuleMap
     public LoadedModule? Find(string? objectName) => Modules.FirstOrDefault(m => m.Matches(objectName));
 
     public MemoryMapping? MappingAt(ulong address) => Mappings.FirstOrDefault(m => m.Contains(address));
+
+    /// <summary>
+    /// The mappings of one file, one list per copy: each load maps the file's first page (offset 0) once, and dlmopen
+    /// loads a library again for each namespace, often right below the copy before. A view of the file without code
+    /// beside a copy with code (a program that maps an object to read it, as libbacktrace does) is no copy.
+    /// </summary>
+    private static IEnumerable<List<MemoryMapping>> Copies(IEnumerable<MemoryMapping> mappingsOfAFile)
+    {
+        var copies = new List<List<MemoryMapping>>();
+        foreach (var mapping in mappingsOfAFile.OrderBy(m => m.Start))
+        {
+            if (mapping.FileOffset == 0 || copies.Count == 0)
+            {
+                copies.Add([]);
+            }
+
+            copies[^1].Add(mapping);
+        }
+
+        var loaded = copies.Where(c => c.Any(m => m.IsExecutable)).ToList();
+        return loaded.Count > 0 ? loaded : copies;
+    }
 
     private static (string Path, ulong Start, ulong Inode) Key(LoadedModule module) => (module.Path, module.Start, module.Mappings[0].Inode);
 
