@@ -60,8 +60,8 @@ public sealed class StoppedTargetTests
             line => line.Contains("starting patching transition", StringComparison.Ordinal),
             _ => hot.Signal("STOP"));
 
-        // Stopped inside printf, the main thread cannot run the rollback's dlclose, and a worker that never allocated
-        // gets a malloc arena from it: graft names that arena, the one thing it leaves.
+        // If the stop caught the main thread inside printf, it cannot run the rollback's dlclose, and a worker that
+        // never allocated gets a malloc arena from it: graft names that arena, the one thing it may leave.
         Assert.Equal(3, graft.ExitCode);
         AssertStaysStopped(hot.Pid);
         before.AssertUnchangedBesides(hot.Pid, ArenaWarnings.In(graft.Stderr));

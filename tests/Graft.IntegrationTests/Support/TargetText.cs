@@ -43,22 +43,21 @@ internal sealed record TargetText(IReadOnlyList<string> Maps, IReadOnlyDictionar
     public void AssertUnchangedBesides(int pid, IReadOnlyList<ArenaWarnings.LeftArena> arenas)
     {
         AssertCodeUnchanged(pid);
-        const ulong HeapSize = 64UL << 20;
         var now = Read(pid).Maps;
         foreach (var arena in arenas)
         {
             Assert.Equal(pid, arena.Pid);
             Assert.DoesNotContain(pid, arena.Threads);
-            Assert.DoesNotContain(Maps, line => Inside(line, arena.Start, HeapSize));
+            Assert.DoesNotContain(Maps, line => Inside(line, arena.Start));
             Assert.Contains(now, line => line.StartsWith($"{arena.Start:x}-", StringComparison.Ordinal));
         }
 
-        Assert.Equal(Maps, now.Where(line => !arenas.Any(a => Inside(line, a.Start, HeapSize))));
+        Assert.Equal(Maps, now.Where(line => !arenas.Any(a => Inside(line, a.Start))));
     }
 
-    private static bool Inside(string mapsLine, ulong start, ulong size)
+    private static bool Inside(string mapsLine, ulong heapStart)
     {
         var mapping = ProcessMaps.Parse(mapsLine);
-        return mapping.Start >= start && mapping.End <= start + size;
+        return mapping.Start >= heapStart && mapping.End <= heapStart + MallocHeaps.HeapSize;
     }
 }
