@@ -50,7 +50,7 @@ public sealed class LoaderDebugState
         var names = new List<string>();
         for (var debug = address; debug != 0 && names.Count < MaxObjects; debug = memory.ReadUInt32(debug) >= 2 ? memory.ReadUInt64(debug + NextOffset) : 0)
         {
-            for (var map = memory.ReadUInt64(debug + MapOffset); map != 0 && names.Count < MaxObjects; map = memory.ReadUInt64(map + LinkNextOffset))
+            foreach (var map in LinkMaps(debug, MaxObjects - names.Count))
             {
                 var name = memory.ReadUInt64(map + NameOffset);
                 names.Add(name == 0 ? "" : memory.ReadCString(name));
@@ -64,15 +64,15 @@ public sealed class LoaderDebugState
     /// The load bias (l_addr) of every object in the first namespace's list, r_map of _r_debug itself: the program
     /// and what it loads with dlopen, not what dlmopen loads into namespaces of their own.
     /// </summary>
-    public HashSet<ulong> FirstNamespaceBiases()
-    {
-        var biases = new HashSet<ulong>();
-        for (var map = memory.ReadUInt64(address + MapOffset); map != 0 && biases.Count < MaxObjects; map = memory.ReadUInt64(map + LinkNextOffset))
-        {
-            biases.Add(memory.ReadUInt64(map));
-        }
+    public HashSet<ulong> FirstNamespaceBiases() => [.. LinkMaps(address, MaxObjects).Select(map => memory.ReadUInt64(map))];
 
-        return biases;
+    /// <summary>The link_maps of one namespace's list (r_map of the r_debug at <paramref name="debug"/>), at most <paramref name="most"/>.</summary>
+    private IEnumerable<ulong> LinkMaps(ulong debug, int most)
+    {
+        for (var map = memory.ReadUInt64(debug + MapOffset); map != 0 && most-- > 0; map = memory.ReadUInt64(map + LinkNextOffset))
+        {
+            yield return map;
+        }
     }
 
     /// <summary>The _r_debug of the process's dynamic linker; null for a static program, which loads nothing.</summary>

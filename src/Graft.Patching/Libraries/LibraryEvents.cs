@@ -17,7 +17,7 @@ namespace Graft.Patching.Libraries;
 /// the library, stopped inside the dynamic linker with its lock held, before any code of a
 /// coming library has run and before a going library is unmapped.
 /// </summary>
-internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
+internal sealed class LibraryEvents(TargetProcess target, LoaderDebugState debugState, Action<string> notice)
 {
     private static readonly TimeSpan CallbackTimeout = TimeSpan.FromSeconds(10);
 
@@ -26,8 +26,9 @@ internal sealed class LibraryEvents(TargetProcess target, Action<string> notice)
     {
         var store = OpenStore();
 
-        // A library dlmopen loads into a namespace of its own, or again beside its copy, is left as it comes.
-        if (PatchResolver.WhyNotInFirstNamespace(target, module) is { } why)
+        // A library dlmopen loads into a namespace of its own, or again beside its copy, is left as it comes. The
+        // loading thread waits meanwhile: the watch's _r_debug is used, not looked up again.
+        if (PatchResolver.WhyNotInFirstNamespace(target, module, debugState) is { } why)
         {
             foreach (var (patch, obj) in store.ReadCurrent().Patches
                 .SelectMany(p => p.Objects.Where(o => o.Name is not null && module.Matches(o.Name)).Select(o => (p.Name, o.DisplayName))))

@@ -58,7 +58,7 @@ internal sealed class LibraryWatch
         this.target = target;
         this.debugState = debugState;
         this.notice = notice;
-        events = new LibraryEvents(target, notice);
+        events = new LibraryEvents(target, debugState, notice);
         loader = target.WatchLoader(OnLoaderStop, IsWatchedUnmap);
     }
 

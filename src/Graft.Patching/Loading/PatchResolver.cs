@@ -79,7 +79,7 @@ internal static class PatchResolver
     {
         var module = target.Modules.Find(name)
             ?? throw Refuse($"object '{name}' is not loaded in process {target.Pid}");
-        if (WhyNotInFirstNamespace(target, module) is { } why)
+        if (WhyNotInFirstNamespace(target, module, LoaderDebugState.Find(target.Modules, target.Memory)) is { } why)
         {
             throw Refuse(why);
         }
@@ -95,7 +95,7 @@ internal static class PatchResolver
     /// address for each namespace: patching such a copy would mix two heaps, and patching one of two would leave the
     /// other running the old code.
     /// </summary>
-    public static string? WhyNotInFirstNamespace(TargetProcess target, LoadedModule module)
+    public static string? WhyNotInFirstNamespace(TargetProcess target, LoadedModule module, LoaderDebugState? debugState)
     {
         if (module.IsMainExecutable)
         {
@@ -108,7 +108,7 @@ internal static class PatchResolver
                 + "(dlmopen loads a library again in each namespace): graft patches a library loaded once, in the program's namespace";
         }
 
-        return LoaderDebugState.Find(target.Modules, target.Memory) is { } debug && !debug.FirstNamespaceBiases().Contains(module.LoadBias)
+        return debugState is not null && !debugState.FirstNamespaceBiases().Contains(module.LoadBias)
             ? $"{module.FileName} is loaded in process {target.Pid} only in a namespace of its own (dlmopen), at 0x{module.Start:x}: "
                 + "graft patches a library loaded once, in the program's namespace"
             : null;
