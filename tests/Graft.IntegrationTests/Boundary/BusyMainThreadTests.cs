@@ -17,12 +17,8 @@ public sealed class BusyMainThreadTests
         // The workers never leave hot() and never allocate; the main thread is inside memset
         // almost all the time. A stop-world apply finds no safe moment and is rolled back.
         using var hot = RunningFixture.Start("hot", "2", "100000", "0", "busy");
-        var before = TargetText.Read(hot.Pid);
+        var (before, _) = RefusedApply(hot);
 
-        var result = Shell.Graft(
-            "apply", hot.Pid.ToString(), Repository.Patch("hot_new"), "--consistency", "stop-world", "--timeout", "2");
-
-        Assert.Equal(3, result.ExitCode);
         before.AssertUnchanged(hot.Pid);
         Assert.True(hot.IsAlive);
     }
@@ -33,16 +29,22 @@ public sealed class BusyMainThreadTests
         // The main thread waits in pthread_join, a futex that may last: graft's calls run on a
         // worker, which never allocated. Its dlopen and the rollback's dlclose give it an arena.
         using var hot = RunningFixture.Start("hot", "2", "100000", "0", "join");
-        var before = TargetText.Read(hot.Pid);
+        var (before, stderr) = RefusedApply(hot);
 
-        var result = Shell.Graft(
-            "apply", hot.Pid.ToString(), Repository.Patch("hot_new"), "--consistency", "stop-world", "--timeout", "2");
-
-        Assert.Equal(3, result.ExitCode);
-        var arenas = ArenaWarnings.In(result.Stderr.Split('\n'));
+        var arenas = ArenaWarnings.In(stderr.Split('\n'));
         Assert.NotEmpty(arenas);
         before.AssertUnchangedBesides(hot.Pid, arenas);
         Assert.Equal(3, Directory.GetDirectories($"/proc/{hot.Pid}/task").Length);
         Assert.True(hot.IsAlive);
+    }
+
+    /// <summary>A stop-world apply that finds no safe moment (every worker stays in hot()) and is rolled back: the process as it was before, and graft's stderr.</summary>
+    private static (TargetText Before, string Stderr) RefusedApply(RunningFixture hot)
+    {
+        var before = TargetText.Read(hot.Pid);
+        var result = Shell.Graft(
+            "apply", hot.Pid.ToString(), Repository.Patch("hot_new"), "--consistency", "stop-world", "--timeout", "2");
+        Assert.Equal(3, result.ExitCode);
+        return (before, result.Stderr);
     }
 }
